@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create .venv on first use and install the project; reuse it afterwards.
+# Sourced by run_all.sh and run_tests.sh.  torch/torchvision go first, pinned by
+# constraints.txt (local files on our machines), so nothing else pulls another torch.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VPR_VENV:-$ROOT/.venv}"
+STAMP="$VENV/.vpr_installed"
+# Re-install when the dependency lists change.
+WANT="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "[setup] creating virtual environment in $VENV"
+    python3 -m venv "$VENV"
+fi
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+    echo "[setup] installing dependencies (first run: a few minutes)"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" torch torchvision
+    "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" -e "$ROOT[test]"
+    echo "$WANT" > "$STAMP"
+fi
+export PATH="$VENV/bin:$PATH"
+export VIRTUAL_ENV="$VENV"

@@ -1,0 +1,34 @@
+"""Where things live: the repository root, data/, results/, params/ (never the current directory)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    """The folder holding pyproject.toml, found by walking up from this file (VPR_ROOT overrides)."""
+    if os.environ.get("VPR_ROOT"):
+        return Path(os.environ["VPR_ROOT"]).resolve()
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "pyproject.toml").exists():
+            return parent
+    return Path.cwd().resolve()
+
+
+def results_dir() -> Path:
+    """The results store; the environment variable VPR_RESULTS relocates it."""
+    return Path(os.environ.get("VPR_RESULTS") or repo_root() / "results").resolve()
+
+
+def data_dir() -> Path:
+    """Default location of generated and downloaded datasets (VPR_DATA overrides)."""
+    return Path(os.environ.get("VPR_DATA") or repo_root() / "data").resolve()
+
+
+def synthcity_dir(profile: str) -> Path:
+    """Default output folder of SynthCity for a profile."""
+    return data_dir() / "synthcity" / profile
+
+
+def params_dir() -> Path:
+    return repo_root() / "params"
