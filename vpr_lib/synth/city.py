@@ -135,11 +135,15 @@ def build_city(style: CityStyle, n_blocks: tuple, seed: int) -> City:
         "win_sp": rng.uniform(*style.window_spacing, n_templates),
     }
     facade = {
-        "colour": np.clip(palette[rng.integers(0, len(palette), m)] + rng.normal(0, 0.04, (m, 3)), 0, 1),
+        "colour": np.clip(palette[rng.integers(0, len(palette), m)] + rng.normal(0, 0.10, (m, 3)), 0, 1),
         "floor_h": rng.uniform(*style.floor_height, m),
         "win_sp": rng.uniform(*style.window_spacing, m),
         "win_w": rng.uniform(0.35, 0.7, m),  # window share of a bay
         "win_tint": rng.uniform(0.05, 0.35, m),
+        "win_h": rng.uniform(0.3, 0.7, m),  # window share of a floor's height
+        "cornice": np.where(rng.random(m) < 0.6, rng.uniform(0.5, 1.5, m), 0.0),  # top band (m)
+        "string_course": np.where(rng.random(m) < 0.4, rng.uniform(0.05, 0.12, m), 0.0),  # floor lines
+        "trim_colour": np.clip(palette[rng.integers(0, len(palette), m)] * rng.uniform(0.5, 1.2, (m, 1)), 0, 1),
         "shop_h": np.where(rng.random(m) < style.shop_prob, rng.uniform(3.0, 4.5, m), 0.0),
         "shop_colour": rng.uniform(0.1, 0.9, (m, 3)),
         "has_sign": rng.random(m) < style.sign_prob,

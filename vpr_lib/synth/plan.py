@@ -34,7 +34,7 @@ class Profile:
 
 PROFILES = {
     "smoke": Profile(48, 3, (3, 3), 6, (4, 5), (4, 2), (3, 2), 30.0, {"val": 24, "test": 18, "tokyo": 18}),
-    "demo": Profile(96, 6, (6, 6), 80, (4, 6), (6, 3), (5, 3), 20.0, {"val": 300, "test": 200, "tokyo": 150}),
+    "demo": Profile(96, 12, (8, 8), 150, (4, 6), (6, 3), (5, 3), 20.0, {"val": 300, "test": 200, "tokyo": 150}),
     "large": Profile(224, 12, (10, 10), 400, (4, 8), (12, 6), (10, 6), 10.0, {"val": 2000, "test": 1000, "tokyo": 315}),
 }
 
@@ -61,6 +61,13 @@ def city_for(key: tuple) -> City:
 def _pano_id(rng) -> str:
     alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
     return "".join(rng.choice(alphabet, 22))
+
+
+def _headings(rng, north_south):
+    """Mostly along the street (as people and cars look), sometimes anywhere."""
+    along = np.where(north_south, 0.0, 90.0) + 180.0 * rng.integers(0, 2, len(north_south))
+    return np.where(rng.random(len(north_south)) < 0.75, along + rng.uniform(-50, 50, len(north_south)),
+                    rng.uniform(0, 360, len(north_south)))
 
 
 def _name(origin, x, y, rng, **fields) -> str:
@@ -99,17 +106,18 @@ def _train_jobs(p: Profile, rng, seed) -> list:
         key = (style.name, p.train_blocks, seed * 1000 + ci)
         city = city_for(key)
         origin = (400000.0 + 20000 * ci, 4500000.0 + 15000 * ci, 30 + ci % 4, "T")
-        spots, _ = city.street_points(7.0, rng, lateral=2.5)
-        rng.shuffle(spots)
+        spots, north_south = city.street_points(7.0, rng, lateral=2.5)
+        order = rng.permutation(len(spots))
         chosen = []
-        for s in spots:  # places at least 30 m apart (beyond the 25 m threshold), as GSV-Cities
-            if all(np.hypot(*(s - c)) > 30 for c in chosen):
-                chosen.append(s)
+        for i in order:  # places at least 30 m apart (beyond the 25 m threshold), as GSV-Cities
+            if all(np.hypot(*(spots[i] - spots[c])) > 30 for c in chosen):
+                chosen.append(i)
             if len(chosen) == p.places_per_city:
                 break
-        for spot in chosen:
+        for i in chosen:
+            spot = spots[i]
             n = int(rng.integers(p.images_per_place[0], p.images_per_place[1] + 1))
-            base_heading = rng.uniform(0, 360)
+            base_heading = _headings(rng, north_south[i:i + 1])[0]
             years = rng.choice(np.arange(2008, 2023), n, replace=False)
             cams = _cameras(n, spot[0] + rng.uniform(-2, 2, n), spot[1] + rng.uniform(-2, 2, n),
                             base_heading + rng.uniform(-15, 15, n), rng, pitch=3, fov=(55, 70),
@@ -168,7 +176,7 @@ def _query_jobs(city, key, points, spacing, origin, prefix, split, n, rng) -> li
     jobs = []
     for chunk in np.array_split(np.arange(n), max(1, n // 12)):
         m = len(chunk)
-        cams = _cameras(m, spots[chunk, 0], spots[chunk, 1], rng.uniform(0, 360, m), rng, pitch=c["pitch"],
+        cams = _cameras(m, spots[chunk, 0], spots[chunk, 1], _headings(rng, ns[chunk]), rng, pitch=c["pitch"],
                         fov=c["fov"], times=c["times"], fog_p=c["fog_p"],
                         year=rng.integers(c["years"][0], c["years"][1] + 1, m), occluders=c["occluders"],
                         exposure=c["exposure"])

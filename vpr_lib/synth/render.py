@@ -48,10 +48,10 @@ FOG_COLOUR = np.array([(0.80, 0.82, 0.84), (0.75, 0.62, 0.55), (0.10, 0.10, 0.12
 WINDOW_GLOW = np.array([1.0, 0.82, 0.45], np.float32)
 MARK_COLOUR = np.array([0.92, 0.88, 0.60], np.float32)
 # Material slots of a building's colour table (repainted wall/glass are WALL/GLASS + 2).
-WALL, GLASS, SHOP, SHOP_WINDOW, SIGN = 0, 1, 4, 5, 6
+WALL, GLASS, SHOP, SHOP_WINDOW, SIGN, TRIM = 0, 1, 4, 5, 6, 10
 # Façade parameters packed per building for the kernel (columns of City.facade_array).
 FACADE_KEYS = ("height", "floor_h", "win_sp", "win_w", "shop_h", "has_sign", "sign_u", "sign_w", "sign_z",
-               "sign_era_len", "repaint_year")
+               "sign_era_len", "repaint_year", "win_h", "cornice", "string_course")
 
 
 @numba.njit(cache=True)
@@ -127,8 +127,10 @@ def _shade(out, dist, t_k, ids, xface, box, facade, materials, cx, cy, dx, dy, s
                     fu = bu - bay
                     shop_h = facade[m, 4]
                     shop = z < shop_h
-                    window = (not shop) and abs(fu - 0.5) < facade[m, 3] / 2 and abs(fz - 0.56) < 0.26 \
-                        and z < facade[m, 0] - 0.8
+                    roof = z > facade[m, 0] - facade[m, 12]  # cornice band at the top
+                    window = (not shop) and (not roof) and abs(fu - 0.5) < facade[m, 3] / 2 \
+                        and abs(fz - 0.55) < facade[m, 11] / 2
+                    trim = roof or (not shop and fz < facade[m, 13])  # cornice and string courses
                     shop_window = shop and abs(fu - 0.5) < 0.42 and z > 0.6 and z < shop_h - 0.7
                     su = u / face_w
                     sign = facade[m, 5] > 0 and su > facade[m, 6] and su < facade[m, 6] + facade[m, 7] \
@@ -137,6 +139,8 @@ def _shade(out, dist, t_k, ids, xface, box, facade, materials, cx, cy, dx, dy, s
                         mat = SIGN + (year[b] // int(facade[m, 9])) % 4
                     elif shop:
                         mat = SHOP_WINDOW if shop_window else SHOP
+                    elif trim:
+                        mat = TRIM
                     else:
                         mat = (2 if year[b] >= facade[m, 10] else 0) + (1 if window else 0)
                     shade = (0.82 if xface[b, c, hit] else 1.0) * (1.0 - 0.25 * min(t / 150.0, 1.0))
@@ -169,13 +173,14 @@ def _shade(out, dist, t_k, ids, xface, box, facade, materials, cx, cy, dx, dy, s
 
 
 def _material_table(city: City) -> np.ndarray:
-    """Per building the colours of its materials: (M, 10, 3), float32, cached on the city."""
+    """Per building the colours of its materials: (M, 11, 3), float32, cached on the city."""
     if getattr(city, "_materials", None) is None:
         f = city.facade
         tables = []
         for wall in (f["colour"], f["repaint_colour"]):
             tables += [wall, np.clip(wall * 0.25 + f["win_tint"][:, None], 0, 1)]
         tables += [f["shop_colour"] * 0.8, f["shop_colour"] * 0.3 + 0.1] + [f["sign_colours"][:, e] for e in range(4)]
+        tables += [f["trim_colour"]]
         city._materials = np.stack(tables, 1).astype(np.float32)
         city._facade_array = np.column_stack([f[k] for k in FACADE_KEYS]).astype(np.float32)
     return city._materials

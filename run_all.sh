@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole study: set up .venv (first run), generate SynthCity if missing, execute every notebook.
+#   ./run_all.sh [--profile smoke|demo|full] [--only 00,01] [--data-root DIR]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+PROFILE=demo ONLY="" DATA_ROOT=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --profile) PROFILE="$2"; shift 2 ;;
+        --only) ONLY="$2"; shift 2 ;;
+        --data-root) DATA_ROOT="$2"; shift 2 ;;
+        -h|--help) sed -n 2,3p "$0"; exit 0 ;;
+        *) echo "unknown option: $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
+    esac
+done
+case "$PROFILE" in smoke|demo|full) ;; *) echo "--profile must be smoke, demo or full" >&2; exit 2 ;; esac
+source scripts/bootstrap_venv.sh
+
+if [ -z "$DATA_ROOT" ]; then
+    if [ "$PROFILE" = full ]; then
+        echo "The full profile runs on the real datasets: give --data-root DIR (holding gsv_xs/, sf_xs/, tokyo_xs/)." >&2
+        exit 2
+    fi
+    echo "== SynthCity ($PROFILE)"
+    python -m vpr_lib.synth --profile "$PROFILE" --seed 0
+fi
+echo "== notebooks ($PROFILE)"
+python -m vpr_lib.notebooks --profile "$PROFILE" --only "$ONLY" --data-root "$DATA_ROOT"

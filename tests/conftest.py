@@ -1,0 +1,77 @@
+"""Shared fixtures: tiny folders with the real example names, and SynthCity smoke generated once."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# Real names from the datasets (vpr-facts §2-3).
+GSV_OSAKA = [
+    "@0543127.33@3839682.24@53@S@034.69825@0135.47089@YZgpijwd1UBMBDuU-ZIr1A@@295@@@@201604@3183_Osaka@.jpg",
+    "@0543128.57@3839777.62@53@S@034.69911@0135.47091@N5Vbv16ynlejV6VmGh8FQg@@191@@@@201504@3244_Osaka@.jpg",
+]
+SF_VAL_DB = "@0553003.03@4175258.88@10@S@037.72306@-122.39856@2cimd-inpG5ocC4IY7Go-A@@120@@@@201712@@.jpg"
+SF_TEST_QUERY = "@0549429.48@4182415.02@10@S@037.78775@-122.43862@4116330171@@@@@@20091119@@.jpg"
+TOKYO_DB = "@0382782.92@3946963.72@54@S@035.65957@0139.70501@5itPqm8M6VJqiqXAfAVqyg@00@@@@@@@.jpg"
+TOKYO_QUERY = "@0381548.01@3946636.62@54@S@035.65647@0139.69141@00738.jpg@@@@@@@@.jpg"
+REAL_NAMES = GSV_OSAKA + [SF_VAL_DB, SF_TEST_QUERY, TOKYO_DB, TOKYO_QUERY]
+
+
+def write_jpeg(path, seed=0, size=16):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, quality=90)
+    return path
+
+
+def shifted(name: str, east: float = 0.0, north: float = 0.0, note: str | None = None, pano: str | None = None):
+    """A real name moved by (east, north) metres, optionally with another note / pano_id."""
+    f = name.split("@")
+    f[1], f[2] = f"{float(f[1]) + east:010.2f}", f"{float(f[2]) + north:010.2f}"
+    if note is not None:
+        f[14] = note
+    if pano is not None:
+        f[7] = pano
+    return "@".join(f)
+
+
+@pytest.fixture
+def gsv_xs(tmp_path):
+    """gsv_xs/train with two cities: places of 5, 4 and 2 images (the last one is dropped at K=4)."""
+    train = tmp_path / "gsv_xs" / "train"
+    seed = 0
+    for city, place, n in (("osaka", "3183_Osaka", 5), ("osaka", "3244_Osaka", 4), ("rome", "0007_Rome", 2)):
+        for i in range(n):
+            seed += 1
+            write_jpeg(train / city / shifted(GSV_OSAKA[0], east=i, note=place, pano=f"p{seed}"), seed)
+    return train
+
+
+@pytest.fixture
+def tokyo_split(tmp_path):
+    """tokyo_xs/test with 3 database images and 2 queries in the real Tokyo formats (the '.jpg' quirk)."""
+    split = tmp_path / "tokyo_xs" / "test"
+    for i, east in enumerate((0.0, 10.0, 200.0)):
+        write_jpeg(split / "database" / shifted(TOKYO_DB, east=east, pano=f"pano{i}"), i)
+    write_jpeg(split / "queries" / TOKYO_QUERY, 10)  # 1.3 km away from the database: no positive
+    db = TOKYO_DB.split("@")
+    write_jpeg(split / "queries" / shifted(TOKYO_QUERY, float(db[1]) - 381548.01 + 3, float(db[2]) - 3946636.62,
+                                           pano="00739.jpg"), 11)  # 3 m from the first database image
+    return split
+
+
+@pytest.fixture(scope="session")
+def synth_smoke(tmp_path_factory):
+    """SynthCity smoke profile, generated once per test session."""
+    from vpr_lib.synth.generate import generate
+    out = tmp_path_factory.mktemp("synth") / "smoke"
+    generate("smoke", 0, out, workers=2, progress=False)
+    return out
+
+
+@pytest.fixture
+def results_tmp(tmp_path, monkeypatch):
+    """A private results store (VPR_RESULTS)."""
+    monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "results"))
+    return tmp_path / "results"
+

@@ -1,0 +1,29 @@
+"""Where the study's sets live under a data root, and what they contain (notebook 00)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from vpr_lib.errors import VPRInputError
+
+TRAIN_DIR = "gsv_xs/train"
+TEST_SETS = {"SF-XS val": "sf_xs/val", "SF-XS test": "sf_xs/test", "Tokyo-XS": "tokyo_xs/test"}
+
+
+def find_sets(root: Path) -> dict:
+    """{display name: folder} of the sets present under `root` (train set under 'GSV-XS train')."""
+    root = Path(root)
+    found = {name: root / rel for name, rel in TEST_SETS.items() if (root / rel).is_dir()}
+    if (root / TRAIN_DIR).is_dir():
+        found = {"GSV-XS train": root / TRAIN_DIR, **found}
+    if not found:
+        raise VPRInputError(f"No dataset under {root}: expected {TRAIN_DIR}/ and/or "
+                            f"{', '.join(TEST_SETS.values())} (the real XS layout or SynthCity's).")
+    return found
+
+
+def conditions(root: Path) -> pd.DataFrame | None:
+    """SynthCity's per-image condition metadata (None for real data)."""
+    path = Path(root) / "conditions.csv"
+    return pd.read_csv(path) if path.is_file() else None

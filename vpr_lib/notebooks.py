@@ -1,0 +1,79 @@
+"""Execute the study's notebooks with papermill: params/<nb>.yaml + profile → results/executed/<nb>.ipynb.
+
+    python -m vpr_lib.notebooks --profile demo [--only 00,01] [--data-root DIR]
+
+Continues past a failing notebook and exits non-zero naming the failures.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vpr_lib.config import PROFILES, load_params
+from vpr_lib.errors import VPRInputError
+from vpr_lib.paths import repo_root, results_dir
+
+
+def notebook_paths(only: list[str] | None = None) -> list[Path]:
+    """Numbered notebooks in order, optionally filtered by number prefix ('00', '01', …)."""
+    paths = sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        unknown = [o for o in only if not any(p.name.startswith(o) for p in paths)]
+        if unknown:
+            raise VPRInputError(f"No notebook numbered {unknown}; available: {[p.stem for p in paths]}.")
+        paths = [p for p in paths if any(p.name.startswith(o) for o in only)]
+    return paths
+
+
+def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool = False) -> Path:
+    """Execute one notebook into results/executed/, written atomically; returns the output path."""
+    import papermill
+
+    params = load_params(path.stem, profile, {"data_root": data_root} if data_root else None)
+    out = results_dir() / "executed" / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{path.stem}.", suffix=".ipynb")
+    os.close(fd)
+    try:
+        papermill.execute_notebook(str(path), tmp, parameters=params, kernel_name="python3",
+                                   cwd=str(path.parent), progress_bar=progress)
+    finally:
+        os.replace(tmp, out)  # the executed copy is kept, failed cells marked, for reading the error
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vpr_lib.notebooks", description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", choices=PROFILES, default="demo")
+    ap.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 00,01")
+    ap.add_argument("--data-root", default="", help="real data (default: SynthCity of the profile)")
+    args = ap.parse_args(argv)
+    try:
+        paths = notebook_paths([o.strip() for o in args.only.split(",") if o.strip()])
+    except VPRInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    failed = []
+    for i, path in enumerate(paths, 1):
+        start = time.time()
+        print(f"[{i}/{len(paths)}] {path.stem} ({args.profile}) …", flush=True)
+        try:
+            out = run_notebook(path, args.profile, args.data_root)
+            print(f"[{i}/{len(paths)}] {path.stem} done in {time.time() - start:.0f} s → {out}", flush=True)
+        except Exception as e:  # noqa: BLE001 - report and continue with the next notebook
+            failed.append(path.stem)
+            print(f"[{i}/{len(paths)}] {path.stem} FAILED after {time.time() - start:.0f} s: "
+                  f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}", flush=True)
+    if failed:
+        print(f"failed notebooks: {', '.join(failed)} (executed copies with the error in "
+              f"{results_dir() / 'executed'})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

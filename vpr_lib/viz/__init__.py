@@ -1,0 +1,1 @@
+"""Figures and interactive views built from data and the results store."""

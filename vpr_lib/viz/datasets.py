@@ -1,0 +1,105 @@
+"""Notebook 00's views of the datasets: counts, UTM maps, sample images, positives per query."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from vpr_lib.data import PlacesDataset, RetrievalDataset
+from vpr_lib.data.images import load_image
+from vpr_lib.data.places import scan_gsv_xs
+from vpr_lib.data.retrieval import utm_of
+from vpr_lib.datasets import conditions, find_sets
+
+
+def split_counts(root: Path, threshold: float = 25.0) -> pd.DataFrame:
+    """One row per set and role: images, places or panoramas, queries with a positive."""
+    rows = []
+    for name, folder in find_sets(root).items():
+        if name == "GSV-XS train":
+            places = PlacesDataset.from_folder(folder)
+            rows.append({"set": name, "role": "train", "images": places.n_images, "places": len(places),
+                         "cities": len(set(places.place_city)), "dropped places (<4 images)": places.dropped_places})
+            continue
+        ds = RetrievalDataset(folder, threshold)
+        with_pos = sum(len(p) > 0 for p in ds.positives_per_query)
+        rows.append({"set": name, "role": "database", "images": ds.database_num})
+        rows.append({"set": name, "role": "queries", "images": ds.queries_num,
+                     f"queries with a positive within {threshold:g} m": with_pos})
+    return pd.DataFrame(rows)
+
+
+def plot_utm_map(root: Path):
+    """Database and query positions of each test set, and the places of each train city."""
+    sets = find_sets(root)
+    tests = {n: f for n, f in sets.items() if n != "GSV-XS train"}
+    fig, axes = plt.subplots(1, len(tests) + ("GSV-XS train" in sets), figsize=(4.2 * (len(tests) + 1), 4))
+    axes = np.atleast_1d(axes)
+    for ax, (name, folder) in zip(axes, tests.items()):
+        for role, colour, size in (("database", "0.6", 4), ("queries", "tab:red", 8)):
+            utm = utm_of(sorted((folder / role).glob("*.jpg")))
+            ax.scatter(utm[:, 0] - utm[:, 0].min(), utm[:, 1] - utm[:, 1].min(), s=size, c=colour, label=role)
+        ax.set(title=name, xlabel="UTM east (m, offset)", ylabel="UTM north (m, offset)", aspect="equal")
+        ax.legend(loc="upper right", fontsize=7)
+    if "GSV-XS train" in sets:
+        table = scan_gsv_xs(sets["GSV-XS train"])
+        cities = sorted(table.city.unique())[:6]
+        ax = axes[-1]
+        for city in cities:
+            t = table[table.city == city]
+            utm = utm_of(t.path)
+            ax.scatter(utm[:, 0] - utm[:, 0].min(), utm[:, 1] - utm[:, 1].min(), s=3, label=city)
+        ax.set(title=f"GSV-XS train (first {len(cities)} cities)", xlabel="UTM east (m, offset)", aspect="equal")
+        ax.legend(fontsize=6, markerscale=2)
+    fig.tight_layout()
+    return fig
+
+
+def _grid(paths, titles, per_row):
+    n = len(paths)
+    rows = max(1, int(np.ceil(n / per_row)))
+    fig, axes = plt.subplots(rows, per_row, figsize=(1.8 * per_row, 1.95 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, path, title in zip(axes.flat, paths, titles):
+        ax.imshow(load_image(path))
+        ax.set_title(title, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_samples(root: Path, by: str = "time_of_day", per_row: int = 6, seed: int = 0):
+    """Sample images: one row per value of a condition (SynthCity) or per set (real data)."""
+    root = Path(root)
+    meta = conditions(root)
+    rng = np.random.default_rng(seed)
+    paths, titles = [], []
+    if meta is not None:
+        for value, group in meta.groupby(by):
+            pick = group.sample(min(per_row, len(group)), random_state=seed)
+            paths += [root / p for p in pick.path]
+            titles += [f"{value}\n{r.dataset} {r.role[:5]}" for r in pick.itertuples()]
+            paths += [None] * (per_row - len(pick))
+            titles += [""] * (per_row - len(pick))
+    else:
+        for name, folder in find_sets(root).items():
+            files = sorted(folder.rglob("*.jpg"))
+            for p in rng.choice(files, min(per_row, len(files)), replace=False):
+                paths.append(p)
+                titles.append(name)
+    keep = [(p, t) for p, t in zip(paths, titles) if p is not None]
+    return _grid([p for p, _ in keep], [t for _, t in keep], per_row)
+
+
+def plot_positives_histogram(root: Path, threshold: float = 25.0):
+    """Histogram of the number of database positives per query, per test set."""
+    sets = {n: f for n, f in find_sets(root).items() if n != "GSV-XS train"}
+    fig, axes = plt.subplots(1, len(sets), figsize=(4 * len(sets), 3), squeeze=False)
+    for ax, (name, folder) in zip(axes[0], sets.items()):
+        counts = [len(p) for p in RetrievalDataset(folder, threshold).positives_per_query]
+        ax.hist(counts, bins=30, color="tab:blue")
+        ax.set(title=f"{name}: positives within {threshold:g} m", xlabel="database images", ylabel="queries")
+    fig.tight_layout()
+    return fig
