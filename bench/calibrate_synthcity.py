@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from pathlib import Path
 
@@ -43,6 +44,22 @@ def evaluate_all(model, data: Path, size, conditions: pd.DataFrame, device="cpu"
     return rows
 
 
+def summarise(path: Path) -> str:
+    """Markdown table (mean ± std over seeds) of a calibration JSON."""
+    run = json.loads(path.read_text())
+    table = pd.DataFrame(run["records"])
+    cols = [c for c in ("R@1", "R@5", "R@1 day", "R@1 sunset", "R@1 night") if c in table]
+    stats = table.groupby(["stage", "set"], sort=False)[cols].agg(["mean", "std"])
+    lines = ["| stage | set | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for (stage, name), row in stats.iterrows():
+        cells = ["–" if np.isnan(row[(c, "mean")]) else f"{row[(c, 'mean')]:.1f} ± {row[(c, 'std')]:.1f}"
+                 for c in cols]
+        lines.append(f"| {stage} | {name} | " + " | ".join(cells) + " |")
+    seeds = sorted(int(s) for s in table.seed.unique())
+    lines.append(f"\nMean ± std over seeds {seeds}; {run['args']}")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=Path("data/synthcity/demo"))
@@ -58,7 +75,11 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path("docs/synthcity_calibration.json"))
+    ap.add_argument("--summarise", action="store_true", help="only print the table of an existing --out JSON")
     args = ap.parse_args()
+    if args.summarise:
+        print(summarise(args.out))
+        return
     torch.set_num_threads(2)
     size = (args.size, args.size)
     conditions = pd.read_csv(args.data / "conditions.csv")
@@ -66,7 +87,6 @@ def main():
     for seed in args.seeds:
         torch.manual_seed(seed)
         np.random.seed(seed)
-        import random
         random.seed(seed)
         model = VPRModel(size, last_stage=args.last_stage, aggregator="gem", pretrained="none")
         for r in evaluate_all(model, args.data, size, conditions, args.device):
@@ -105,6 +125,7 @@ def main():
     print(table.round(1).to_string(index=False))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "records": records}, indent=1))
+    print(summarise(args.out))
 
 
 if __name__ == "__main__":

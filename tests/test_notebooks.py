@@ -36,3 +36,18 @@ def test_00_datasets_runs_on_smoke_data(synth_smoke, results_tmp):
 def test_unknown_notebook_number():
     with pytest.raises(VPRInputError, match="No notebook numbered"):
         notebook_paths(["99"])
+
+
+def test_dataset_views_work_without_synthcity_metadata(synth_smoke, tmp_path):
+    """Real data has no conditions.csv: the views fall back to per-set samples."""
+    import shutil
+
+    from vpr_lib.viz import datasets as views
+    real_like = tmp_path / "real"
+    for rel in ("gsv_xs", "sf_xs", "tokyo_xs"):
+        shutil.copytree(synth_smoke / rel, real_like / rel)
+    counts = views.split_counts(real_like)
+    assert set(counts.set) == {"GSV-XS train", "SF-XS val", "SF-XS test", "Tokyo-XS"}
+    fig = views.plot_samples(real_like, per_row=3)
+    titles = {ax.get_title() for ax in fig.axes if ax.get_title()}
+    assert titles == {"GSV-XS train", "SF-XS val", "SF-XS test", "Tokyo-XS"}
