@@ -31,7 +31,7 @@ TEST_SETS = {"SF-XS val": "sf_xs/val", "SF-XS test": "sf_xs/test", "Tokyo-XS": "
 def evaluate_all(model, data: Path, size, conditions: pd.DataFrame, device="cpu") -> list[dict]:
     rows = []
     for name, split in TEST_SETS.items():
-        ds = RetrievalDataset(data / split, transform=eval_transform(size))
+        ds = RetrievalDataset(data / split, transform=eval_transform(), image_size=size)
         result = evaluate_descriptors(extract_descriptors(model, ds, 128, device=device), ds)
         correct = first_correct_rank(result["predictions"], ds.positives_per_query)
         rel = [str(p.relative_to(data)) for p in ds.queries_paths]
@@ -92,7 +92,7 @@ def main():
         for r in evaluate_all(model, args.data, size, conditions, args.device):
             records.append(dict(r, seed=seed, stage="untrained"))
         places = PlacesDataset.from_folder(args.data / "gsv_xs/train", img_per_place=4,
-                                           transform=train_transform(size, "colorjitter"))
+                                           transform=train_transform("colorjitter"), image_size=size)
         loader = DataLoader(places, batch_size=args.places_per_batch, shuffle=True, drop_last=True, num_workers=args.workers,
                             generator=torch.Generator().manual_seed(seed))
         loss_fn, miner = losses.MultiSimilarityLoss(1.0, 50.0, 0.0), miners.MultiSimilarityMiner(0.1)

@@ -51,3 +51,23 @@ def test_dataset_views_work_without_synthcity_metadata(synth_smoke, tmp_path):
     fig = views.plot_samples(real_like, per_row=3)
     titles = {ax.get_title() for ax in fig.axes if ax.get_title()}
     assert titles == {"GSV-XS train", "SF-XS val", "SF-XS test", "Tokyo-XS"}
+
+
+def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, results_tmp):
+    run_notebook(ROOT / "notebooks" / "01_baseline.ipynb", "smoke", str(synth_smoke))
+    base = pd.read_csv(results_tmp / "tables" / "01_baseline_runs.csv")
+    assert len(base) == 1
+    summary = pd.read_csv(results_tmp / "tables" / "01_baseline_summary.csv")
+    assert {"SF-XS val R@1", "SF-XS test R@5", "Tokyo-XS R@1"} <= set(summary.columns)
+    run_notebook(ROOT / "notebooks" / "02_gem.ipynb", "smoke", str(synth_smoke))
+    runs = pd.read_csv(results_tmp / "tables" / "02_gem_runs.csv")
+    assert sorted(zip(runs.variant, runs.seed)) == [("avg", 0), ("avg", 1), ("gem", 0), ("gem", 1)]
+    # 02's avg variant is 01's starter: the same run, reused rather than retrained
+    assert base.run_id[0] in set(runs.run_id)
+    assert len(list((results_tmp / "runs").iterdir())) == 4
+    epochs = pd.read_csv(results_tmp / "tables" / "02_gem_epochs.csv")
+    assert set(epochs.epoch) == {0, 1, 2}
+    executed = nbformat.read(results_tmp / "executed" / "02_gem.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "gem − avg on SF-XS val R@1" in text
+    assert (results_tmp / "figures" / "02_gem_val_curves.png").is_file()

@@ -23,7 +23,7 @@ def test_places_from_note_field_and_small_places_dropped(gsv_xs):
 
 
 def test_item_is_k_distinct_images_of_one_place(gsv_xs):
-    ds = PlacesDataset.from_folder(gsv_xs, img_per_place=4, transform=eval_transform((8, 8)))
+    ds = PlacesDataset.from_folder(gsv_xs, img_per_place=4, transform=eval_transform(), image_size=(8, 8))
     images, labels = ds[0]
     assert images.shape == (4, 3, 8, 8) and labels.tolist() == [0, 0, 0, 0]
     # sampled without replacement: the 4 images differ (each fixture image has its own pixels)
@@ -154,7 +154,7 @@ def test_corrupt_and_truncated_jpeg_are_named(tmp_path):
 def test_corrupt_image_inside_a_dataset_item(tokyo_split):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = RetrievalDataset(tokyo_split, transform=eval_transform((8, 8)))
+        ds = RetrievalDataset(tokyo_split, transform=eval_transform(), image_size=(8, 8))
     ds.images_paths[1].write_bytes(b"\xff\xd8\xff broken")
     assert isinstance(ds[0][0], torch.Tensor)
     with pytest.raises(VPRInputError, match=ds.images_paths[1].name.replace(".", r"\.")):

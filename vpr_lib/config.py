@@ -1,12 +1,15 @@
 """Params files: `params/<notebook>.yaml` = defaults + one overlay per profile (smoke | demo | full).
 
-    defaults: {key: value, ...}      # every valid key, with its default
+    extends: train                   # optional: start from vpr_lib.train.settings (every training key)
+    defaults: {key: value, ...}      # the notebook's keys and defaults
     profiles: {smoke: {...}, demo: {...}, full: {...}}
+    variants: {name: {key: value}}   # optional: the experiment's variants (each run = variant x seed)
 
-Unknown keys (in a profile or an override) stop with a message listing the valid ones.
+Unknown keys (in a profile, a variant or an override) stop with a message listing the valid ones.
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import yaml
@@ -15,16 +18,16 @@ from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import params_dir
 
 PROFILES = ("smoke", "demo", "full")
+TOP_KEYS = ("extends", "defaults", "profiles", "variants")
 
 
-def _check_keys(given: dict, valid: dict, where: str) -> None:
+def _check_keys(given: dict, valid, where: str) -> None:
     unknown = sorted(set(given) - set(valid))
     if unknown:
         raise VPRInputError(f"Unknown parameter(s) {unknown} in {where}; valid keys: {sorted(valid)}.")
 
 
-def load_params(name_or_path, profile: str = "demo", overrides: dict | None = None) -> dict:
-    """Resolved parameters of a notebook for a profile, with overrides applied last."""
+def _read_spec(name_or_path) -> tuple[Path, dict]:
     path = Path(name_or_path)
     if not path.suffix:
         path = params_dir() / f"{name_or_path}.yaml"
@@ -36,15 +39,46 @@ def load_params(name_or_path, profile: str = "demo", overrides: dict | None = No
         raise VPRInputError(f"{path} is not valid YAML: {e}") from None
     if not isinstance(spec, dict) or "defaults" not in spec:
         raise VPRInputError(f"{path}: expected a mapping with 'defaults' and 'profiles'.")
-    _check_keys(spec, {"defaults": 0, "profiles": 0}, str(path))
+    _check_keys(spec, TOP_KEYS, str(path))
+    return path, spec
+
+
+def load_params(name_or_path, profile: str = "demo", overrides: dict | None = None) -> dict:
+    """Resolved parameters of a notebook for a profile, overrides applied last.
+
+    The result holds the notebook's keys, `profile`, and `variants` ({name: overrides}; {'default': {}}
+    when the file declares none)."""
+    path, spec = _read_spec(name_or_path)
     if profile not in PROFILES:
         raise VPRInputError(f"Unknown profile {profile!r}; expected one of {list(PROFILES)}.")
-    params = dict(spec["defaults"])
+    params = {}
+    if spec.get("extends"):
+        if spec["extends"] != "train":
+            raise VPRInputError(f"{path}: extends {spec['extends']!r} unknown; expected 'train'.")
+        from vpr_lib.train.settings import TRAIN_DEFAULTS, TRAIN_PROFILES
+        params = copy.deepcopy(TRAIN_DEFAULTS)
+        params.update(copy.deepcopy(TRAIN_PROFILES[profile]))
+    params.update(copy.deepcopy(spec["defaults"]))
     overlay = (spec.get("profiles") or {}).get(profile) or {}
     _check_keys(overlay, params, f"{path} (profile {profile})")
-    params.update(overlay)
+    params.update(copy.deepcopy(overlay))
+    variants = spec.get("variants") or {"default": {}}
+    for name, changes in variants.items():
+        _check_keys(changes or {}, params, f"{path} (variant {name})")
     if overrides:
         _check_keys(overrides, params, "the overrides")
         params.update(overrides)
     params["profile"] = profile
+    params["variants"] = {name: dict(changes or {}) for name, changes in variants.items()}
     return params
+
+
+def run_configs(params: dict) -> list[dict]:
+    """One config per (variant, seed): the notebook's params with the variant applied and one seed."""
+    runs = []
+    for name, changes in params["variants"].items():
+        base = {k: v for k, v in params.items() if k not in ("variants", "seeds")}
+        base.update(changes)
+        for seed in changes.get("seeds", params.get("seeds", [0])):
+            runs.append(dict(base, variant=name, seed=int(seed)))
+    return runs

@@ -34,6 +34,8 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
     import papermill
 
     params = load_params(path.stem, profile, {"data_root": data_root} if data_root else None)
+    declared = papermill.inspect_notebook(str(path))  # inject only what the parameters cell declares
+    params = {k: v for k, v in params.items() if k in declared}
     out = results_dir() / "executed" / path.name
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{path.stem}.", suffix=".ipynb")
@@ -42,6 +44,7 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
         papermill.execute_notebook(str(path), tmp, parameters=params, kernel_name="python3",
                                    cwd=str(path.parent), progress_bar=progress)
     finally:
+        os.chmod(tmp, 0o644)
         os.replace(tmp, out)  # the executed copy is kept, failed cells marked, for reading the error
     return out
 

@@ -8,12 +8,17 @@ from pathlib import Path
 from vpr_lib.paths import results_dir
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write via a temporary file in the same folder, then rename: readers never see a torn file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -40,3 +45,36 @@ def save_figure(fig, name: str, dpi: int = 110) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return atomic_write_bytes(results_dir() / "figures" / f"{name}.png", buf.getvalue())
+
+
+def git_commit() -> str:
+    """HEAD of the repository, with '-dirty' when tracked files differ from it ('' outside git)."""
+    import subprocess
+
+    from vpr_lib.paths import repo_root
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo_root(),
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def environment() -> dict:
+    """Versions, machine and git commit: saved with every run."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {}
+    for name in ("torch", "torchvision", "lightning", "pytorch-metric-learning", "faiss-cpu", "numpy", "pandas",
+                 "numba", "papermill"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    import torch
+    return {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
+            "cpu_count": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "packages": packages, "git_commit": git_commit()}

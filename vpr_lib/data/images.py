@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
 
 from vpr_lib.errors import VPRInputError
@@ -36,6 +38,46 @@ def load_image(path: Path) -> Image.Image:
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise VPRInputError(f"Cannot read image {path}: corrupt or truncated file ({e}). "
                             "Re-download or delete it.") from None
+
+
+def load_resized(path: Path, size) -> torch.Tensor:
+    """Decode straight to about `size` (JPEG DCT scaling), resize to (H, W): a uint8 (3, H, W) tensor."""
+    height, width = size
+    try:
+        with Image.open(path) as img:
+            img.draft("RGB", (width, height))
+            img = img.convert("RGB").resize((width, height), Image.BILINEAR)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
+        raise VPRInputError(f"Cannot read image {path}: corrupt or truncated file ({e}). "
+                            "Re-download or delete it.") from None
+    return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
+
+
+class ImageCache:
+    """Decoded, resized images kept in memory (uint8) up to a byte budget; beyond it, decoded each time.
+
+    Small sets (SynthCity, the XS val sets at low resolution) then cost one decode per image per process."""
+
+    def __init__(self, size, max_bytes: int = 1 << 30):
+        self.size, self.max_bytes, self.used, self.images = tuple(size), max_bytes, 0, {}
+
+    def preload(self, paths) -> bool:
+        """Decode every image now (in the main process, so forked loader workers share them);
+        True when all of them fit in the cache."""
+        for path in paths:
+            self(path)
+            if path not in self.images:
+                return False
+        return True
+
+    def __call__(self, path: Path) -> torch.Tensor:
+        image = self.images.get(path)
+        if image is None:
+            image = load_resized(path, self.size)
+            if self.used + image.numel() <= self.max_bytes:
+                self.images[path] = image
+                self.used += image.numel()
+        return image
 
 
 def verify_images(paths) -> None:

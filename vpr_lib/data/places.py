@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from vpr_lib.data.images import list_images, load_image, require_dir
+from vpr_lib.data.images import ImageCache, list_images, load_image, require_dir
 from vpr_lib.data.names import parse_name
 from vpr_lib.errors import VPRInputError
 
@@ -68,10 +68,13 @@ def scan_gsv_cities(root, cities=None) -> pd.DataFrame:
 
 
 class PlacesDataset(Dataset):
-    """Item i = (K images of place i stacked as a (K, C, H, W) tensor, K labels)."""
+    """Item i = (K images of place i stacked as a (K, C, H, W) tensor, K labels).
+
+    With `image_size`, images are decoded at that size (and cached in memory within `cache_bytes`), then
+    `transform` applies; without it, items hold PIL images (for viewing)."""
 
     def __init__(self, table: pd.DataFrame, img_per_place: int = 4, min_img_per_place: int = 4, transform=None,
-                 source: str = ""):
+                 source: str = "", image_size=None, cache_bytes: int = 1 << 30):
         counts = table.groupby("place").size()
         kept = counts[counts >= min_img_per_place].index
         self.dropped_places = int(len(counts) - len(kept))
@@ -90,6 +93,8 @@ class PlacesDataset(Dataset):
         self.place_city = [g.city.iloc[0] for _, g in table.groupby("place", sort=True)]
         self.img_per_place = img_per_place
         self.transform = transform
+        self.loader = ImageCache(image_size, cache_bytes) if image_size else load_image
+        self.fully_cached = False  # set by preload(): then loader workers are not worth their start-up
         self.n_images = len(table)
         if self.dropped_places:
             log.info("%s: dropped %d places with fewer than %d images", source, self.dropped_places, min_img_per_place)
@@ -102,6 +107,11 @@ class PlacesDataset(Dataset):
             return cls(scan_gsv_cities(root), source=str(root), **kwargs)
         return cls(scan_gsv_xs(root), source=str(root), **kwargs)
 
+    def preload(self) -> None:
+        """Decode all images into the cache now (no-op without image_size)."""
+        if isinstance(self.loader, ImageCache):
+            self.fully_cached = self.loader.preload(p for paths in self.place_paths for p in paths)
+
     @property
     def labels(self) -> list[int]:
         return list(range(len(self.place_paths)))
@@ -111,9 +121,11 @@ class PlacesDataset(Dataset):
 
     def __getitem__(self, label: int):
         paths = random.sample(self.place_paths[label], self.img_per_place)
-        images = [load_image(p) for p in paths]
+        images = [self.loader(p) for p in paths]
         if self.transform is not None:
-            images = torch.stack([self.transform(img) for img in images])
+            images = [self.transform(img) for img in images]
+        if isinstance(images[0], torch.Tensor):
+            images = torch.stack(images)
         return images, torch.full((self.img_per_place,), label, dtype=torch.long)
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from torch.utils.data import Dataset
 
-from vpr_lib.data.images import list_images, load_image, require_dir
+from vpr_lib.data.images import ImageCache, list_images, load_image, require_dir
 from vpr_lib.data.names import parse_name
 from vpr_lib.errors import VPRInputError
 
@@ -24,9 +24,13 @@ def utm_of(paths) -> np.ndarray:
 
 
 class RetrievalDataset(Dataset):
-    """Database + queries of one split; item i is (image, i), database images first."""
+    """Database + queries of one split; item i is (image, i), database images first.
 
-    def __init__(self, split_dir, positive_dist_threshold: float = 25.0, transform=None):
+    With `image_size`, images are decoded at that size (cached in memory within `cache_bytes`) before
+    `transform`; without it, items hold PIL images."""
+
+    def __init__(self, split_dir, positive_dist_threshold: float = 25.0, transform=None, image_size=None,
+                 cache_bytes: int = 1 << 30):
         self.root = require_dir(split_dir, "a retrieval split folder containing database/ and queries/")
         self.name = "/".join(self.root.parts[-2:])
         self.database_paths = list_images(self.root / "database", f"the database images of {self.root}")
@@ -45,12 +49,19 @@ class RetrievalDataset(Dataset):
                           f"{self.threshold:g} m; they count as failures.", stacklevel=2)
         self.images_paths = self.database_paths + self.queries_paths
         self.transform = transform
+        self.loader = ImageCache(image_size, cache_bytes) if image_size else load_image
+        self.fully_cached = False  # set by preload(): then loader workers are not worth their start-up
 
     def positives_within(self, threshold: float) -> list[np.ndarray]:
         """Per query, the sorted database indices within `threshold` metres."""
         knn = NearestNeighbors(n_jobs=1).fit(self.database_utms)
         found = knn.radius_neighbors(self.queries_utms, radius=threshold, return_distance=False)
         return [np.sort(p) for p in found]
+
+    def preload(self) -> None:
+        """Decode all images into the cache now (no-op without image_size)."""
+        if isinstance(self.loader, ImageCache):
+            self.fully_cached = self.loader.preload(self.images_paths)
 
     @property
     def database_num(self) -> int:
@@ -64,7 +75,7 @@ class RetrievalDataset(Dataset):
         return len(self.images_paths)
 
     def __getitem__(self, index):
-        image = load_image(self.images_paths[index])
+        image = self.loader(self.images_paths[index])
         return (self.transform(image) if self.transform else image), index
 
     def __repr__(self) -> str:

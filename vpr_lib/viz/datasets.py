@@ -60,12 +60,12 @@ def plot_utm_map(root: Path):
 def _grid(paths, titles, per_row):
     n = len(paths)
     rows = max(1, int(np.ceil(n / per_row)))
-    fig, axes = plt.subplots(rows, per_row, figsize=(1.8 * per_row, 1.95 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, per_row, figsize=(1.3 * per_row, 1.45 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, path, title in zip(axes.flat, paths, titles):
         ax.imshow(load_image(path))
-        ax.set_title(title, fontsize=7)
+        ax.set_title(title, fontsize=6)
     fig.tight_layout()
     return fig
 

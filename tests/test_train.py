@@ -1,0 +1,121 @@
+"""The training engine on SynthCity smoke: runs, reuse, resume after a kill, DDP, factories."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from vpr_lib.config import load_params, run_configs
+from vpr_lib.errors import VPRInputError
+from vpr_lib.train.losses import build_loss, build_miner
+from vpr_lib.train.optim import build_optimizer, build_scheduler
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def smoke_config(data_root, **changes):
+    params = load_params("01_baseline", "smoke", {"data_root": str(data_root), **changes})
+    return run_configs(params)[0]
+
+
+def cli(results, *args, **kw):
+    env = dict(os.environ, VPR_RESULTS=str(results), PYTHONWARNINGS="ignore")
+    return subprocess.Popen([sys.executable, "-m", "vpr_lib.train", "--params", "params/01_baseline.yaml",
+                             "--profile", "smoke", "--no-progress", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.parametrize("factory,name", [(build_loss, "contrastiv"), (build_miner, "hardest"),
+                                          (lambda n: build_optimizer(n, []), "lamb"),
+                                          (lambda n: build_scheduler(n, None), "onecycle")])
+def test_factories_reject_unknown_names_and_list_valid_ones(factory, name):
+    with pytest.raises(VPRInputError, match=rf"Unknown \w+ '{name}'; expected one of \["):
+        factory(name)
+
+
+def test_unknown_name_in_params_stops_before_training(synth_smoke, results_tmp):
+    from vpr_lib.train.run import train
+    with pytest.raises(VPRInputError, match=r"Unknown loss 'tripletmargin'.*'triplet'"):
+        train(smoke_config(synth_smoke, loss="tripletmargin"))
+    assert not (results_tmp / "runs").exists()
+
+
+def test_every_factory_name_of_the_params_files_resolves():
+    from vpr_lib.train.settings import validate
+    for path in sorted((ROOT / "params").glob("*.yaml")):
+        for profile in ("smoke", "demo", "full"):
+            params = load_params(path, profile)
+            if "loss" in params:
+                for config in run_configs(params):
+                    validate(config)
+
+
+def test_a_run_trains_evaluates_and_is_then_reused(synth_smoke, results_tmp, monkeypatch):
+    from vpr_lib.train import run
+    config = smoke_config(synth_smoke)
+    run_dir = run.train(config, progress=False)
+    assert run_dir.parent == results_tmp / "runs"
+    epochs = pd.read_csv(run_dir / "epochs.csv")
+    assert epochs.epoch.tolist() == [0, 1, 2] and epochs["R@1"].notna().all()  # epoch 0 = untrained
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"SF-XS val", "SF-XS test", "Tokyo-XS"}
+    for name in ("params.yaml", "env.json", "checkpoints/best.ckpt", "checkpoints/last.ckpt",
+                 "predictions/sf_xs_test.npz"):
+        assert (run_dir / name).is_file(), name
+    assert json.loads((run_dir / "env.json").read_text())["packages"]["torch"]
+    # a completed run is reused: no trainer is even built
+    monkeypatch.setattr(run, "_trainer", lambda *a, **k: pytest.fail("retrained a completed run"))
+    assert run.train(config, progress=False) == run_dir
+
+
+def test_same_seed_same_metrics_on_cpu(synth_smoke, tmp_path, monkeypatch):
+    from vpr_lib.train.run import train
+    config = smoke_config(synth_smoke)
+    tables = []
+    for name in ("a", "b"):
+        monkeypatch.setenv("VPR_RESULTS", str(tmp_path / name))
+        tables.append(pd.read_csv(train(config, progress=False) / "epochs.csv"))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_resume_after_a_kill_mid_training(synth_smoke, tmp_path):
+    args = ["--set", f"data_root={synth_smoke}", "--set", "epochs=4"]
+    proc = cli(tmp_path, *args)
+    runs = tmp_path / "runs"
+    deadline = time.time() + 120
+    while not list(runs.glob("*/checkpoints/last.ckpt")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)  # killed right after epoch 1's checkpoint, during epoch 2
+    proc.wait()
+    run_dir = next(runs.iterdir())
+    assert not (run_dir / "metrics.json").exists()
+    first = pd.read_csv(run_dir / "epochs.csv")
+    assert first.epoch.max() < 4
+    finished = cli(tmp_path, *args)
+    out, err = finished.communicate(timeout=300)
+    assert finished.returncode == 0, err[-2000:]
+    assert out.strip().splitlines()[-1] == str(run_dir)  # prints the run folder last
+    epochs = pd.read_csv(run_dir / "epochs.csv")
+    assert epochs.epoch.tolist() == [0, 1, 2, 3, 4]
+    # resumed, not restarted: the epochs logged before the kill are unchanged
+    pd.testing.assert_frame_equal(epochs[epochs.epoch <= 1].reset_index(drop=True),
+                                  first[first.epoch <= 1].reset_index(drop=True))
+    assert (run_dir / "metrics.json").is_file()
+
+
+def test_ddp_with_two_cpu_processes(synth_smoke, tmp_path):
+    proc = cli(tmp_path, "--set", f"data_root={synth_smoke}", "--set", "devices=2", "--set", "strategy=ddp",
+               "--set", "accelerator=cpu", "--set", "epochs=1")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    run_dir = Path(out.strip().splitlines()[-1])
+    assert "devices: 2" in (run_dir / "params.yaml").read_text()
+    assert "world_size=2" in err or "distributed_backend=gloo" in err
+    epochs = pd.read_csv(run_dir / "epochs.csv")
+    assert epochs.epoch.tolist() == [0, 1] and epochs["R@1"].notna().all()
+    assert json.loads((run_dir / "metrics.json").read_text())["test"]["Tokyo-XS"]["R@1"] >= 0

@@ -1,0 +1,85 @@
+"""Experiments: a params file's variants × seeds → runs (trained or reused) → tidy tables.
+
+This is what the study notebooks call: one call, then tables and plots from the returned frames.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from vpr_lib.config import load_params, run_configs
+from vpr_lib.results import save_table
+from vpr_lib.train.run import train
+from vpr_lib.train.settings import validate
+
+
+@dataclass
+class Experiment:
+    name: str
+    params: dict
+    runs: pd.DataFrame  # one row per run: variant, seed, run_id, best_epoch, train_seconds
+    results: pd.DataFrame  # one row per run and test set: R@1, R@5, R@10, R@20
+    epochs: pd.DataFrame  # one row per run and epoch: train_loss, lr, val R@N
+
+    def summary(self, metrics=("R@1", "R@5")) -> pd.DataFrame:
+        """Mean ± std over seeds per variant and test set (a wide table, variants as rows)."""
+        return summarise(self.results, metrics)
+
+
+def run_experiment(name: str, profile: str = "demo", data_root: str = "", overrides: dict | None = None,
+                   progress: bool = True) -> Experiment:
+    """Train (or reuse) every run of params/<name>.yaml and save its tables under results/tables/."""
+    changes = dict(overrides or {})
+    if data_root:
+        changes["data_root"] = data_root
+    params = load_params(name, profile, changes)
+    configs = run_configs(params)
+    for config in configs:  # a bad name in any variant stops before anything trains
+        validate(config)
+    runs, results, epochs = [], [], []
+    for config in configs:
+        run_dir = train(config, progress=progress)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        key = {"variant": config["variant"], "seed": config["seed"]}
+        runs.append(dict(key, run_id=run_dir.name, best_epoch=metrics["best_epoch"],
+                         train_seconds=metrics["train_seconds"]))
+        for test_set, recalls in metrics["test"].items():
+            results.append(dict(key, set=test_set, **recalls))
+        epochs.append(pd.read_csv(run_dir / "epochs.csv").assign(**key))
+    exp = Experiment(name, params, pd.DataFrame(runs), pd.DataFrame(results), pd.concat(epochs, ignore_index=True))
+    save_table(exp.runs, f"{name}_runs")
+    save_table(exp.results, f"{name}_results")
+    save_table(exp.epochs, f"{name}_epochs")
+    save_table(exp.summary().reset_index(), f"{name}_summary")
+    return exp
+
+
+def summarise(results: pd.DataFrame, metrics=("R@1", "R@5")) -> pd.DataFrame:
+    """'mean ± std (n)' cells per variant (rows) and test set × metric (columns)."""
+    def cell(values):
+        values = np.asarray(values, float)
+        std = values.std(ddof=1) if len(values) > 1 else 0.0
+        return f"{values.mean():.1f} ± {std:.1f}"
+    table = results.groupby(["variant", "set"], sort=False)[list(metrics)].agg(cell).unstack("set")
+    table.columns = [f"{s} {m}" for m, s in table.columns]
+    order = [f"{s} {m}" for s in results.set.unique() for m in metrics]
+    return table[order]
+
+
+def compare(results: pd.DataFrame, a: str, b: str, test_set: str, metric: str = "R@1") -> str:
+    """One sentence: is variant b better than a on a test set, beyond seed noise (Welch's t-test)?"""
+    x = results[(results.variant == a) & (results.set == test_set)][metric].to_numpy(float)
+    y = results[(results.variant == b) & (results.set == test_set)][metric].to_numpy(float)
+    diff = y.mean() - x.mean()
+    if min(len(x), len(y)) < 2:
+        return (f"{b} − {a} on {test_set} {metric}: {diff:+.1f} points from a single seed each; "
+                "no estimate of seed noise.")
+    p = stats.ttest_ind(y, x, equal_var=False).pvalue
+    verdict = "exceeds seed noise" if p < 0.05 else "is within seed noise"
+    return (f"{b} − {a} on {test_set} {metric}: {diff:+.1f} points (mean of {len(y)} vs {len(x)} seeds; "
+            f"std {y.std(ddof=1):.1f} vs {x.std(ddof=1):.1f}); the difference {verdict} "
+            f"(Welch's t-test p = {p:.2f}).")

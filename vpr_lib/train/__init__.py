@@ -1,0 +1,1 @@
+"""Training: Lightning module, data module, losses/miners/optimizers by name, runs in the results store."""

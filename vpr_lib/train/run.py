@@ -1,0 +1,151 @@
+"""One run = train (or reuse, or resume) and evaluate, in results/runs/<run_id>/.
+
+    params.yaml  env.json  epochs.csv  metrics.json  predictions/<set>.npz  checkpoints/{best,last}.ckpt
+
+A run whose metrics.json exists is reused; one with checkpoints/last.ckpt resumes from it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+from vpr_lib.data import RetrievalDataset
+from vpr_lib.data.transforms import eval_transform
+from vpr_lib.datasets import TEST_SETS
+from vpr_lib.errors import VPRInputError
+from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors
+from vpr_lib.paths import resolve_data_root, results_dir
+from vpr_lib.results import atomic_write_bytes, atomic_write_text, environment
+from vpr_lib.train.data import VPRDataModule
+from vpr_lib.train.module import VPRModule
+from vpr_lib.train.settings import NON_RESULT_KEYS, validate
+
+SET_NAMES = {rel: name for name, rel in TEST_SETS.items()}
+
+
+def run_id(config: dict) -> str:
+    """Readable prefix + digest of everything that changes the result (variant names excluded)."""
+    relevant = {k: v for k, v in sorted(config.items()) if k not in NON_RESULT_KEYS + ("variant", "profile")}
+    digest = hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return f"{config['aggregator']}-{config['loss']}-s{config['seed']}-{digest}"
+
+
+def run_dir_of(config: dict) -> Path:
+    return results_dir() / "runs" / run_id(config)
+
+
+def is_complete(run_dir: Path) -> bool:
+    return (Path(run_dir) / "metrics.json").is_file()
+
+
+class EpochLog(Callback):
+    """epochs.csv: one row per epoch (0 = before training) with loss, learning rate and val recalls."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def _write(self, trainer, epoch: int):
+        if not trainer.is_global_zero:
+            return
+        m = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        row = {"epoch": epoch, "train_loss": round(m.get("train/loss", np.nan), 5) if epoch else np.nan,
+               "lr": trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else np.nan}
+        row.update({k.split("/")[1]: round(v, 3) for k, v in m.items() if k.startswith("val/")})
+        table = pd.read_csv(self.path) if self.path.exists() else pd.DataFrame()
+        if len(table):
+            table = table[table.epoch != epoch]
+        table = pd.concat([table, pd.DataFrame([row])]).sort_values("epoch")
+        atomic_write_text(self.path, table.to_csv(index=False))
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.state.fn == "validate":  # the epoch-0 baseline, before any training
+            self._write(trainer, 0)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self._write(trainer, trainer.current_epoch + 1)
+
+
+def _trainer(config: dict, callbacks, progress: bool) -> L.Trainer:
+    cpu = config["accelerator"] == "cpu" or not torch.cuda.is_available()
+    return L.Trainer(max_epochs=config["epochs"], accelerator=config["accelerator"], devices=config["devices"],
+                     strategy=config["strategy"], num_nodes=config["num_nodes"],
+                     precision="32-true" if cpu and "16" in str(config["precision"]) else config["precision"],
+                     deterministic=True if cpu else "warn", logger=False, callbacks=callbacks,
+                     enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
+                     log_every_n_steps=10)
+
+
+def train(config: dict, progress: bool = True) -> Path:
+    """Train (or reuse / resume) one run and evaluate it on its test sets; returns the run folder."""
+    validate(config)
+    run_dir = run_dir_of(config)
+    if is_complete(run_dir):
+        return run_dir
+    root = resolve_data_root(config["data_root"], config["profile"])
+    ckpt_dir = run_dir / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    L.seed_everything(config["seed"], workers=True, verbose=False)
+    data = VPRDataModule(config, root)
+    module = VPRModule(config, data.num_classes)
+    module.val_positives, module.val_database_num = data.val_set.positives_per_query, data.val_set.database_num
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/R@1", mode="max", save_last=True,
+                           save_top_k=1, enable_version_counter=False)
+    trainer = _trainer(config, [best, EpochLog(run_dir / "epochs.csv")], progress)
+    if trainer.is_global_zero:
+        atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(config, sort_keys=True))
+        atomic_write_text(run_dir / "env.json", json.dumps(environment(), indent=1))
+    start = time.time()
+    if not last.exists():
+        trainer.validate(module, datamodule=data, verbose=False)
+    trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.exists() else None)
+    if trainer.is_global_zero:
+        checkpoint = Path(best.best_model_path or last)
+        evaluate_run(run_dir, checkpoint, root, config, train_seconds=time.time() - start)
+    return run_dir
+
+
+def evaluate_checkpoint(checkpoint: Path, dataset_dir: Path, threshold: float | None = None, device=None):
+    """Recalls + predictions of saved weights on a retrieval set (no training)."""
+    if not Path(checkpoint).is_file():
+        raise VPRInputError(f"Checkpoint not found: {checkpoint} (expected results/runs/<run>/checkpoints/best.ckpt).")
+    module = VPRModule.load_from_checkpoint(checkpoint, map_location="cpu")
+    config = module.config
+    dataset = RetrievalDataset(dataset_dir, threshold or config["positive_dist_threshold"], eval_transform(),
+                               config["image_size"])
+    device = device or ("cuda" if torch.cuda.is_available() and config["accelerator"] != "cpu" else "cpu")
+    descriptors = extract_descriptors(module.model, dataset, config["eval_batch_size"], config["num_workers"],
+                                      device)
+    return dataset, evaluate_descriptors(descriptors, dataset)
+
+
+def evaluate_run(run_dir: Path, checkpoint: Path, root: Path, config: dict, train_seconds: float) -> dict:
+    """metrics.json (written last: it marks the run complete) and predictions/<set>.npz per test set."""
+    metrics = {"checkpoint": checkpoint.name, "train_seconds": round(train_seconds, 1), "test": {}}
+    for rel in config["test_sets"]:
+        dataset, result = evaluate_checkpoint(checkpoint, root / rel)
+        name = SET_NAMES.get(rel, rel)
+        metrics["test"][name] = result["recalls"]
+        positives = dataset.positives_per_query
+        buf = __import__("io").BytesIO()
+        np.savez_compressed(
+            buf, predictions=result["predictions"], distances=result["distances"],
+            positives=np.concatenate(positives) if positives else np.zeros(0, int),
+            positives_offsets=np.cumsum([0] + [len(p) for p in positives]),
+            database_paths=np.array([str(p.relative_to(root)) for p in dataset.database_paths]),
+            queries_paths=np.array([str(p.relative_to(root)) for p in dataset.queries_paths]),
+            database_utms=dataset.database_utms, queries_utms=dataset.queries_utms)
+        atomic_write_bytes(run_dir / "predictions" / f"{rel.replace('/', '_')}.npz", buf.getvalue())
+    epochs = pd.read_csv(run_dir / "epochs.csv")
+    trained = epochs[epochs.epoch > 0]
+    metrics["best_epoch"] = int(trained.loc[trained["R@1"].idxmax(), "epoch"])
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1))
+    return metrics
