@@ -42,9 +42,10 @@ class BatchTimer(Callback):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--profile", default="demo")
-    ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument("--batches", type=int, default=30)
+    ap.add_argument("--augment", default=None, help="override the profile's augmentation")
     args = ap.parse_args()
-    config = run_configs(load_params("01_baseline", args.profile))[0]
+    config = run_configs(load_params("01_baseline", args.profile, {"augment": args.augment} if args.augment else None))[0]
     torch.set_num_threads(torch.get_num_threads())
     L.seed_everything(0, verbose=False)
     data = VPRDataModule(config, resolve_data_root(config["data_root"], args.profile))
@@ -77,19 +78,21 @@ def main():
     workers = 0 if val.fully_cached else config["num_workers"]
     extract_descriptors(module.model, val, config["eval_batch_size"], workers)  # warm-up
     start = time.perf_counter()
-    extract_descriptors(module.model, val, config["eval_batch_size"], workers)
-    extraction = len(val) / (time.perf_counter() - start)
+    for _ in range(3):
+        extract_descriptors(module.model, val, config["eval_batch_size"], workers)
+    extraction = 3 * len(val) / (time.perf_counter() - start)
     module.eval()
     batch = torch.randn(config["eval_batch_size"], 3, *config["image_size"])
     with torch.no_grad():
         module(batch)
         start = time.perf_counter()
         n = 0
-        while n < len(val):
+        while n < 3 * len(val):
             module(batch)
             n += len(batch)
     forward = n / (time.perf_counter() - start)
-    print(f"profile {args.profile}: {p}x{k} images of {config['image_size']} px, {torch.get_num_threads()} threads, "
+    print(f"profile {args.profile}, augment {config['augment']}: {p}x{k} images of {config['image_size']} px, "
+          f"{torch.get_num_threads()} threads, "
           f"{config['num_workers']} loader workers")
     print(f"  training   pipeline {pipeline:7.1f} img/s   pure compute {pure:7.1f} img/s   ratio {pipeline / pure:.2f}")
     print(f"  extraction pipeline {extraction:7.1f} img/s   pure forward {forward:7.1f} img/s   ratio {extraction / forward:.2f}")

@@ -71,3 +71,23 @@ def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, res
     text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "gem − avg on SF-XS val R@1" in text
     assert (results_tmp / "figures" / "02_gem_val_curves.png").is_file()
+
+
+def test_a_failing_notebook_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
+    from vpr_lib.notebooks import main
+    for name, source in (("00_fails", "raise RuntimeError('broken on purpose')"), ("01_works", "x = 1")):
+        cells = [nbformat.v4.new_code_cell('profile = "demo"', metadata={"tags": ["parameters"]}),
+                 nbformat.v4.new_code_cell(source)]
+        nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                           "display_name": "Python 3"}})
+        (tmp_path / "notebooks").mkdir(exist_ok=True)
+        nbformat.write(nb, tmp_path / "notebooks" / f"{name}.ipynb")
+        (tmp_path / "params").mkdir(exist_ok=True)
+        (tmp_path / "params" / f"{name}.yaml").write_text("defaults: {}\n")
+    monkeypatch.setenv("VPR_ROOT", str(tmp_path))
+    monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "results"))
+    assert main(["--profile", "smoke"]) == 1
+    captured = capsys.readouterr()
+    assert "00_fails FAILED" in captured.out and "failed notebooks: 00_fails" in captured.err
+    assert "01_works done" in captured.out
+    assert (tmp_path / "results" / "executed" / "00_fails.ipynb").is_file()  # kept, with the error marked

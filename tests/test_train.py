@@ -55,7 +55,7 @@ def test_every_factory_name_of_the_params_files_resolves():
                     validate(config)
 
 
-def test_a_run_trains_evaluates_and_is_then_reused(synth_smoke, results_tmp, monkeypatch):
+def test_a_run_trains_evaluates_and_is_then_reused(synth_smoke, results_tmp, monkeypatch, capsys):
     from vpr_lib.train import run
     config = smoke_config(synth_smoke)
     run_dir = run.train(config, progress=False)
@@ -68,6 +68,12 @@ def test_a_run_trains_evaluates_and_is_then_reused(synth_smoke, results_tmp, mon
                  "predictions/sf_xs_test.npz"):
         assert (run_dir / name).is_file(), name
     assert json.loads((run_dir / "env.json").read_text())["packages"]["torch"]
+    # course step 3: the saved weights evaluated on another set without training
+    from vpr_lib.evaluate import main as evaluate_main
+    assert evaluate_main(["--checkpoint", str(run_dir / "checkpoints/best.ckpt"),
+                          "--dataset", str(synth_smoke / "tokyo_xs/test")]) == 0
+    printed = capsys.readouterr().out
+    assert f"R@1: {metrics['test']['Tokyo-XS']['R@1']:.1f}" in printed
     # a completed run is reused: no trainer is even built
     monkeypatch.setattr(run, "_trainer", lambda *a, **k: pytest.fail("retrained a completed run"))
     assert run.train(config, progress=False) == run_dir
@@ -119,3 +125,18 @@ def test_ddp_with_two_cpu_processes(synth_smoke, tmp_path):
     epochs = pd.read_csv(run_dir / "epochs.csv")
     assert epochs.epoch.tolist() == [0, 1] and epochs["R@1"].notna().all()
     assert json.loads((run_dir / "metrics.json").read_text())["test"]["Tokyo-XS"]["R@1"] >= 0
+
+
+def test_imagenet_weights_offline_say_how_to_provide_them(tmp_path, monkeypatch):
+    import torch
+    from urllib.error import URLError
+
+    from vpr_lib.models import VPRModel
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    def offline(*args, **kwargs):
+        raise URLError("no network")
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(VPRInputError, match=r"not cached at .*resnet18-f37072fd.pth.*Download https://"):
+        VPRModel(pretrained="imagenet")
+    with pytest.raises(VPRInputError, match="does not exist"):
+        VPRModel(pretrained=str(tmp_path / "weights.pth"))

@@ -5,6 +5,7 @@ This is what the study notebooks call: one call, then tables and plots from the 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,12 @@ class Experiment:
 
 
 def run_experiment(name: str, profile: str = "demo", data_root: str = "", overrides: dict | None = None,
-                   progress: bool = True) -> Experiment:
-    """Train (or reuse) every run of params/<name>.yaml and save its tables under results/tables/."""
+                   progress: bool | None = None) -> Experiment:
+    """Train (or reuse) every run of params/<name>.yaml and save its tables under results/tables/.
+
+    Progress bars show unless `progress` is False or VPR_NO_PROGRESS is set (as run_all does)."""
+    if progress is None:
+        progress = not os.environ.get("VPR_NO_PROGRESS")
     changes = dict(overrides or {})
     if data_root:
         changes["data_root"] = data_root

@@ -36,6 +36,7 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
     params = load_params(path.stem, profile, {"data_root": data_root} if data_root else None)
     declared = papermill.inspect_notebook(str(path))  # inject only what the parameters cell declares
     params = {k: v for k, v in params.items() if k in declared}
+    os.environ["VPR_NO_PROGRESS"] = "1"  # the kernel inherits it: no progress bars in executed copies
     out = results_dir() / "executed" / path.name
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{path.stem}.", suffix=".ipynb")

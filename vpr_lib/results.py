@@ -1,6 +1,7 @@
 """The results store: atomic writes (temp file + rename) of tables and figures under results/."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -41,7 +42,6 @@ def save_table(df, name: str) -> Path:
 
 def save_figure(fig, name: str, dpi: int = 110) -> Path:
     """results/figures/<name>.png"""
-    import io
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return atomic_write_bytes(results_dir() / "figures" / f"{name}.png", buf.getvalue())

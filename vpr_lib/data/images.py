@@ -54,12 +54,15 @@ def load_resized(path: Path, size) -> torch.Tensor:
 
 
 class ImageCache:
-    """Decoded, resized images kept in memory (uint8) up to a byte budget; beyond it, decoded each time.
+    """Decoded, resized images kept in memory up to a byte budget; beyond it, decoded each time.
 
-    Small sets (SynthCity, the XS val sets at low resolution) then cost one decode per image per process."""
+    With a deterministic `transform` (evaluation), the transformed tensors are kept instead, so a
+    validation pass costs nothing but the forward. Small sets (SynthCity, the XS sets at low resolution)
+    then cost one decode per image per process."""
 
-    def __init__(self, size, max_bytes: int = 1 << 30):
-        self.size, self.max_bytes, self.used, self.images = tuple(size), max_bytes, 0, {}
+    def __init__(self, size, max_bytes: int = 1 << 30, transform=None):
+        self.size, self.max_bytes, self.transform = tuple(size), max_bytes, transform
+        self.used, self.images = 0, {}
 
     def preload(self, paths) -> bool:
         """Decode every image now (in the main process, so forked loader workers share them);
@@ -74,9 +77,12 @@ class ImageCache:
         image = self.images.get(path)
         if image is None:
             image = load_resized(path, self.size)
-            if self.used + image.numel() <= self.max_bytes:
+            if self.transform is not None:
+                image = self.transform(image)
+            size = image.numel() * image.element_size()
+            if self.used + size <= self.max_bytes:
                 self.images[path] = image
-                self.used += image.numel()
+                self.used += size
         return image
 
 

@@ -26,8 +26,8 @@ def utm_of(paths) -> np.ndarray:
 class RetrievalDataset(Dataset):
     """Database + queries of one split; item i is (image, i), database images first.
 
-    With `image_size`, images are decoded at that size (cached in memory within `cache_bytes`) before
-    `transform`; without it, items hold PIL images."""
+    With `image_size`, images are decoded at that size and `transform` (deterministic: evaluation) applied,
+    the results cached in memory within `cache_bytes`; without it, items hold PIL images."""
 
     def __init__(self, split_dir, positive_dist_threshold: float = 25.0, transform=None, image_size=None,
                  cache_bytes: int = 1 << 30):
@@ -49,7 +49,7 @@ class RetrievalDataset(Dataset):
                           f"{self.threshold:g} m; they count as failures.", stacklevel=2)
         self.images_paths = self.database_paths + self.queries_paths
         self.transform = transform
-        self.loader = ImageCache(image_size, cache_bytes) if image_size else load_image
+        self.loader = ImageCache(image_size, cache_bytes, transform) if image_size else load_image
         self.fully_cached = False  # set by preload(): then loader workers are not worth their start-up
 
     def positives_within(self, threshold: float) -> list[np.ndarray]:
@@ -76,7 +76,9 @@ class RetrievalDataset(Dataset):
 
     def __getitem__(self, index):
         image = self.loader(self.images_paths[index])
-        return (self.transform(image) if self.transform else image), index
+        if self.transform is not None and not isinstance(self.loader, ImageCache):
+            image = self.transform(image)
+        return image, index
 
     def __repr__(self) -> str:
         return f"<{self.name} - #database: {self.database_num}; #queries: {self.queries_num}>"

@@ -7,6 +7,7 @@ A run whose metrics.json exists is reused; one with checkpoints/last.ckpt resume
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
 from pathlib import Path
@@ -135,7 +136,7 @@ def evaluate_run(run_dir: Path, checkpoint: Path, root: Path, config: dict, trai
         name = SET_NAMES.get(rel, rel)
         metrics["test"][name] = result["recalls"]
         positives = dataset.positives_per_query
-        buf = __import__("io").BytesIO()
+        buf = io.BytesIO()
         np.savez_compressed(
             buf, predictions=result["predictions"], distances=result["distances"],
             positives=np.concatenate(positives) if positives else np.zeros(0, int),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
@@ -23,6 +24,7 @@ def plot_epoch_curves(epochs: pd.DataFrame, metric: str = "R@1", title: str = "S
         stats = group.groupby("epoch")[metric].agg(["mean", "std"]).fillna(0)
         ax.plot(stats.index, stats["mean"], marker="o", label=variant)
         ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="epoch (0 = before training)", ylabel=f"{title} {metric} (%)", title=f"{metric} per epoch")
     ax.grid(alpha=0.3)
     ax.legend()

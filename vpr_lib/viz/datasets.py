@@ -38,9 +38,11 @@ def plot_utm_map(root: Path):
     fig, axes = plt.subplots(1, len(tests) + ("GSV-XS train" in sets), figsize=(4.2 * (len(tests) + 1), 4))
     axes = np.atleast_1d(axes)
     for ax, (name, folder) in zip(axes, tests.items()):
+        origin = None
         for role, colour, size in (("database", "0.6", 4), ("queries", "tab:red", 8)):
             utm = utm_of(sorted((folder / role).glob("*.jpg")))
-            ax.scatter(utm[:, 0] - utm[:, 0].min(), utm[:, 1] - utm[:, 1].min(), s=size, c=colour, label=role)
+            origin = utm.min(0) if origin is None else origin  # one origin per set: the database's corner
+            ax.scatter(utm[:, 0] - origin[0], utm[:, 1] - origin[1], s=size, c=colour, label=role)
         ax.set(title=name, xlabel="UTM east (m, offset)", ylabel="UTM north (m, offset)", aspect="equal")
         ax.legend(loc="upper right", fontsize=7)
     if "GSV-XS train" in sets:
