@@ -140,3 +140,15 @@ def test_imagenet_weights_offline_say_how_to_provide_them(tmp_path, monkeypatch)
         VPRModel(pretrained="imagenet")
     with pytest.raises(VPRInputError, match="does not exist"):
         VPRModel(pretrained=str(tmp_path / "weights.pth"))
+
+
+def test_schedulers_by_name():
+    import torch
+    optimizer = build_optimizer("sgd", [torch.nn.Parameter(torch.zeros(1))], {"lr": 0.1})
+    plateau = build_scheduler("plateau", optimizer, {"patience": 1}, epochs=5)
+    assert plateau["monitor"] == "val/R@1" and plateau["scheduler"].mode == "max"
+    cosine = build_scheduler("cosine", optimizer, {}, epochs=5)["scheduler"]
+    assert cosine.T_max == 5
+    assert build_scheduler("none", optimizer) is None
+    with pytest.raises(VPRInputError, match="Bad scheduler_kwargs for 'multistep'"):
+        build_scheduler("multistep", optimizer, {"milestone": [2]})

@@ -114,11 +114,15 @@ def train(config: dict, progress: bool = True) -> Path:
     return run_dir
 
 
-def evaluate_checkpoint(checkpoint: Path, dataset_dir: Path, threshold: float | None = None, device=None):
-    """Recalls + predictions of saved weights on a retrieval set (no training)."""
+def load_module(checkpoint: Path) -> VPRModule:
+    """A trained module from a checkpoint; its config (architecture, input size) comes with it."""
     if not Path(checkpoint).is_file():
         raise VPRInputError(f"Checkpoint not found: {checkpoint} (expected results/runs/<run>/checkpoints/best.ckpt).")
-    module = VPRModule.load_from_checkpoint(checkpoint, map_location="cpu")
+    return VPRModule.load_from_checkpoint(checkpoint, map_location="cpu")
+
+
+def evaluate_module(module: VPRModule, dataset_dir: Path, threshold: float | None = None, device=None):
+    """Recalls + predictions of a trained module on a retrieval set (no training)."""
     config = module.config
     dataset = RetrievalDataset(dataset_dir, threshold or config["positive_dist_threshold"], eval_transform(),
                                config["image_size"])
@@ -128,11 +132,17 @@ def evaluate_checkpoint(checkpoint: Path, dataset_dir: Path, threshold: float | 
     return dataset, evaluate_descriptors(descriptors, dataset)
 
 
+def evaluate_checkpoint(checkpoint: Path, dataset_dir: Path, threshold: float | None = None, device=None):
+    """Recalls + predictions of saved weights on a retrieval set (course step 3)."""
+    return evaluate_module(load_module(checkpoint), dataset_dir, threshold, device)
+
+
 def evaluate_run(run_dir: Path, checkpoint: Path, root: Path, config: dict, train_seconds: float) -> dict:
     """metrics.json (written last: it marks the run complete) and predictions/<set>.npz per test set."""
     metrics = {"checkpoint": checkpoint.name, "train_seconds": round(train_seconds, 1), "test": {}}
+    module = load_module(checkpoint)
     for rel in config["test_sets"]:
-        dataset, result = evaluate_checkpoint(checkpoint, root / rel)
+        dataset, result = evaluate_module(module, root / rel)
         name = SET_NAMES.get(rel, rel)
         metrics["test"][name] = result["recalls"]
         positives = dataset.positives_per_query

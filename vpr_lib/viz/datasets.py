@@ -82,7 +82,7 @@ def plot_samples(root: Path, by: str = "time_of_day", per_row: int = 6, seed: in
         for value, group in meta.groupby(by):
             pick = group.sample(min(per_row, len(group)), random_state=seed)
             paths += [root / p for p in pick.path]
-            titles += [f"{value}\n{r.dataset} {r.role[:5]}" for r in pick.itertuples()]
+            titles += [f"{value}\n{r.dataset} {r.role}" for r in pick.itertuples()]
             paths += [None] * (per_row - len(pick))
             titles += [""] * (per_row - len(pick))
     else:
