@@ -84,9 +84,3 @@ class ImageCache:
                 self.images[path] = image
                 self.used += size
         return image
-
-
-def verify_images(paths) -> None:
-    """Decode every image once (slow on big sets); raises on the first unreadable file."""
-    for path in paths:
-        load_image(path)
