@@ -22,11 +22,9 @@ from torch.utils.data import DataLoader
 
 from vpr_lib.data import PlacesDataset, RetrievalDataset
 from vpr_lib.data.transforms import eval_transform, train_transform
+from vpr_lib.datasets import TEST_SETS
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors, first_correct_rank
 from vpr_lib.models import VPRModel
-
-TEST_SETS = {"SF-XS val": "sf_xs/val", "SF-XS test": "sf_xs/test", "Tokyo-XS": "tokyo_xs/test"}
-
 
 def evaluate_all(model, data: Path, size, conditions: pd.DataFrame, device="cpu") -> list[dict]:
     rows = []

@@ -152,3 +152,12 @@ def test_schedulers_by_name():
     assert build_scheduler("none", optimizer) is None
     with pytest.raises(VPRInputError, match="Bad scheduler_kwargs for 'multistep'"):
         build_scheduler("multistep", optimizer, {"milestone": [2]})
+
+
+def test_linear_warmup_scales_the_learning_rate(synth_smoke, results_tmp):
+    from vpr_lib.train.run import train
+    # warm-up over both epochs: at the end of epoch 1 the step is half-way, so the lr is half the target
+    run_dir = train(smoke_config(synth_smoke, warmup_epochs=2), progress=False)
+    lr = pd.read_csv(run_dir / "epochs.csv").set_index("epoch")["lr"]
+    assert lr[1] == pytest.approx(0.0005, rel=0.05)
+    assert lr[2] == pytest.approx(0.001)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from vpr_lib.datasets import conditions
+from vpr_lib.evaluate import first_correct_rank
 from vpr_lib.paths import results_dir
 
 
@@ -23,7 +24,8 @@ def load_predictions(run_id: str, test_set: str) -> dict:
 
 def correct_at(data: dict, n: int = 1) -> np.ndarray:
     """Per query, whether a positive is among its first n predictions."""
-    return np.array([np.isin(pred[:n], pos).any() for pred, pos in zip(data["predictions"], data["positives"])])
+    rank = first_correct_rank(data["predictions"], data["positives"])
+    return (rank > 0) & (rank <= n)
 
 
 def recall_by_condition(runs: pd.DataFrame, test_sets, data_root: Path, by: str = "time_of_day",

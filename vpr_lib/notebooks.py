@@ -36,15 +36,20 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
     params = load_params(path.stem, profile, {"data_root": data_root} if data_root else None)
     declared = papermill.inspect_notebook(str(path))  # inject only what the parameters cell declares
     params = {k: v for k, v in params.items() if k in declared}
-    os.environ["VPR_NO_PROGRESS"] = "1"  # the kernel inherits it: no progress bars in executed copies
     out = results_dir() / "executed" / path.name
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{path.stem}.", suffix=".ipynb")
     os.close(fd)
+    previous = os.environ.get("VPR_NO_PROGRESS")
+    os.environ["VPR_NO_PROGRESS"] = "1"  # the kernel inherits it: no progress bars in executed copies
     try:
         papermill.execute_notebook(str(path), tmp, parameters=params, kernel_name="python3",
                                    cwd=str(path.parent), progress_bar=progress)
     finally:
+        if previous is None:
+            os.environ.pop("VPR_NO_PROGRESS")
+        else:
+            os.environ["VPR_NO_PROGRESS"] = previous
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)  # the executed copy is kept, failed cells marked, for reading the error
     return out

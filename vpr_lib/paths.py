@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from vpr_lib.errors import VPRInputError
+
 
 def repo_root() -> Path:
     """The folder holding pyproject.toml, found by walking up from this file (VPR_ROOT overrides)."""
@@ -36,7 +38,6 @@ def params_dir() -> Path:
 
 def resolve_data_root(data_root: str | os.PathLike | None, profile: str) -> Path:
     """The dataset root of a run: `data_root` when given, else SynthCity of the profile."""
-    from vpr_lib.errors import VPRInputError
     if data_root:
         root = Path(data_root).expanduser()
         if not root.is_absolute():

@@ -70,7 +70,7 @@ def _headings(rng, north_south):
                     rng.uniform(0, 360, len(north_south)))
 
 
-def _name(origin, x, y, rng, **fields) -> str:
+def _name(origin, x, y, **fields) -> str:
     east, north = origin[0] + x, origin[1] + y
     lat, lon = utm.to_latlon(east, north, origin[2], origin[3])
     return format_name(east, north, origin[2], origin[3], lat, lon, **fields)
@@ -126,7 +126,7 @@ def _train_jobs(p: Profile, rng, seed) -> list:
             place_id = f"{place_no:04d}_{style.name.capitalize()}"
             place_no += 1
             paths = [f"gsv_xs/train/{style.name}/" + _name(
-                origin, cams.x[i], cams.y[i], rng, pano_id=_pano_id(rng), heading=int(cams.heading[i]),
+                origin, cams.x[i], cams.y[i], pano_id=_pano_id(rng), heading=int(cams.heading[i]),
                 timestamp=f"{cams.year[i]}{rng.integers(1, 13):02d}", note=place_id) for i in range(n)]
             rows = _rows(cams, dict(dataset="gsv_xs", split="train", role="train", city=style.name,
                                     camera="streetview"), origin, [place_id] * n)
@@ -142,8 +142,8 @@ def _database_jobs(city, key, points, origin, prefix, rng, year, tokyo) -> list:
         cams = _cameras(n, np.full(n, pt[0]), np.full(n, pt[1]), DB_HEADINGS, rng, year=year, occluders=(0, 1))
         pano = _pano_id(rng)
         month = int(rng.integers(1, 13))
-        paths = [prefix + (_name(origin, pt[0], pt[1], rng, pano_id=pano, tile=i) if tokyo else
-                           _name(origin, pt[0], pt[1], rng, pano_id=pano, heading=int(DB_HEADINGS[i]),
+        paths = [prefix + (_name(origin, pt[0], pt[1], pano_id=pano, tile=i) if tokyo else
+                           _name(origin, pt[0], pt[1], pano_id=pano, heading=int(DB_HEADINGS[i]),
                                  timestamp=f"{year}{month:02d}")) for i in range(n)]
         rows = _rows(cams, dict(dataset=prefix.split("/")[0], split=prefix.split("/")[1], role="database",
                                 city=city.style.name, camera="streetview"), origin)
@@ -183,12 +183,12 @@ def _query_jobs(city, key, points, spacing, origin, prefix, split, n, rng) -> li
         paths = []
         for i in range(m):
             if split == "tokyo":  # the upstream quirk: '.jpg' inside the pano_id field
-                name = _name(origin, cams.x[i], cams.y[i], rng, pano_id=f"{int(rng.integers(100000)):05d}.jpg")
+                name = _name(origin, cams.x[i], cams.y[i], pano_id=f"{int(rng.integers(100000)):05d}.jpg")
             elif c["camera"] == "phone":  # a photo id and a full date, as SF-XS test queries
-                name = _name(origin, cams.x[i], cams.y[i], rng, pano_id=str(int(rng.integers(10**9, 10**10))),
+                name = _name(origin, cams.x[i], cams.y[i], pano_id=str(int(rng.integers(10**9, 10**10))),
                              timestamp=f"{cams.year[i]}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}")
             else:
-                name = _name(origin, cams.x[i], cams.y[i], rng, pano_id=_pano_id(rng),
+                name = _name(origin, cams.x[i], cams.y[i], pano_id=_pano_id(rng),
                              heading=int(cams.heading[i]), timestamp=f"{cams.year[i]}{rng.integers(1, 13):02d}")
             paths.append(prefix + name)
         rows = _rows(cams, dict(dataset=prefix.split("/")[0], split=prefix.split("/")[1], role="queries",

@@ -28,7 +28,7 @@ class VPRModule(L.LightningModule):
         self.miner = build_miner(config["miner"], config["miner_kwargs"])
         self._val_desc: list = []
         self._val_index: list = []
-        self.val_positives = None  # set by the data module before validation (list of arrays)
+        self.val_positives = None  # set by train() from the validation set (list of arrays)
         self.val_database_num = 0
 
     def forward(self, images):
