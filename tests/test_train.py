@@ -46,13 +46,34 @@ def test_unknown_name_in_params_stops_before_training(synth_smoke, results_tmp):
 
 
 def test_every_factory_name_of_the_params_files_resolves():
+    """Every variant of every params file, in every profile, builds its model, loss, miner, optimizer and
+    scheduler with its kwargs."""
+    import torch
+
+    from vpr_lib.models import VPRModel
     from vpr_lib.train.settings import validate
+    built = set()
     for path in sorted((ROOT / "params").glob("*.yaml")):
         for profile in ("smoke", "demo", "full"):
             params = load_params(path, profile)
-            if "loss" in params:
-                for config in run_configs(params):
-                    validate(config)
+            if "loss" not in params:
+                continue
+            for c in run_configs(params):
+                validate(c)
+                key = json.dumps({k: c[k] for k in ("image_size", "last_stage", "aggregator", "aggregator_kwargs",
+                                                    "loss", "loss_kwargs", "miner", "miner_kwargs", "optimizer",
+                                                    "optimizer_kwargs", "scheduler", "scheduler_kwargs")}, sort_keys=True)
+                if key in built:
+                    continue
+                built.add(key)
+                model = VPRModel(tuple(c["image_size"]), c["last_stage"], "none", 0, c["aggregator"],
+                                 c["aggregator_kwargs"], c["normalize"])
+                build_loss(c["loss"], c["loss_kwargs"], num_classes=10, embedding_size=model.descriptor_dim)
+                build_miner(c["miner"], c["miner_kwargs"])
+                optimizer = build_optimizer(c["optimizer"], model.parameters(), c["optimizer_kwargs"])
+                build_scheduler(c["scheduler"], optimizer, c["scheduler_kwargs"], c["epochs"])
+                assert model(torch.zeros(1, 3, *c["image_size"])).shape == (1, model.descriptor_dim)
+    assert len(built) > 30
 
 
 def test_a_run_trains_evaluates_and_is_then_reused(synth_smoke, results_tmp, monkeypatch, capsys):

@@ -2,7 +2,7 @@
 
     extends: train                   # optional: start from vpr_lib.train.settings (every training key)
     defaults: {key: value, ...}      # the notebook's keys and defaults
-    profiles: {smoke: {...}, demo: {...}, full: {...}}
+    profiles: {smoke: {...}, demo: {...}, full: {...}}   # a profile's `variants: [names]` runs only those
     variants: {name: {key: value}}   # optional: the experiment's variants (each run = variant x seed)
 
 Unknown keys (in a profile, a variant or an override) stop with a message listing the valid ones.
@@ -59,12 +59,16 @@ def load_params(name_or_path, profile: str = "demo", overrides: dict | None = No
         params = copy.deepcopy(TRAIN_DEFAULTS)
         params.update(copy.deepcopy(TRAIN_PROFILES[profile]))
     params.update(copy.deepcopy(spec["defaults"]))
-    overlay = (spec.get("profiles") or {}).get(profile) or {}
+    overlay = dict((spec.get("profiles") or {}).get(profile) or {})
+    subset = overlay.pop("variants", None)  # a profile may run only some of the variants
     _check_keys(overlay, params, f"{path} (profile {profile})")
     params.update(copy.deepcopy(overlay))
     variants = spec.get("variants") or {"default": {}}
     for name, changes in variants.items():
         _check_keys(changes or {}, params, f"{path} (variant {name})")
+    if subset is not None:
+        _check_keys(dict.fromkeys(subset), variants, f"{path} (profile {profile}, variants)")
+        variants = {name: variants[name] for name in subset}
     if overrides:
         _check_keys(overrides, params, "the overrides")
         params.update(overrides)

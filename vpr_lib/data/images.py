@@ -53,6 +53,22 @@ def load_resized(path: Path, size) -> torch.Tensor:
     return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
 
 
+_DECODED: dict = {}  # (path, size) → uint8 tensor: decoded once per process, shared by every run of it
+_DECODED_BUDGET = {"bytes": 2 << 30, "used": 0}
+
+
+def decode_once(path: Path, size) -> torch.Tensor:
+    """load_resized, memoised for the process within a 2 GB budget (runs of one notebook share the decode)."""
+    key = (str(path), tuple(size))
+    image = _DECODED.get(key)
+    if image is None:
+        image = load_resized(path, size)
+        if _DECODED_BUDGET["used"] + image.numel() <= _DECODED_BUDGET["bytes"]:
+            _DECODED[key] = image
+            _DECODED_BUDGET["used"] += image.numel()
+    return image
+
+
 class ImageCache:
     """Decoded, resized images kept in memory up to a byte budget; beyond it, decoded each time.
 
@@ -76,7 +92,7 @@ class ImageCache:
     def __call__(self, path: Path) -> torch.Tensor:
         image = self.images.get(path)
         if image is None:
-            image = load_resized(path, self.size)
+            image = decode_once(path, self.size)
             if self.transform is not None:
                 image = self.transform(image)
             size = image.numel() * image.element_size()

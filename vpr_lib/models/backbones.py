@@ -10,6 +10,7 @@ from torch import nn
 from vpr_lib.errors import VPRInputError
 
 STAGES = ("conv1", "layer1", "layer2", "layer3", "layer4")
+BODY_PREFIX = "model.backbone.body."  # where a run checkpoint keeps the backbone
 
 
 def _imagenet_state_dict() -> dict:
@@ -36,24 +37,41 @@ class ResNetBackbone(nn.Module):
         resnet = torchvision.models.resnet18(weights=None)
         if pretrained == "imagenet":
             resnet.load_state_dict(_imagenet_state_dict())
-        elif pretrained not in ("none", None, ""):
+        body_state = None
+        if pretrained not in ("none", "imagenet", None, ""):
             path = Path(pretrained)
             if not path.is_file():
-                raise VPRInputError(f"pretrained: expected 'none', 'imagenet' or a path to ResNet-18 weights; "
-                                    f"{path} does not exist.")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            missing, unexpected = resnet.load_state_dict(state, strict=False)
-            if len(missing) > 2 or unexpected:  # fc.* may be absent
-                raise VPRInputError(f"{path} is not a ResNet-18 state dict (missing {missing[:3]}…, "
-                                    f"unexpected {unexpected[:3]}…).")
+                raise VPRInputError(f"pretrained: expected 'none', 'imagenet', a path to ResNet-18 weights (.pth) "
+                                    f"or to a run's checkpoint (.ckpt); {path} does not exist.")
+            if path.suffix == ".ckpt":  # a run of this kit: its backbone's weights
+                state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+                body_state = {k[len(BODY_PREFIX):]: v for k, v in state.items() if k.startswith(BODY_PREFIX)}
+            else:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                missing, unexpected = resnet.load_state_dict(state, strict=False)
+                if len(missing) > 2 or unexpected:  # fc.* may be absent
+                    raise VPRInputError(f"{path} is not a ResNet-18 state dict (missing {missing[:3]}…, "
+                                        f"unexpected {unexpected[:3]}…).")
         keep = STAGES[: STAGES.index(last_stage) + 1]
         modules = [resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool]
         modules += [getattr(resnet, s) for s in keep[1:]]
         self.body = nn.Sequential(*modules)
-        for stage in keep[:frozen_stages]:
-            for p in (getattr(resnet, stage).parameters() if stage != "conv1" else
-                      list(resnet.conv1.parameters()) + list(resnet.bn1.parameters())):
-                p.requires_grad_(False)
+        if body_state is not None:
+            missing, unexpected = self.body.load_state_dict(body_state, strict=False)
+            if missing:  # a checkpoint cut earlier than this backbone (layer3 weights for a layer4 model)
+                raise VPRInputError(f"{pretrained} has no weights for {sorted({k.split('.')[0] for k in missing})} "
+                                    f"of this backbone (cut after {last_stage}); use a checkpoint with as many stages.")
+        self._frozen = [m for stage in keep[:frozen_stages]
+                        for m in ((resnet.conv1, resnet.bn1) if stage == "conv1" else (getattr(resnet, stage),))]
+        for module in self._frozen:
+            module.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        """Frozen stages stay in eval mode: their batch-norm statistics are kept, not re-estimated."""
+        super().train(mode)
+        for module in self._frozen:
+            module.eval()
+        return self
 
     def forward(self, x):
         return self.body(x)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from vpr_lib.data import PlacesDataset, RetrievalDataset
+from vpr_lib.data.samplers import PlaceImages, ProxyBatchSampler, image_batch_sampler
 from vpr_lib.data.transforms import BatchAugment, eval_transform
 from vpr_lib.errors import VPRInputError
 
@@ -14,6 +16,45 @@ def collate_places(batch):
     """[(K images, K labels)] → (P, K, C, H, W), (P, K)"""
     images, labels = zip(*batch)
     return torch.stack(images), torch.stack(labels)
+
+
+def collate_images(batch):
+    """[(image, label)] of an image-level sampler → (B, 1, C, H, W), (B, 1)"""
+    images, labels = zip(*batch)
+    return torch.stack(images)[:, None], torch.stack(labels)[:, None]
+
+
+class ProxyUpdate(Callback):
+    """For the proxy sampler: each place's mean descriptor over the epoch becomes its proxy for the next one;
+    before the first epoch, one pass of the initial model over K images of every place gives the proxies."""
+
+    @torch.no_grad()
+    def on_train_start(self, trainer, pl_module):
+        places, normalise = trainer.datamodule.train_set, BatchAugment("none").to(pl_module.device)
+        was_training = pl_module.training
+        pl_module.eval()
+        proxies = []
+        for start in range(0, len(places), 64):
+            images = torch.stack([places[i][0] for i in range(start, min(start + 64, len(places)))])
+            desc = pl_module(normalise(images.flatten(0, 1).to(pl_module.device)))
+            proxies.append(desc.float().view(len(images), images.shape[1], -1).mean(1).cpu())
+        pl_module.train(was_training)
+        trainer.datamodule.proxy_sampler.set_proxies(torch.cat(proxies).numpy())
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.sums, self.counts = None, None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        desc, labels = outputs["descriptors"].float().cpu(), outputs["labels"].cpu()
+        if self.sums is None:
+            n = trainer.datamodule.num_classes
+            self.sums, self.counts = torch.zeros(n, desc.shape[1]), torch.zeros(n)
+        self.sums.index_add_(0, labels, desc)
+        self.counts.index_add_(0, labels, torch.ones(len(labels)))
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self.sums is not None:
+            trainer.datamodule.proxy_sampler.set_proxies((self.sums / self.counts[:, None]).numpy())
 
 
 class VPRDataModule(L.LightningDataModule):
@@ -51,9 +92,17 @@ class VPRDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         c = self.config
-        return DataLoader(self.train_set, batch_size=c["places_per_batch"], shuffle=True, drop_last=True,
-                          num_workers=c["num_workers"], collate_fn=collate_places,
-                          persistent_workers=c["num_workers"] > 0)
+        workers = {"num_workers": c["num_workers"], "persistent_workers": c["num_workers"] > 0}
+        if c["sampler"] == "pk":
+            return DataLoader(self.train_set, batch_size=c["places_per_batch"], shuffle=True, drop_last=True,
+                              collate_fn=collate_places, **workers)
+        if c["sampler"] == "proxy":
+            self.proxy_sampler = ProxyBatchSampler(len(self.train_set), c["places_per_batch"], **c["sampler_kwargs"])
+            return DataLoader(self.train_set, batch_sampler=self.proxy_sampler, collate_fn=collate_places, **workers)
+        images = PlaceImages(self.train_set)
+        batches = image_batch_sampler(c["sampler"], images, c["places_per_batch"], c["img_per_place"],
+                                      c["sampler_kwargs"])
+        return DataLoader(images, batch_sampler=batches, collate_fn=collate_images, **workers)
 
     def val_dataloader(self):
         c = self.config

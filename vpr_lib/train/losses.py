@@ -1,6 +1,7 @@
 """Losses and miners of pytorch-metric-learning, built by name with kwargs from the params."""
 from __future__ import annotations
 
+import torch
 from pytorch_metric_learning import losses, miners
 
 from vpr_lib.errors import VPRInputError
@@ -14,9 +15,10 @@ LOSSES = {
     "ntxent": losses.NTXentLoss,
     "arcface": losses.ArcFaceLoss,
     "cosface": losses.CosFaceLoss,
+    "normalized_softmax": losses.NormalizedSoftmaxLoss,
 }
-# Losses holding class weights: they need num_classes and embedding_size.
-CLASSIFICATION_LOSSES = {"arcface", "cosface"}
+# Losses holding class weights: they need num_classes and embedding_size, and get their own optimizer.
+CLASSIFICATION_LOSSES = {"arcface", "cosface", "normalized_softmax"}
 
 MINERS = {
     "none": None,
@@ -55,3 +57,17 @@ def build_loss(name: str, kwargs: dict | None = None, num_classes: int | None = 
 def build_miner(name: str, kwargs: dict | None = None):
     """A pytorch-metric-learning miner, or None for 'none'."""
     return _build("miner", MINERS, name, kwargs)
+
+
+def mined_fractions(mined: tuple, labels: torch.Tensor) -> dict:
+    """What a miner kept, as fractions of every candidate in the batch.
+
+    Pair miners return (anchor, positive, anchor, negative) indices: the kept fraction of positive pairs and of
+    negative pairs.  Triplet miners return (anchor, positive, negative): the kept fraction of all triplets."""
+    same = labels[:, None] == labels[None, :]
+    positives = same.sum(1) - 1  # per anchor, itself excluded
+    negatives = (~same).sum(1)
+    if len(mined) == 4:
+        return {"mined_pos": len(mined[0]) / max(int(positives.sum()), 1),
+                "mined_neg": len(mined[2]) / max(int(negatives.sum()), 1)}
+    return {"mined_triplets": len(mined[0]) / max(int((positives * negatives).sum()), 1)}

@@ -8,7 +8,7 @@ import torch
 
 from vpr_lib.evaluate import RECALL_VALUES, compute_recalls, knn_search
 from vpr_lib.models import VPRModel
-from vpr_lib.train.losses import build_loss, build_miner
+from vpr_lib.train.losses import build_loss, build_miner, mined_fractions
 from vpr_lib.train.optim import build_optimizer, build_scheduler
 
 
@@ -26,6 +26,8 @@ class VPRModule(L.LightningModule):
         self.model = build_model(config)
         self.loss_fn = build_loss(config["loss"], config["loss_kwargs"], num_classes, self.model.descriptor_dim)
         self.miner = build_miner(config["miner"], config["miner_kwargs"])
+        self.loss_optimizer = None  # classification losses (ArcFace, CosFace…): their class weights' optimizer
+        self._loss_optimizer_state = None
         self._val_desc: list = []
         self._val_index: list = []
         self.val_positives = None  # set by train() from the validation set (list of arrays)
@@ -39,17 +41,52 @@ class VPRModule(L.LightningModule):
         images, labels = batch  # (P, K, C, H, W), (P, K)
         images, labels = images.flatten(0, 1), labels.flatten()
         descriptors = self(images)
-        pairs = self.miner(descriptors, labels) if self.miner is not None else None
-        loss = self.loss_fn(descriptors, labels, pairs)
+        mined = self.miner(descriptors, labels) if self.miner is not None else None
+        loss = self.loss_fn(descriptors, labels, mined)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels),
                  sync_dist=True)
-        return loss
+        if mined is not None:
+            for name, value in mined_fractions(mined, labels).items():
+                self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=len(labels), sync_dist=True)
+        return {"loss": loss, "descriptors": descriptors.detach(), "labels": labels}
 
     def configure_optimizers(self):
+        """The model's optimizer (+ scheduler); a classification loss's weights get an optimizer of their own."""
         c = self.config
-        optimizer = build_optimizer(c["optimizer"], self.parameters(), c["optimizer_kwargs"])
+        loss_params = list(self.loss_fn.parameters())
+        in_loss = {id(p) for p in loss_params}
+        model_params = [p for p in self.parameters() if p.requires_grad and id(p) not in in_loss]
+        optimizer = build_optimizer(c["optimizer"], model_params, c["optimizer_kwargs"])
+        if loss_params:
+            self.loss_optimizer = build_optimizer(c["loss_optimizer"], loss_params, c["loss_optimizer_kwargs"])
+            if self._loss_optimizer_state is not None:
+                self.loss_optimizer.load_state_dict(self._loss_optimizer_state)
         scheduler = build_scheduler(c["scheduler"], optimizer, c["scheduler_kwargs"], c["epochs"])
         return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def on_before_optimizer_step(self, optimizer):
+        """Step the loss's own optimizer with the same gradients (unscaled first under fp16 mixed precision)."""
+        if self.loss_optimizer is None:
+            return
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        grads = [p.grad for p in self.loss_fn.parameters() if p.grad is not None]
+        if scaler is not None:
+            for g in grads:
+                g.div_(scaler.get_scale())
+            if not all(torch.isfinite(g).all() for g in grads):  # the scaler skips this step: so do we
+                self.loss_optimizer.zero_grad()
+                return
+        self.loss_optimizer.step()
+        self.loss_optimizer.zero_grad()
+
+    def on_save_checkpoint(self, checkpoint):
+        if self.loss_optimizer is not None:
+            checkpoint["loss_optimizer"] = self.loss_optimizer.state_dict()
+
+    def on_load_checkpoint(self, checkpoint):
+        self._loss_optimizer_state = checkpoint.get("loss_optimizer")
+        if self.loss_optimizer is not None and self._loss_optimizer_state is not None:
+            self.loss_optimizer.load_state_dict(self._loss_optimizer_state)
 
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
         """Linear warm-up over the first `warmup_epochs` epochs, then the scheduler's learning rate."""

@@ -26,7 +26,7 @@ from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors
 from vpr_lib.paths import resolve_data_root, results_dir
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, environment
-from vpr_lib.train.data import VPRDataModule
+from vpr_lib.train.data import ProxyUpdate, VPRDataModule
 from vpr_lib.train.module import VPRModule
 from vpr_lib.train.settings import NON_RESULT_KEYS, validate
 
@@ -60,6 +60,8 @@ class EpochLog(Callback):
         m = {k: float(v) for k, v in trainer.callback_metrics.items()}
         row = {"epoch": epoch, "train_loss": round(m.get("train/loss", np.nan), 5) if epoch else np.nan,
                "lr": trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else np.nan}
+        if epoch:
+            row.update({k.split("/")[1]: round(v, 4) for k, v in m.items() if k.startswith("train/mined")})
         row.update({k.split("/")[1]: round(v, 3) for k, v in m.items() if k.startswith("val/")})
         table = pd.read_csv(self.path) if self.path.exists() else pd.DataFrame()
         if len(table):
@@ -77,8 +79,9 @@ class EpochLog(Callback):
 
 def _trainer(config: dict, callbacks, progress: bool) -> L.Trainer:
     cpu = config["accelerator"] == "cpu" or not torch.cuda.is_available()
-    return L.Trainer(max_epochs=config["epochs"], accelerator=config["accelerator"], devices=config["devices"],
-                     strategy=config["strategy"], num_nodes=config["num_nodes"],
+    return L.Trainer(max_epochs=config["epochs"], limit_train_batches=config["limit_train_batches"],
+                     accelerator=config["accelerator"], devices=config["devices"], strategy=config["strategy"],
+                     num_nodes=config["num_nodes"],
                      precision="32-true" if cpu and "16" in str(config["precision"]) else config["precision"],
                      deterministic=True if cpu else "warn", logger=False, callbacks=callbacks,
                      enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
@@ -100,7 +103,8 @@ def train(config: dict, progress: bool = True) -> Path:
     module.val_positives, module.val_database_num = data.val_set.positives_per_query, data.val_set.database_num
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/R@1", mode="max", save_last=True,
                            save_top_k=1, enable_version_counter=False)
-    trainer = _trainer(config, [best, EpochLog(run_dir / "epochs.csv")], progress)
+    callbacks = [best, EpochLog(run_dir / "epochs.csv")] + ([ProxyUpdate()] if config["sampler"] == "proxy" else [])
+    trainer = _trainer(config, callbacks, progress)
     if trainer.is_global_zero:
         atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(config, sort_keys=True))
         atomic_write_text(run_dir / "env.json", json.dumps(environment(), indent=1))
@@ -115,10 +119,12 @@ def train(config: dict, progress: bool = True) -> Path:
 
 
 def load_module(checkpoint: Path) -> VPRModule:
-    """A trained module from a checkpoint; its config (architecture, input size) comes with it."""
+    """A trained module from a checkpoint; its config (architecture, input size) comes with it.  The weights
+    are the checkpoint's: the backbone is built without its initial weights (no ImageNet download)."""
     if not Path(checkpoint).is_file():
         raise VPRInputError(f"Checkpoint not found: {checkpoint} (expected results/runs/<run>/checkpoints/best.ckpt).")
-    return VPRModule.load_from_checkpoint(checkpoint, map_location="cpu")
+    config = torch.load(checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]["config"]
+    return VPRModule.load_from_checkpoint(checkpoint, map_location="cpu", config={**config, "pretrained": "none"})
 
 
 def evaluate_module(module: VPRModule, dataset_dir: Path, threshold: float | None = None, device=None):

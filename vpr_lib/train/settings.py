@@ -17,7 +17,7 @@ TRAIN_DEFAULTS = {
     "positive_dist_threshold": 25,
     # model
     "last_stage": "layer4",
-    "pretrained": "imagenet",
+    "pretrained": "imagenet",  # none | imagenet | path to ResNet-18 weights (.pth) or to a run's .ckpt
     "frozen_stages": 0,
     "aggregator": "avg",
     "aggregator_kwargs": {"out_dim": 512},
@@ -27,6 +27,12 @@ TRAIN_DEFAULTS = {
     "loss_kwargs": {"pos_margin": 0.0, "neg_margin": 1.0},
     "miner": "none",
     "miner_kwargs": {},
+    # class weights of ArcFace / CosFace / NormalizedSoftmax: their own optimizer (as in CosPlace)
+    "loss_optimizer": "adam",
+    "loss_optimizer_kwargs": {"lr": 0.01},
+    # batches: pk (P places x K images), mperclass, hierarchical (city -> place), proxy (similar places)
+    "sampler": "pk",
+    "sampler_kwargs": {},
     # optimisation
     "optimizer": "sgd",
     "optimizer_kwargs": {"lr": 0.001, "weight_decay": 0.001, "momentum": 0.9},
@@ -34,6 +40,7 @@ TRAIN_DEFAULTS = {
     "scheduler_kwargs": {},
     "warmup_epochs": 0,
     "epochs": 20,
+    "limit_train_batches": 1.0,  # fraction (or number) of the epoch's batches actually trained (Lightning's)
     # hardware: the same code runs on a laptop, a GPU, DDP on several GPUs or nodes (torchrun/SLURM)
     "precision": "16-mixed",
     "accelerator": "auto",
@@ -53,12 +60,13 @@ TRAIN_PROFILES = {
     "smoke": {"image_size": [32, 32], "last_stage": "layer3", "pretrained": "none", "places_per_batch": 6,
               "epochs": 2, "augment": "none", "precision": "32-true", "accelerator": "cpu", "num_workers": 0,
               "eval_batch_size": 64},
-    # SynthCity on 2 CPU cores, from scratch (no ImageNet offline): small images, layer3 crop, and Adam:
-    # measured on demo data, the starter's SGD lr 1e-3 does not move from scratch in 3 epochs (val R@1
-    # 24 -> 20-25, 2 seeds) while Adam lr 1e-3 reaches 45-46 (see docs/training.md)
-    "demo": {"image_size": [48, 48], "last_stage": "layer3", "pretrained": "none", "places_per_batch": 32,
-             "epochs": 3, "augment": "colorjitter", "precision": "32-true", "num_workers": 1,
-             "optimizer": "adam", "optimizer_kwargs": {"lr": 0.001}},
+    # SynthCity on 2 CPU cores, from scratch (no ImageNet weights offline), sized so that the ~90 runs of all
+    # notebooks take about half an hour: 32 px, layer3 crop, one pass over the training places split into
+    # three "epochs" of a third each (per-epoch curves, schedulers that act), Adam (the starter's SGD lr 1e-3
+    # does not move from scratch in so few steps); docs/training.md has the measurements
+    "demo": {"image_size": [32, 32], "last_stage": "layer3", "pretrained": "none", "places_per_batch": 32,
+             "epochs": 3, "limit_train_batches": 0.34, "augment": "colorjitter", "precision": "32-true",
+             "num_workers": 0, "optimizer": "adam", "optimizer_kwargs": {"lr": 0.001}},
     # real data with the seeds' settings (ImageNet init, 64 x 4 batches, 224 px)
     "full": {},
 }
@@ -71,8 +79,9 @@ def validate(config: dict) -> None:
     from vpr_lib.models.aggregators import AGGREGATORS
     from vpr_lib.train.losses import LOSSES, MINERS
     from vpr_lib.train.optim import OPTIMIZERS, SCHEDULERS
+    from vpr_lib.data.samplers import SAMPLERS
     for key, valid in (("aggregator", AGGREGATORS), ("loss", LOSSES), ("miner", MINERS), ("optimizer", OPTIMIZERS),
-                       ("scheduler", SCHEDULERS), ("augment", AUGMENTATIONS), ("last_stage", ("layer3", "layer4"))):
+                       ("scheduler", SCHEDULERS), ("augment", AUGMENTATIONS), ("loss_optimizer", OPTIMIZERS), ("sampler", SAMPLERS), ("last_stage", ("layer3", "layer4"))):
         if config[key] not in valid:
             where = f" (variant {config['variant']})" if "variant" in config else ""
             raise VPRInputError(f"Unknown {key} {config[key]!r}{where}; expected one of {sorted(valid)}.")

@@ -13,6 +13,14 @@ def register(name: str):
     return wrap
 
 
+def check_input(aggregator, x) -> None:
+    """Stop with the expected shape when a feature map does not match what the aggregator was built for."""
+    if tuple(x.shape[1:]) != aggregator.in_shape:
+        raise VPRInputError(f"{type(aggregator).__name__} was built for feature maps of shape (B, "
+                            f"{', '.join(map(str, aggregator.in_shape))}) and got {tuple(x.shape)}: the input "
+                            f"resolution or backbone crop differs from the one it was built with.")
+
+
 def build_aggregator(name: str, in_shape: tuple, **kwargs):
     """Build aggregator `name` for feature maps of shape `in_shape` = (C, H, W)."""
     if name not in AGGREGATORS:
@@ -23,4 +31,4 @@ def build_aggregator(name: str, in_shape: tuple, **kwargs):
         raise VPRInputError(f"Bad parameters for aggregator {name!r}: {e}.") from None
 
 
-from vpr_lib.models.aggregators import avg, gem  # noqa: E402,F401  (registration)
+from vpr_lib.models.aggregators import avg, convap, gem, mixvpr  # noqa: E402,F401  (registration)
