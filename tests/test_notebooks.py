@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -71,6 +72,25 @@ def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, res
     text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "gem − avg on SF-XS val R@1" in text
     assert (results_tmp / "figures" / "02_gem_val_curves.png").is_file()
+
+
+@pytest.mark.parametrize("name", ["04_losses", "05_miners", "06_samplers", "07_mixvpr", "08_optimizers"])
+def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
+    from vpr_lib.config import load_params
+    run_notebook(ROOT / "notebooks" / f"{name}.ipynb", "smoke", str(synth_smoke))
+    variants = load_params(name, "smoke")["variants"]
+    runs = pd.read_csv(results_tmp / "tables" / f"{name}_runs.csv")
+    assert list(runs.variant) == list(variants)  # one seed each in smoke
+    summary = pd.read_csv(results_tmp / "tables" / f"{name}_summary.csv")
+    assert list(summary.variant) == list(variants) and "Tokyo-XS R@1" in summary
+    versus = pd.read_csv(results_tmp / "tables" / f"{name}_versus.csv")
+    assert len(versus) == len(variants) - 1 and "SF-XS test Δ R@1" in versus
+    for figure in ("val_curves", "bars"):
+        assert (results_tmp / "figures" / f"{name}_{figure}.png").is_file()
+    if name == "05_miners":  # fractions of the batch each miner kept, per epoch
+        kept = pd.read_csv(results_tmp / "tables" / "05_miners_kept.csv").set_index("variant")
+        values = kept.drop(index="none", errors="ignore").to_numpy(float)
+        assert np.isfinite(values).any() and np.nanmin(values) >= 0 and np.nanmax(values) <= 1
 
 
 def test_a_failing_notebook_does_not_stop_the_others(tmp_path, monkeypatch, capsys):

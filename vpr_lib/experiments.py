@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from vpr_lib.config import load_params, run_configs
+from vpr_lib.errors import VPRInputError
 from vpr_lib.results import save_table
 from vpr_lib.train.run import train
 from vpr_lib.train.settings import validate
@@ -88,3 +89,24 @@ def compare(results: pd.DataFrame, a: str, b: str, test_set: str, metric: str = 
     return (f"{b} − {a} on {test_set} {metric}: {diff:+.1f} points (mean of {len(y)} vs {len(x)} seeds; "
             f"std {y.std(ddof=1):.1f} vs {x.std(ddof=1):.1f}); the difference {verdict} "
             f"(Welch's t-test p = {p:.2f}).")
+
+
+def versus(results: pd.DataFrame, baseline: str, metric: str = "R@1") -> pd.DataFrame:
+    """Every variant against `baseline` on each test set: difference of the means, Welch's p, and whether it
+    exceeds seed noise (p < 0.05).  Rows = variants; columns '<set> Δ R@1', '<set> p', '<set> beyond noise'."""
+    if baseline not in set(results.variant):
+        raise VPRInputError(f"Baseline variant {baseline!r} has no runs; variants: {list(results.variant.unique())}.")
+    rows = []
+    for variant in results.variant.unique():
+        if variant == baseline:
+            continue
+        row = {"variant": variant}
+        for test_set in results.set.unique():
+            x = results[(results.variant == baseline) & (results.set == test_set)][metric].to_numpy(float)
+            y = results[(results.variant == variant) & (results.set == test_set)][metric].to_numpy(float)
+            p = stats.ttest_ind(y, x, equal_var=False).pvalue if min(len(x), len(y)) > 1 else np.nan
+            row[f"{test_set} Δ {metric}"] = round(y.mean() - x.mean(), 1)
+            row[f"{test_set} p"] = round(float(p), 3)
+            row[f"{test_set} beyond noise"] = bool(p < 0.05)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("variant")

@@ -30,3 +30,31 @@ def plot_epoch_curves(epochs: pd.DataFrame, metric: str = "R@1", title: str = "S
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def plot_recall_bars(results: pd.DataFrame, metric: str = "R@1"):
+    """Test `metric` per variant (bars) and test set (groups), mean with ± one std over seeds."""
+    stats = results.groupby(["set", "variant"], sort=False)[metric].agg(["mean", "std"]).fillna(0)
+    sets, variants = list(results.set.unique()), list(results.variant.unique())
+    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(variants) * len(sets)), 3.2))
+    width = 0.8 / len(variants)
+    for i, variant in enumerate(variants):
+        mean = [stats.loc[(s, variant), "mean"] for s in sets]
+        std = [stats.loc[(s, variant), "std"] for s in sets]
+        ax.bar(np.arange(len(sets)) + (i - (len(variants) - 1) / 2) * width, mean, width, yerr=std, capsize=2,
+               label=variant)
+    ax.set_xticks(np.arange(len(sets)), sets)
+    ax.set(ylabel=f"{metric} (%)", title=f"{metric} per test set (mean ± std over seeds)")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def mined_table(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Mean fraction of pairs / triplets each miner kept, per variant and epoch (from epochs.csv)."""
+    columns = [c for c in ("mined_pos", "mined_neg", "mined_triplets") if c in epochs]
+    trained = epochs[epochs.epoch > 0]
+    table = trained.groupby(["variant", "epoch"], sort=False)[columns].mean().round(3).unstack("epoch")
+    table.columns = [f"{kind} ep {epoch}" for kind, epoch in table.columns]
+    return table
