@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -75,3 +76,34 @@ def results_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "results"))
     return tmp_path / "results"
 
+
+
+# 4 queries, 5 database images; query q's positives and top-3 predictions
+POSITIVES = [[0], [1, 2], [3], []]
+PREDICTIONS = [[0, 1, 2], [3, 2, 1], [4, 0, 3], [1, 2, 3]]  # q0 right at 1, q1 at 2, q2 at 3, q3 never
+TIME = ["day", "night", "day", "night"]
+
+
+@pytest.fixture
+def fake_run(tmp_path, results_tmp):
+    """A data root with tiny images and conditions.csv, and one run's saved predictions on sf_xs/test."""
+    root = tmp_path / "data"
+    db = [f"sf_xs/test/database/db{i}.jpg" for i in range(5)]
+    qs = [f"sf_xs/test/queries/q{i}.jpg" for i in range(4)]
+    for i, rel in enumerate(db + qs):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (24, 24), (40 * i % 255, 90, 200)).save(root / rel)
+    rows = [dict(path=p, city="sf", time_of_day="day", fog=0.0, occluders=0, heading=0.0, capture_year=2020,
+                 camera="streetview") for p in db]
+    rows += [dict(path=p, city="sf", time_of_day=t, fog=0.0, occluders=int(i == 2), heading=90.0 * (i == 1),
+                  capture_year=2021, camera="phone") for i, (p, t) in enumerate(zip(qs, TIME))]
+    pd.DataFrame(rows).to_csv(root / "conditions.csv", index=False)
+    run = results_tmp / "runs" / "fake-run" / "predictions"
+    run.mkdir(parents=True)
+    flat = np.concatenate([np.array(p, int) for p in POSITIVES])
+    np.savez(run / "sf_xs_test.npz", predictions=np.array(PREDICTIONS), distances=np.zeros((4, 3)),
+             positives=flat, positives_offsets=np.cumsum([0] + [len(p) for p in POSITIVES]),
+             database_paths=np.array(db), queries_paths=np.array(qs),
+             database_utms=np.array([[0, 0], [5, 0], [10, 0], [100, 0], [500, 0]], float),
+             queries_utms=np.array([[1, 0], [6, 0], [101, 0], [900, 0]], float))
+    return root

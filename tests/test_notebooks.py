@@ -74,6 +74,21 @@ def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, res
     assert (results_tmp / "figures" / "02_gem_val_curves.png").is_file()
 
 
+def test_03_visual_analysis_saves_grids_and_condition_tables(synth_smoke, results_tmp):
+    run_notebook(ROOT / "notebooks" / "03_visual_analysis.ipynb", "smoke", str(synth_smoke))
+    runs = pd.read_csv(results_tmp / "tables" / "02_gem_runs.csv")  # 03 analyses 02's runs (trained here)
+    for run_id in runs.groupby("variant").first().run_id:
+        for test_set in ("sf_xs_test", "tokyo_xs_test"):
+            grids = sorted((results_tmp / "grids" / run_id / test_set).glob("query_*.png"))
+            assert grids and all(g.with_suffix(".csv").is_file() for g in grids)
+    by_time = pd.read_csv(results_tmp / "tables" / "03_recall_by_time_of_day_gem.csv")
+    assert set(by_time["set"]) == {"sf_xs/test", "tokyo_xs/test"} and by_time["R@1"].between(0, 100).all()
+    failures = pd.read_csv(results_tmp / "tables" / "03_failures_sf_xs_test.csv")
+    assert "repetitive structures (clean conditions)" in set(failures.category)
+    for figure in ("03_grid_sf_xs_test", "03_heatmaps"):
+        assert (results_tmp / "figures" / f"{figure}.png").is_file()
+
+
 @pytest.mark.parametrize("name", ["04_losses", "05_miners", "06_samplers", "07_mixvpr", "08_optimizers"])
 def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
     from vpr_lib.config import load_params

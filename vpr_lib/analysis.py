@@ -6,9 +6,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vpr_lib.data.names import parse_name
 from vpr_lib.datasets import conditions
+from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import first_correct_rank
 from vpr_lib.paths import results_dir
+
+
+CONDITION_COLUMNS = ("city", "time_of_day", "fog", "occluders", "heading", "capture_year", "camera")
+VIEWPOINT_BINS, VIEWPOINT_LABELS = [0, 15, 45, 180], ["< 15 deg", "15-45 deg", "> 45 deg"]
 
 
 def load_predictions(run_id: str, test_set: str) -> dict:
@@ -28,21 +34,90 @@ def correct_at(data: dict, n: int = 1) -> np.ndarray:
     return (rank > 0) & (rank <= n)
 
 
+def query_conditions(data: dict, data_root: Path) -> pd.DataFrame:
+    """One row per query of saved predictions: its conditions (SynthCity's conditions.csv; for real data the
+    fields of the '@' names: capture year and heading) and the heading difference, in degrees, to its
+    nearest positive (NaN when headings are unknown)."""
+    meta = conditions(data_root)
+    queries, database = data["queries_paths"], data["database_paths"]
+    if meta is not None:
+        meta = meta.set_index("path")
+        table = meta.loc[queries, [c for c in CONDITION_COLUMNS if c in meta]].reset_index(drop=True)
+        db_heading = meta.loc[database, "heading"].to_numpy(float)
+    else:
+        names = [parse_name(p) for p in queries]
+        table = pd.DataFrame({"capture_year": [n.timestamp[:4] or "unknown" for n in names],
+                              "heading": [n.heading_deg for n in names]}, dtype=object)
+        db_heading = np.array([parse_name(p).heading_deg for p in database], dtype=float)
+    heading = pd.to_numeric(table["heading"], errors="coerce").to_numpy(float)
+    diffs = np.full(len(queries), np.nan)
+    for i, positives in enumerate(data["positives"]):
+        if len(positives):
+            nearest = positives[np.argmin(np.linalg.norm(data["database_utms"][positives] - data["queries_utms"][i], axis=1))]
+            diffs[i] = abs((heading[i] - db_heading[nearest] + 180) % 360 - 180)
+    table["heading_diff"] = diffs.round(1)
+    bins = pd.cut(diffs, VIEWPOINT_BINS, labels=VIEWPOINT_LABELS, include_lowest=True)
+    table["viewpoint"] = [str(v) if isinstance(v, str) else "unknown" for v in bins]
+    return table
+
+
+def as_text(values) -> np.ndarray:
+    """Condition values as strings (missing ones as 'nan'), for grouping and filtering."""
+    return np.array([str(v) for v in values])
+
+
 def recall_by_condition(runs: pd.DataFrame, test_sets, data_root: Path, by: str = "time_of_day",
                         n: int = 1) -> pd.DataFrame:
-    """R@n per test set and query condition (SynthCity's conditions.csv), mean over the given runs."""
-    meta = conditions(data_root)
-    if meta is None:
-        raise FileNotFoundError(f"{data_root} has no conditions.csv (only SynthCity records query conditions).")
-    meta = meta.set_index("path")
+    """R@n per test set and query condition (a column of query_conditions), mean over the given runs."""
     rows = []
     for run_id in runs.run_id:
         for test_set in test_sets:
             data = load_predictions(run_id, test_set)
-            values = meta.loc[data["queries_paths"], by].to_numpy()
+            table = query_conditions(data, data_root)
+            if by not in table:
+                raise VPRInputError(f"Unknown condition {by!r} for {data_root}; available: {list(table.columns)}.")
+            values = as_text(table[by])
             ok = correct_at(data, n)
             for value in np.unique(values):
                 rows.append({"run_id": run_id, "set": test_set, by: value,
                              f"R@{n}": 100.0 * ok[values == value].mean(), "queries": int((values == value).sum())})
     table = pd.DataFrame(rows)
     return table.groupby(["set", by], sort=False).agg({f"R@{n}": "mean", "queries": "first"}).round(1)
+
+
+# Failure categories of report 002 (section 4), derived from the conditions; they overlap.  Clean queries
+# (day, no occluder, no fog, similar heading) that still fail are confused with look-alike places:
+# SynthCity's façades repeat within a city style, the "repetitive structures" of the report.
+CATEGORIES = {
+    "illumination (sunset / night)": lambda t: t.time_of_day.astype(str) != "day",
+    "occlusion": lambda t: pd.to_numeric(t.occluders) > 0,
+    "weather (fog)": lambda t: pd.to_numeric(t.fog) > 0,
+    "viewpoint change (> 45 deg)": lambda t: t.heading_diff > 45,
+}
+
+
+def failure_categories(data: dict, data_root: Path) -> pd.DataFrame:
+    """Per query: correct at 1, and one boolean column per category (SynthCity only)."""
+    table = query_conditions(data, data_root)
+    missing = {"time_of_day", "occluders", "fog"} - set(table.columns)
+    if missing:
+        raise VPRInputError(f"Failure categories need SynthCity's conditions.csv under {data_root} "
+                            f"(missing {sorted(missing)}); for real data use recall_by_condition.")
+    out = pd.DataFrame({name: rule(table).to_numpy(bool) for name, rule in CATEGORIES.items()})
+    out["repetitive structures (clean conditions)"] = ~out.any(axis=1)
+    out.insert(0, "correct@1", correct_at(data, 1))
+    return out
+
+
+def failure_table(runs: pd.DataFrame, test_set: str, data_root: Path) -> pd.DataFrame:
+    """Per category: queries, R@1 within it, and its share of all rank-1 failures (mean over runs)."""
+    rows = []
+    for run_id in runs.run_id:
+        cats = failure_categories(load_predictions(run_id, test_set), data_root)
+        failed = ~cats.pop("correct@1").to_numpy()
+        for name in cats.columns:
+            inside = cats[name].to_numpy()
+            rows.append({"category": name, "queries": int(inside.sum()),
+                         "R@1": 100.0 * (~failed[inside]).mean() if inside.any() else np.nan,
+                         "share of failures (%)": 100.0 * (inside & failed).sum() / max(failed.sum(), 1)})
+    return pd.DataFrame(rows).groupby("category", sort=False).mean().round(1)

@@ -118,6 +118,14 @@ def train(config: dict, progress: bool = True) -> Path:
     return run_dir
 
 
+def best_checkpoint(run_id: str) -> Path:
+    """The checkpoint a completed run was evaluated with (its best validation R@1)."""
+    run_dir = results_dir() / "runs" / run_id
+    if not is_complete(run_dir):
+        raise VPRInputError(f"Run {run_id} is not complete (no metrics.json in {run_dir}).")
+    return run_dir / "checkpoints" / json.loads((run_dir / "metrics.json").read_text())["checkpoint"]
+
+
 def load_module(checkpoint: Path) -> VPRModule:
     """A trained module from a checkpoint; its config (architecture, input size) comes with it.  The weights
     are the checkpoint's: the backbone is built without its initial weights (no ImageNet download)."""

@@ -1,0 +1,83 @@
+"""Visual analysis from saved predictions, on a constructed example: grids, filters, per-condition recall,
+failure categories and the widget browser (driven without a kernel)."""
+import io
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from vpr_lib.analysis import correct_at, failure_categories, failure_table, load_predictions, recall_by_condition
+from tests.conftest import POSITIVES, PREDICTIONS
+from vpr_lib.viz.grids import FRAME, GREEN, RED, compact_grid, grid_image, save_prediction_grids, select_queries
+
+def frame_colours(image: Image.Image, tiles: int, size: int):
+    """The colour of each tile's frame (top-left pixel inside the border)."""
+    width = size + 2 * FRAME + 4
+    return [image.getpixel((t * width + 1, 1)) for t in range(tiles)]
+
+
+def test_grid_frames_are_green_exactly_for_positives(fake_run):
+    data = load_predictions("fake-run", "sf_xs/test")
+    for query, (preds, positives) in enumerate(zip(PREDICTIONS, POSITIVES)):
+        colours = frame_colours(grid_image(data, query, fake_run, k=3, size=32), 4, 32)[1:]
+        assert colours == [GREEN if p in positives else RED for p in preds]
+
+
+def test_only_wrong_keeps_the_queries_wrong_at_rank_1(fake_run):
+    data = load_predictions("fake-run", "sf_xs/test")
+    assert list(correct_at(data, 1)) == [True, False, False, False]
+    assert list(select_queries(data, only_wrong=True)) == [1, 2, 3]
+    assert list(select_queries(data, n_queries=2, only_wrong=True)) == [1, 3]
+
+
+def test_saved_grids_list_query_predictions_and_positives(fake_run, results_tmp):
+    written = save_prediction_grids("fake-run", "sf_xs/test", fake_run, k=3, n_queries=None, size=32)
+    assert len(written) == 4 and all(p.is_file() for p in written)
+    table = pd.read_csv(written[1].with_suffix(".csv"))
+    assert list(table.role) == ["query", "prediction", "prediction", "prediction", "positive", "positive"]
+    predictions = table[table.role == "prediction"]
+    assert list(predictions.correct) == [False, True, True]
+    assert list(predictions.distance_m) == [94.0, 4.0, 1.0]  # metres from the query's UTM
+    figure = compact_grid("fake-run", "sf_xs/test", fake_run, n_queries=2, k=3, size=32)
+    figure.savefig(io.BytesIO(), format="png")
+
+
+def test_recall_by_condition_sums_back_to_the_overall_recall(fake_run):
+    data = load_predictions("fake-run", "sf_xs/test")
+    runs = pd.DataFrame({"run_id": ["fake-run"]})
+    for n in (1, 3):
+        table = recall_by_condition(runs, ["sf_xs/test"], fake_run, "time_of_day", n=n)
+        weighted = (table[f"R@{n}"] * table.queries).sum() / table.queries.sum()
+        assert weighted == pytest.approx(100 * correct_at(data, n).mean())
+    viewpoint = recall_by_condition(runs, ["sf_xs/test"], fake_run, "viewpoint")
+    assert viewpoint.queries.sum() == 4  # q3 has no positive: its viewpoint is 'nan'
+
+
+def test_failure_categories_follow_the_conditions(fake_run):
+    cats = failure_categories(load_predictions("fake-run", "sf_xs/test"), fake_run)
+    assert list(cats["illumination (sunset / night)"]) == [False, True, False, True]
+    assert list(cats["occlusion"]) == [False, False, True, False]
+    assert list(cats["viewpoint change (> 45 deg)"]) == [False, True, False, False]
+    assert list(cats["repetitive structures (clean conditions)"]) == [True, False, False, False]
+    table = failure_table(pd.DataFrame({"run_id": ["fake-run"]}), "sf_xs/test", fake_run)
+    assert table.loc["illumination (sunset / night)", "share of failures (%)"] == pytest.approx(200 / 3, abs=0.1)
+
+
+def test_browser_moves_through_filtered_queries_and_compares_two_runs(fake_run, results_tmp):
+    import shutil
+
+    from vpr_lib.viz.browser import WRONG, PredictionBrowser
+    shutil.copytree(results_tmp / "runs" / "fake-run", results_tmp / "runs" / "other-run")
+    browser = PredictionBrowser({"a": "fake-run", "b": "other-run"}, fake_run, test_sets=("sf_xs/test",), k=3,
+                                size=32)
+    assert "time_of_day = night" in browser.filter.options and WRONG in browser.filter.options
+    first = browser.image_a.value
+    assert first and browser.image_b.value == first  # the same predictions side by side
+    browser.query.value = 1
+    assert browser.image_a.value != first and "query 1" in browser.info.value
+    browser.filter.value = "time_of_day = night"
+    assert browser.query.max == 1 and "query 1" in browser.info.value  # night queries: 1 and 3
+    browser.query.value = 1
+    assert "query 3" in browser.info.value and "wrong at rank 1" in browser.label_a.value
+    browser.filter.value = WRONG
+    assert list(browser.queries()) == [1, 2, 3]
