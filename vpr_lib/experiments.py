@@ -23,7 +23,7 @@ from vpr_lib.train.settings import validate
 class Experiment:
     name: str
     params: dict
-    runs: pd.DataFrame  # one row per run: variant, seed, run_id, best_epoch, train_seconds
+    runs: pd.DataFrame  # one row per run: variant, seed, run_id, best_epoch, train_seconds, commit (git)
     results: pd.DataFrame  # one row per run and test set: R@1, R@5, R@10, R@20
     epochs: pd.DataFrame  # one row per run and epoch: train_loss, lr, val R@N
 
@@ -51,8 +51,9 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
         run_dir = train(config, progress=progress)
         metrics = json.loads((run_dir / "metrics.json").read_text())
         key = {"variant": config["variant"], "seed": config["seed"]}
+        commit = json.loads((run_dir / "env.json").read_text()).get("git_commit")
         runs.append(dict(key, run_id=run_dir.name, best_epoch=metrics["best_epoch"],
-                         train_seconds=metrics["train_seconds"]))
+                         train_seconds=metrics["train_seconds"], commit=commit))
         for test_set, recalls in metrics["test"].items():
             results.append(dict(key, set=test_set, **recalls))
         epochs.append(pd.read_csv(run_dir / "epochs.csv").assign(**key))
@@ -61,6 +62,8 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
     save_table(exp.results, f"{name}_results")
     save_table(exp.epochs, f"{name}_epochs")
     save_table(exp.summary().reset_index(), f"{name}_summary")
+    if exp.results.variant.nunique() > 1:  # every variant against the first one, the notebook's baseline
+        save_table(versus(exp.results, configs[0]["variant"]).reset_index(), f"{name}_versus")
     return exp
 
 

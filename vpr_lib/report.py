@@ -1,0 +1,291 @@
+"""The paper-format report: everything data-dependent is generated from results/ into report/generated/,
+then `latexmk` builds report/main.pdf.  Text and tables cannot disagree: numbers used in sentences are
+macros (`\\res{notebook}{variant}{set}{metric}`, `\\vs{notebook}{variant}{set}`) defined from the same CSVs.
+
+    python -m vpr_lib.report [--no-pdf]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from vpr_lib.paths import repo_root, results_dir
+from vpr_lib.results import atomic_write_text
+
+# The study's steps, in report order: notebook, section title, what its table compares.
+STEPS = [
+    ("01_baseline", "The starter configuration", "the course's starter (ResNet-18, average pooling + Linear, contrastive loss)"),
+    ("02_gem", "GeM pooling", "average pooling vs GeM"),
+    ("04_losses", "Losses", "metric-learning and classification losses"),
+    ("05_miners", "Miners", "miners on the contrastive loss"),
+    ("06_samplers", "Samplers", "batch samplers and batch sizes"),
+    ("07_mixvpr", "Aggregators", "aggregation layers on ResNet-18"),
+    ("08_optimizers", "Optimizers and schedulers", "optimizers, learning rates and schedulers"),
+]
+TEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+TEX_INSTALL = ("apt-get install -y --no-install-recommends texlive-latex-base texlive-latex-recommended "
+               "texlive-latex-extra texlive-science texlive-fonts-recommended latexmk poppler-utils")
+
+
+def tex_escape(text) -> str:
+    """A string from params or results, safe in LaTeX text ('circle_sgd', '0.34%')."""
+    return "".join(TEX_SPECIALS.get(ch, ch) for ch in str(text)).replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
+
+
+def _mean(cell: str) -> float:
+    return float(str(cell).split("±")[0])
+
+
+def table_tex(summary: pd.DataFrame, caption: str, label: str) -> str:
+    """A booktabs table of 'mean ± std' cells (variants as rows), the best mean of each column in bold."""
+    columns = [c for c in summary.columns if c != "variant"]
+    best = {c: summary[c].map(_mean).max() for c in columns}
+    sets = list(dict.fromkeys(c.rsplit(" ", 1)[0] for c in columns))
+    metrics = list(dict.fromkeys(c.rsplit(" ", 1)[1] for c in columns))
+    head1 = " & ".join(rf"\multicolumn{{{len(metrics)}}}{{c}}{{{tex_escape(s)}}}" for s in sets)
+    rules = " ".join(rf"\cmidrule(lr){{{2 + i * len(metrics)}-{1 + (i + 1) * len(metrics)}}}" for i in range(len(sets)))
+    head2 = " & ".join(tex_escape(m) for _ in sets for m in metrics)
+    rows = []
+    for _, row in summary.iterrows():
+        cells = [tex_escape(row[c]) if _mean(row[c]) < best[c] else rf"\textbf{{{tex_escape(row[c])}}}"
+                 for c in columns]
+        rows.append(" & ".join([tex_escape(row["variant"])] + cells) + r" \\")
+    return "\n".join([
+        r"\begin{table}[!t]", r"\centering", rf"\caption{{{caption}}}", rf"\label{{{label}}}",
+        r"\resizebox{\columnwidth}{!}{%", rf"\begin{{tabular}}{{l{'c' * len(columns)}}}", r"\toprule",
+        rf" & {head1} \\", rules, rf"variant & {head2} \\", r"\midrule", *rows, r"\bottomrule",
+        r"\end{tabular}}", r"\end{table}", ""])
+
+
+def epoch_tex(epochs: pd.DataFrame, caption: str, label: str) -> str:
+    """Validation R@1 per epoch (mean ± std over seeds), as report 000's table 1."""
+    from vpr_lib.viz.curves import epoch_table
+    table = epoch_table(epochs).reset_index()
+    return table_tex(table.rename(columns={c: f"SF-XS val {c.replace(' ', '')}" for c in table.columns
+                                           if c != "variant"}), caption, label)
+
+
+def figure_tex(path: str, caption: str, label: str, wide: bool = False) -> str:
+    env = "figure*" if wide else "figure"
+    width = r"0.9\textwidth" if wide else r"\columnwidth"
+    return "\n".join([rf"\begin{{{env}}}[t]", r"\centering", rf"\includegraphics[width={width}]{{{path}}}",
+                      rf"\caption{{{caption}}}", rf"\label{{{label}}}", rf"\end{{{env}}}", ""])
+
+
+def describe_data(runs: pd.DataFrame, results: Path) -> dict:
+    """Profile, data and seeds of a notebook's runs, from their saved params."""
+    params = [yaml.safe_load((results / "runs" / r / "params.yaml").read_text()) for r in runs.run_id]
+    profiles = sorted({p["profile"] for p in params})
+    synthetic = all(not p["data_root"] or is_synthcity(Path(p["data_root"])) for p in params)
+    data = f"SynthCity {'/'.join(profiles)}" if synthetic else "real data"
+    seeds = runs.groupby("variant").seed.nunique()
+    return {"data": data, "profile": "/".join(profiles), "seeds": int(seeds.min()),
+            "threshold": params[0]["positive_dist_threshold"], "params": params}
+
+
+def is_synthcity(root: Path) -> bool:
+    """Data written by our generator (its manifest says so), as opposed to the real datasets.  An empty
+    data_root is SynthCity of the run's profile."""
+    manifest = Path(root) / "manifest.json"
+    return manifest.is_file() and json.loads(manifest.read_text()).get("generator") == "vpr_lib.synth"
+
+
+def caption_of(what: str, info: dict) -> str:
+    return (f"{tex_escape(what)}. R@N (\\%), mean $\\pm$ std over {info['seeds']} seed(s); {info['data']} "
+            f"({tex_escape(info['profile'])} profile), positives within {info['threshold']} m. Best mean per "
+            f"column in bold.")
+
+
+def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) -> list[str]:
+    """\\res and \\vs entries for one notebook."""
+    lines = []
+    for _, row in summary.iterrows():
+        for column in summary.columns[1:]:
+            test_set, metric = column.rsplit(" ", 1)
+            lines.append(rf"\defres{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{metric}}}{{{tex_escape(row[column])}}}")
+    if versus is not None:
+        for _, row in versus.iterrows():
+            for column in [c for c in versus.columns if c.endswith(" p")]:
+                test_set = column[: -len(" p")]
+                delta = row[f"{test_set} Δ R@1"]
+                p = row[column]
+                if p != p:  # NaN: one seed per variant
+                    text = rf"{delta:+.1f} points from a single seed each, no estimate of the noise"
+                else:
+                    noise = "beyond" if row[f"{test_set} beyond noise"] else "within"
+                    text = rf"{delta:+.1f} points, $p = {p:.2f}$, {noise} seed noise"
+                lines.append(rf"\defvs{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{text}}}")
+    return lines
+
+
+def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]], results: Path) -> str:
+    """Every run of the report: notebook, variant, seed, run id (its digest = the params), commit."""
+    rows = []
+    seen = set()
+    for name, runs in all_runs:
+        for run in runs.itertuples():
+            env = json.loads((results / "runs" / run.run_id / "env.json").read_text())
+            commit = (env.get("git_commit") or "unknown")[:10]
+            first = run.run_id not in seen
+            seen.add(run.run_id)
+            rows.append(rf"{tex_escape(name)} & {tex_escape(run.variant)} & {run.seed} & "
+                        rf"\texttt{{{tex_escape(run.run_id)}}}{'' if first else '$^*$'} & \texttt{{{commit}}} \\")
+    return "\n".join([r"\section*{Appendix: every run}",
+                      r"Each run's id ends with a digest of its resolved parameters (\texttt{params.yaml} in "
+                      r"\texttt{results/runs/<id>/}, with \texttt{env.json}: versions and the commit). "
+                      r"$^*$: a run shared with an earlier notebook, trained once.",
+                      r"{\scriptsize", r"\begin{longtable}{llrll}", r"\toprule",
+                      r"notebook & variant & seed & run id & commit \\", r"\midrule", r"\endhead",
+                      *rows, r"\bottomrule", r"\end{longtable}}", ""])
+
+
+def _read(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _copy_figure(results: Path, gen: Path, name: str) -> str | None:
+    source = results / "figures" / f"{name}.png"
+    if not source.is_file():
+        return None
+    (gen / "figures").mkdir(exist_ok=True)
+    shutil.copyfile(source, gen / "figures" / source.name)
+    return f"generated/figures/{source.name}"
+
+
+def _step_section(name: str, title: str, what: str, results: Path, gen: Path, report: Path):
+    """The subsection of one notebook, its macros and its runs; None when it has no results."""
+    summary = _read(results / "tables" / f"{name}_summary.csv")
+    runs = _read(results / "tables" / f"{name}_runs.csv")
+    if summary is None or runs is None:
+        return None
+    info = describe_data(runs, results)
+    parts = [rf"\subsection{{{title}}}", rf"\label{{sec:{name}}}"]
+    if (report / "sections" / f"{name}.tex").is_file():
+        parts.append(rf"\input{{sections/{name}}}")
+    (gen / "tables" / f"{name}.tex").write_text(table_tex(summary, caption_of(f"Test recalls: {what}", info),
+                                                          f"tab:{name}"))
+    parts.append(rf"\input{{generated/tables/{name}}}")
+    epochs = _read(results / "tables" / f"{name}_epochs.csv")
+    if name == "02_gem" and epochs is not None:
+        (gen / "tables" / f"{name}_epochs.tex").write_text(epoch_tex(
+            epochs, caption_of(f"SF-XS val R@1 per epoch (epoch 0 = before training): {what}", info),
+            f"tab:{name}_epochs"))
+        parts.append(rf"\input{{generated/tables/{name}_epochs}}")
+    for figure, caption in ((f"{name}_val_curves", f"SF-XS val R@1 per epoch, {what}; shaded: $\\pm$ one std "
+                                                   f"over {info['seeds']} seed(s), {info['data']}."),
+                            (f"{name}_bars", f"Test R@1, {what}; error bars: $\\pm$ one std over "
+                                             f"{info['seeds']} seed(s), {info['data']}.")):
+        path = _copy_figure(results, gen, figure)
+        if path:
+            parts.append(figure_tex(path, caption, f"fig:{figure}"))
+    macros = macros_tex(name, summary, _read(results / "tables" / f"{name}_versus.csv"))
+    return "\n".join(parts), macros, runs, info
+
+
+def _analysis_section(results: Path, gen: Path, report: Path) -> str | None:
+    """Notebook 03: prediction grid, heatmaps, recall by time of day, failure categories."""
+    grid = _copy_figure(results, gen, "03_grid_sf_xs_test")
+    if grid is None:
+        return None
+    parts = [r"\subsection{Visual analysis}", r"\label{sec:03_visual_analysis}"]
+    if (report / "sections" / "03_visual_analysis.tex").is_file():
+        parts.append(r"\input{sections/03_visual_analysis}")
+    parts.append(figure_tex(grid, "SF-XS test queries (left) and their top-4 predictions: green within 25 m, "
+                                  "red beyond; labels give rank and distance in metres.", "fig:grid"))
+    heat = _copy_figure(results, gen, "03_heatmaps")
+    if heat:
+        parts.append(figure_tex(heat, "Activation heatmaps over SF-XS test queries (norm of the last feature "
+                                      "map; for GeM the per-position sum it averages).", "fig:heatmaps", wide=True))
+    for table_name, caption in (("03_recall_by_time_of_day_gem", "R@1 (\\%) by the query's time of day (GeM runs, "
+                                                                 "mean over seeds)"),
+                                ("03_failures_sf_xs_test", "Failure categories on SF-XS test (GeM runs): queries, "
+                                                           "R@1 within the category and its share of all rank-1 "
+                                                           "failures; categories overlap")):
+        table = _read(results / "tables" / f"{table_name}.csv")
+        if table is None:
+            continue
+        body = [" & ".join(tex_escape(v) for v in row) + r" \\" for row in table.astype(str).itertuples(index=False)]
+        (gen / "tables" / f"{table_name}.tex").write_text("\n".join([
+            r"\begin{table}[t]", r"\centering\small", rf"\caption{{{caption}.}}", rf"\label{{tab:{table_name}}}",
+            rf"\begin{{tabular}}{{{'l' * (len(table.columns) - 1)}r}}", r"\toprule",
+            " & ".join(tex_escape(c) for c in table.columns) + r" \\", r"\midrule", *body, r"\bottomrule",
+            r"\end{tabular}", r"\end{table}", ""]))
+        parts.append(rf"\input{{generated/tables/{table_name}}}")
+    return "\n".join(parts)
+
+
+def generate(results: Path | None = None, report: Path | None = None) -> Path:
+    """report/generated/: experiments.tex (the sections with results), numbers.tex (macros), runs.tex
+    (appendix), tables/ and figures/.  Rebuilt in a temporary folder, then swapped in."""
+    results, report = Path(results or results_dir()), Path(report or repo_root() / "report")
+    gen = report / ".generated.tmp"
+    shutil.rmtree(gen, ignore_errors=True)
+    (gen / "tables").mkdir(parents=True)
+    sections, macros, all_runs, infos = [], [], [], []
+    for name, title, what in STEPS:
+        step = _step_section(name, title, what, results, gen, report)
+        if step is not None:
+            text, step_macros, runs, info = step
+            sections.append(text)
+            macros += step_macros
+            all_runs.append((name, runs))
+            infos.append(info)
+        if name == "02_gem":  # the visual analysis reads 02's runs: it follows them
+            analysis = _analysis_section(results, gen, report)
+            if analysis:
+                sections.append(analysis)
+    if not sections:
+        shutil.rmtree(gen)
+        raise FileNotFoundError(f"No results to report under {results / 'tables'}: run ./run_all.sh first.")
+    run_ids = {r for _, runs in all_runs for r in runs.run_id}
+    data = sorted({i["data"] for i in infos})
+    macros += [rf"\newcommand{{\NumRuns}}{{{len(run_ids)}}}", rf"\newcommand{{\NumSteps}}{{{len(all_runs)}}}",
+               rf"\newcommand{{\DataName}}{{{tex_escape(', '.join(data))}}}",
+               rf"\newcommand{{\MinSeeds}}{{{min(i['seeds'] for i in infos)}}}"]
+    (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
+    (gen / "experiments.tex").write_text("\n\n".join(sections) + "\n")
+    (gen / "runs.tex").write_text(runs_appendix(all_runs, results))
+    final = report / "generated"
+    shutil.rmtree(final, ignore_errors=True)
+    gen.rename(final)
+    return final
+
+
+def build_pdf(report: Path | None = None) -> Path:
+    """latexmk → report/main.pdf; stops with the install command when TeX is missing."""
+    report = Path(report or repo_root() / "report")
+    if not shutil.which("latexmk"):
+        raise FileNotFoundError(f"latexmk not found: install TeX Live with `sudo {TEX_INSTALL}` "
+                                "(scripts/install_system_deps.sh tex does it as root).")
+    done = subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
+                          cwd=report, capture_output=True, encoding="utf-8", errors="replace")
+    if done.returncode != 0:
+        raise RuntimeError(f"latexmk failed; see {report / 'main.log'}:\n{done.stdout[-2000:]}")
+    return report / "main.pdf"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vpr_lib.report", description="Build the report from results/.")
+    ap.add_argument("--no-pdf", action="store_true", help="only generate report/generated/")
+    args = ap.parse_args(argv)
+    try:
+        generated = generate()
+        print(f"[report] generated {generated}")
+        if not args.no_pdf:
+            print(f"[report] built {build_pdf()}")
+    except (FileNotFoundError, RuntimeError) as e:
+        print(f"[report] {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
