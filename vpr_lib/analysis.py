@@ -36,8 +36,8 @@ def correct_at(data: dict, n: int = 1) -> np.ndarray:
 
 def query_conditions(data: dict, data_root: Path) -> pd.DataFrame:
     """One row per query of saved predictions: its conditions (SynthCity's conditions.csv; for real data the
-    fields of the '@' names: capture year and heading) and the heading difference, in degrees, to its
-    nearest positive (NaN when headings are unknown)."""
+    fields of the '@' names: capture year and heading) and the smallest heading difference, in degrees,
+    between the query and its positives (NaN when headings are unknown)."""
     meta = conditions(data_root)
     queries, database = data["queries_paths"], data["database_paths"]
     if meta is not None:
@@ -52,9 +52,8 @@ def query_conditions(data: dict, data_root: Path) -> pd.DataFrame:
     heading = pd.to_numeric(table["heading"], errors="coerce").to_numpy(float)
     diffs = np.full(len(queries), np.nan)
     for i, positives in enumerate(data["positives"]):
-        if len(positives):
-            nearest = positives[np.argmin(np.linalg.norm(data["database_utms"][positives] - data["queries_utms"][i], axis=1))]
-            diffs[i] = abs((heading[i] - db_heading[nearest] + 180) % 360 - 180)
+        if len(positives):  # the most similar view among the positives
+            diffs[i] = np.min(np.abs((heading[i] - db_heading[positives] + 180) % 360 - 180))
     table["heading_diff"] = diffs.round(1)
     bins = pd.cut(diffs, VIEWPOINT_BINS, labels=VIEWPOINT_LABELS, include_lowest=True)
     table["viewpoint"] = [str(v) if isinstance(v, str) else "unknown" for v in bins]

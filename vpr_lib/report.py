@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from vpr_lib.paths import repo_root, results_dir
-from vpr_lib.results import atomic_write_text
+from vpr_lib.results import atomic_write_text, git_commit
 
 # The study's steps, in report order: notebook, section title, what its table compares.
 STEPS = [
@@ -253,6 +253,11 @@ def generate(results: Path | None = None, report: Path | None = None) -> Path:
     (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
     (gen / "experiments.tex").write_text("\n\n".join(sections) + "\n")
     (gen / "runs.tex").write_text(runs_appendix(all_runs, results))
+    commits = sorted({str(c) for _, runs in all_runs for c in runs.get("commit", pd.Series(["unknown"]))})
+    atomic_write_text(results / "STAMP", "\n".join([
+        f"tables and figures from {len(run_ids)} runs on {', '.join(data)}",
+        f"commit(s) of those runs: {', '.join(commits)}",
+        f"report generated {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC at commit {git_commit()}", ""]))
     final = report / "generated"
     shutil.rmtree(final, ignore_errors=True)
     gen.rename(final)

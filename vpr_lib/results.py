@@ -48,15 +48,17 @@ def save_figure(fig, name: str, dpi: int = 110) -> Path:
 
 
 def git_commit() -> str:
-    """HEAD of the repository, with '-dirty' when tracked files differ from it ('' outside git)."""
+    """HEAD of the repository, with '-dirty' when tracked files other than the study's outputs (results/,
+    report/main.pdf) differ from it ('' outside git)."""
     import subprocess
 
     from vpr_lib.paths import repo_root
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo_root(),
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":!results", ":!report/main.pdf"], cwd=repo_root(), capture_output=True,
+                               text=True).stdout.strip()
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return ""
