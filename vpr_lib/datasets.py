@@ -1,6 +1,7 @@
 """Where the study's sets live under a data root, and what they contain (notebook 00)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -27,3 +28,12 @@ def conditions(root: Path) -> pd.DataFrame | None:
     """SynthCity's per-image condition metadata (None for real data)."""
     path = Path(root) / "conditions.csv"
     return pd.read_csv(path) if path.is_file() else None
+
+
+def data_label(data_root: str, profile: str) -> str:
+    """'SynthCity <profile>' for our generated data (an empty data_root, or a folder whose manifest says so),
+    else 'real data': what captions and tables say about where a result comes from."""
+    manifest = Path(data_root) / "manifest.json" if data_root else None
+    if manifest is None or (manifest.is_file() and json.loads(manifest.read_text()).get("generator") == "vpr_lib.synth"):
+        return f"SynthCity {profile}"
+    return "real data"

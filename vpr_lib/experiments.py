@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from vpr_lib.config import load_params, run_configs
+from vpr_lib.datasets import data_label
 from vpr_lib.errors import VPRInputError
 from vpr_lib.results import save_table
 from vpr_lib.train.run import train
@@ -23,7 +24,7 @@ from vpr_lib.train.settings import validate
 class Experiment:
     name: str
     params: dict
-    runs: pd.DataFrame  # one row per run: variant, seed, run_id, best_epoch, train_seconds, commit (git)
+    runs: pd.DataFrame  # per run: variant, seed, run_id, best_epoch, train_seconds, commit, profile, data, threshold_m
     results: pd.DataFrame  # one row per run and test set: R@1, R@5, R@10, R@20
     epochs: pd.DataFrame  # one row per run and epoch: train_loss, lr, val R@N
 
@@ -53,7 +54,9 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
         key = {"variant": config["variant"], "seed": config["seed"]}
         commit = json.loads((run_dir / "env.json").read_text()).get("git_commit")
         runs.append(dict(key, run_id=run_dir.name, best_epoch=metrics["best_epoch"],
-                         train_seconds=metrics["train_seconds"], commit=commit))
+                         train_seconds=metrics["train_seconds"], commit=commit, profile=config["profile"],
+                         data=data_label(config["data_root"], config["profile"]),
+                         threshold_m=config["positive_dist_threshold"]))
         for test_set, recalls in metrics["test"].items():
             results.append(dict(key, set=test_set, **recalls))
         epochs.append(pd.read_csv(run_dir / "epochs.csv").assign(**key))

@@ -7,14 +7,12 @@ macros (`\\res{notebook}{variant}{set}{metric}`, `\\vs{notebook}{variant}{set}`)
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from vpr_lib.paths import repo_root, results_dir
 from vpr_lib.results import atomic_write_text, git_commit
@@ -59,7 +57,7 @@ def table_tex(summary: pd.DataFrame, caption: str, label: str) -> str:
                  for c in columns]
         rows.append(" & ".join([tex_escape(row["variant"])] + cells) + r" \\")
     return "\n".join([
-        r"\begin{table}[!t]", r"\centering", rf"\caption{{{caption}}}", rf"\label{{{label}}}",
+        r"\begin{table}[!htbp]", r"\centering", rf"\caption{{{caption}}}", rf"\label{{{label}}}",
         r"\resizebox{\columnwidth}{!}{%", rf"\begin{{tabular}}{{l{'c' * len(columns)}}}", r"\toprule",
         rf" & {head1} \\", rules, rf"variant & {head2} \\", r"\midrule", *rows, r"\bottomrule",
         r"\end{tabular}}", r"\end{table}", ""])
@@ -76,26 +74,18 @@ def epoch_tex(epochs: pd.DataFrame, caption: str, label: str) -> str:
 def figure_tex(path: str, caption: str, label: str, wide: bool = False) -> str:
     env = "figure*" if wide else "figure"
     width = r"0.9\textwidth" if wide else r"\columnwidth"
-    return "\n".join([rf"\begin{{{env}}}[t]", r"\centering", rf"\includegraphics[width={width}]{{{path}}}",
+    return "\n".join([rf"\begin{{{env}}}[!htbp]", r"\centering", rf"\includegraphics[width={width}]{{{path}}}",
                       rf"\caption{{{caption}}}", rf"\label{{{label}}}", rf"\end{{{env}}}", ""])
 
 
-def describe_data(runs: pd.DataFrame, results: Path) -> dict:
-    """Profile, data and seeds of a notebook's runs, from their saved params."""
-    params = [yaml.safe_load((results / "runs" / r / "params.yaml").read_text()) for r in runs.run_id]
-    profiles = sorted({p["profile"] for p in params})
-    synthetic = all(not p["data_root"] or is_synthcity(Path(p["data_root"])) for p in params)
-    data = f"SynthCity {'/'.join(profiles)}" if synthetic else "real data"
+def describe_data(runs: pd.DataFrame) -> dict:
+    """Profile, data, seeds and threshold of a notebook's runs (columns of its runs table)."""
+    missing = {"profile", "data", "threshold_m", "commit"} - set(runs.columns)
+    if missing:
+        raise FileNotFoundError(f"The runs table lacks {sorted(missing)}: re-run ./run_all.sh to refresh results/tables.")
     seeds = runs.groupby("variant").seed.nunique()
-    return {"data": data, "profile": "/".join(profiles), "seeds": int(seeds.min()),
-            "threshold": params[0]["positive_dist_threshold"], "params": params}
-
-
-def is_synthcity(root: Path) -> bool:
-    """Data written by our generator (its manifest says so), as opposed to the real datasets.  An empty
-    data_root is SynthCity of the run's profile."""
-    manifest = Path(root) / "manifest.json"
-    return manifest.is_file() and json.loads(manifest.read_text()).get("generator") == "vpr_lib.synth"
+    return {"data": ", ".join(sorted(runs.data.unique())), "profile": "/".join(sorted(runs.profile.unique())),
+            "seeds": int(seeds.min()), "threshold": runs.threshold_m.iloc[0]}
 
 
 def caption_of(what: str, info: dict) -> str:
@@ -121,23 +111,23 @@ def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) ->
                     text = rf"{delta:+.1f} points from a single seed each, no estimate of the noise"
                 else:
                     noise = "beyond" if row[f"{test_set} beyond noise"] else "within"
-                    text = rf"{delta:+.1f} points, $p = {p:.2f}$, {noise} seed noise"
+                    p_text = "p < 0.01" if p < 0.01 else f"p = {p:.2f}"
+                    text = rf"{delta:+.1f} points, ${p_text}$, {noise} seed noise"
                 lines.append(rf"\defvs{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{text}}}")
     return lines
 
 
-def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]], results: Path) -> str:
+def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]]) -> str:
     """Every run of the report: notebook, variant, seed, run id (its digest = the params), commit."""
     rows = []
     seen = set()
     for name, runs in all_runs:
         for run in runs.itertuples():
-            env = json.loads((results / "runs" / run.run_id / "env.json").read_text())
-            commit = (env.get("git_commit") or "unknown")[:10]
             first = run.run_id not in seen
             seen.add(run.run_id)
             rows.append(rf"{tex_escape(name)} & {tex_escape(run.variant)} & {run.seed} & "
-                        rf"\texttt{{{tex_escape(run.run_id)}}}{'' if first else '$^*$'} & \texttt{{{commit}}} \\")
+                        rf"\texttt{{{tex_escape(run.run_id)}}}{'' if first else '$^*$'} & "
+                        rf"\texttt{{{str(run.commit)[:10]}}} \\")
     return "\n".join([r"\section*{Appendix: every run}",
                       r"Each run's id ends with a digest of its resolved parameters (\texttt{params.yaml} in "
                       r"\texttt{results/runs/<id>/}, with \texttt{env.json}: versions and the commit). "
@@ -166,7 +156,7 @@ def _step_section(name: str, title: str, what: str, results: Path, gen: Path, re
     runs = _read(results / "tables" / f"{name}_runs.csv")
     if summary is None or runs is None:
         return None
-    info = describe_data(runs, results)
+    info = describe_data(runs)
     parts = [rf"\subsection{{{title}}}", rf"\label{{sec:{name}}}"]
     if (report / "sections" / f"{name}.tex").is_file():
         parts.append(rf"\input{{sections/{name}}}")
@@ -185,7 +175,8 @@ def _step_section(name: str, title: str, what: str, results: Path, gen: Path, re
                                              f"{info['seeds']} seed(s), {info['data']}.")):
         path = _copy_figure(results, gen, figure)
         if path:
-            parts.append(figure_tex(path, caption, f"fig:{figure}"))
+            parts.append(figure_tex(path, caption, f"fig:{figure}", wide=figure.endswith("_bars")))
+    parts.append(r"\FloatBarrier")
     macros = macros_tex(name, summary, _read(results / "tables" / f"{name}_versus.csv"))
     return "\n".join(parts), macros, runs, info
 
@@ -212,13 +203,15 @@ def _analysis_section(results: Path, gen: Path, report: Path) -> str | None:
         table = _read(results / "tables" / f"{table_name}.csv")
         if table is None:
             continue
-        body = [" & ".join(tex_escape(v) for v in row) + r" \\" for row in table.astype(str).itertuples(index=False)]
+        cells = table.astype(object).where(table.notna(), "--").astype(str)
+        body = [" & ".join(tex_escape(v) for v in row) + r" \\" for row in cells.itertuples(index=False)]
         (gen / "tables" / f"{table_name}.tex").write_text("\n".join([
-            r"\begin{table}[t]", r"\centering\small", rf"\caption{{{caption}.}}", rf"\label{{tab:{table_name}}}",
-            rf"\begin{{tabular}}{{{'l' * (len(table.columns) - 1)}r}}", r"\toprule",
-            " & ".join(tex_escape(c) for c in table.columns) + r" \\", r"\midrule", *body, r"\bottomrule",
-            r"\end{tabular}", r"\end{table}", ""]))
+            r"\begin{table}[!htbp]", r"\centering", rf"\caption{{{caption}.}}", rf"\label{{tab:{table_name}}}",
+            r"\resizebox{\columnwidth}{!}{%", rf"\begin{{tabular}}{{{'l' * (len(table.columns) - 1)}r}}",
+            r"\toprule", " & ".join(tex_escape(c) for c in table.columns) + r" \\", r"\midrule", *body,
+            r"\bottomrule", r"\end{tabular}}", r"\end{table}", ""]))
         parts.append(rf"\input{{generated/tables/{table_name}}}")
+    parts.append(r"\FloatBarrier")
     return "\n".join(parts)
 
 
@@ -252,8 +245,8 @@ def generate(results: Path | None = None, report: Path | None = None) -> Path:
                rf"\newcommand{{\MinSeeds}}{{{min(i['seeds'] for i in infos)}}}"]
     (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
     (gen / "experiments.tex").write_text("\n\n".join(sections) + "\n")
-    (gen / "runs.tex").write_text(runs_appendix(all_runs, results))
-    commits = sorted({str(c) for _, runs in all_runs for c in runs.get("commit", pd.Series(["unknown"]))})
+    (gen / "runs.tex").write_text(runs_appendix(all_runs))
+    commits = sorted({str(c) for _, runs in all_runs for c in runs.commit})
     atomic_write_text(results / "STAMP", "\n".join([
         f"tables and figures from {len(run_ids)} runs on {', '.join(data)}",
         f"commit(s) of those runs: {', '.join(commits)}",

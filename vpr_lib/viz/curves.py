@@ -36,7 +36,7 @@ def plot_recall_bars(results: pd.DataFrame, metric: str = "R@1"):
     """Test `metric` per variant (bars) and test set (groups), mean with ± one std over seeds."""
     stats = results.groupby(["set", "variant"], sort=False)[metric].agg(["mean", "std"]).fillna(0)
     sets, variants = list(results.set.unique()), list(results.variant.unique())
-    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(variants) * len(sets)), 3.2))
+    fig, ax = plt.subplots(figsize=(min(9, max(5, 0.5 * len(variants) * len(sets))), 3.2))
     width = 0.8 / len(variants)
     for i, variant in enumerate(variants):
         mean = [stats.loc[(s, variant), "mean"] for s in sets]
