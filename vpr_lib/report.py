@@ -191,6 +191,10 @@ def _analysis_section(results: Path, gen: Path, report: Path) -> str | None:
         parts.append(r"\input{sections/03_visual_analysis}")
     parts.append(figure_tex(grid, "SF-XS test queries (left) and their top-4 predictions: green within 25 m, "
                                   "red beyond; labels give rank and distance in metres.", "fig:grid"))
+    by_time = _copy_figure(results, gen, "03_recall_by_time_of_day")
+    if by_time:
+        parts.append(figure_tex(by_time, "R@1 by the query's time of day on each test set (GeM runs, mean over "
+                                         "seeds).", "fig:recall_by_time"))
     heat = _copy_figure(results, gen, "03_heatmaps")
     if heat:
         parts.append(figure_tex(heat, "Activation heatmaps over SF-XS test queries (norm of the last feature "

@@ -58,3 +58,14 @@ def mined_table(epochs: pd.DataFrame) -> pd.DataFrame:
     table = trained.groupby(["variant", "epoch"], sort=False)[columns].mean().round(3).unstack("epoch")
     table.columns = [f"{kind} ep {epoch}" for kind, epoch in table.columns]
     return table
+
+
+def plot_recall_by_condition(table: pd.DataFrame, by: str, metric: str = "R@1"):
+    """Bars of `metric` per value of a query condition (x) and test set (colour), from recall_by_condition."""
+    frame = table.reset_index().pivot(index=by, columns="set", values=metric)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    frame.plot.bar(ax=ax, rot=0)
+    ax.set(xlabel=by.replace("_", " "), ylabel=f"{metric} (%)", title=f"{metric} by {by.replace('_', ' ')}")
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
