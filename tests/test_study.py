@@ -1,5 +1,6 @@
 """The parts the study notebooks vary: samplers, classification losses' own optimizer, miners' statistics,
 ConvAP / MixVPR shapes."""
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -70,9 +71,13 @@ def test_classification_losses_weights_are_optimised_by_their_own_optimizer(synt
     from vpr_lib.train.run import train
     for loss, kwargs in (("arcface", {"margin": 28.6, "scale": 64}), ("cosface", {"margin": 0.4, "scale": 30})):
         config = smoke_config(synth_smoke, loss=loss, loss_kwargs=kwargs, normalize=True, epochs=1)
-        data = VPRDataModule(config, synth_smoke)
-        initial = VPRModule(config, data.num_classes).loss_fn.W.detach().clone()
-        assert initial.shape == (512, data.num_classes)  # embedding_size × num_classes, from the data
+        def initial_weights():  # what train() starts from: the same seed, then data module and module
+            L.seed_everything(config["seed"], workers=True, verbose=False)
+            data = VPRDataModule(config, synth_smoke)
+            return VPRModule(config, data.num_classes).loss_fn.W.detach().clone(), data.num_classes
+        initial, num_classes = initial_weights()
+        assert torch.equal(initial, initial_weights()[0])  # seeded: the run's starting weights are these
+        assert initial.shape == (512, num_classes)  # embedding_size × num_classes, from the data
         run_dir = train(config, progress=False)
         state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
         assert "loss_optimizer" in state and state["loss_optimizer"]["state"]  # the optimizer took steps
