@@ -131,8 +131,11 @@ def load_module(checkpoint: Path) -> VPRModule:
     are the checkpoint's: the backbone is built without its initial weights (no ImageNet download)."""
     if not Path(checkpoint).is_file():
         raise VPRInputError(f"Checkpoint not found: {checkpoint} (expected results/runs/<run>/checkpoints/best.ckpt).")
-    config = torch.load(checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]["config"]
-    return VPRModule.load_from_checkpoint(checkpoint, map_location="cpu", config={**config, "pretrained": "none"})
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)  # read once
+    hparams = saved["hyper_parameters"]
+    module = VPRModule({**hparams["config"], "pretrained": "none"}, hparams["num_classes"])
+    module.load_state_dict(saved["state_dict"])
+    return module.eval()
 
 
 def evaluate_module(module: VPRModule, dataset_dir: Path, threshold: float | None = None, device=None):
