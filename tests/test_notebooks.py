@@ -6,6 +6,7 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from vpr_lib.errors import VPRInputError
 from vpr_lib.notebooks import notebook_paths, run_notebook
@@ -89,7 +90,8 @@ def test_03_visual_analysis_saves_grids_and_condition_tables(synth_smoke, result
         assert (results_tmp / "figures" / f"{figure}.png").is_file()
 
 
-@pytest.mark.parametrize("name", ["04_losses", "05_miners", "06_samplers", "07_mixvpr", "08_optimizers"])
+@pytest.mark.parametrize("name", ["04_losses", "05_miners", "06_samplers", "07_mixvpr", "08_optimizers", "09_heads",
+                                  "11_ablations", "13_self_supervised"])
 def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
     from vpr_lib.config import load_params
     run_notebook(ROOT / "notebooks" / f"{name}.ipynb", "smoke", str(synth_smoke))
@@ -106,6 +108,23 @@ def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
         kept = pd.read_csv(results_tmp / "tables" / "05_miners_kept.csv").set_index("variant")
         values = kept.drop(index="none", errors="ignore").to_numpy(float)
         assert np.isfinite(values).any() and np.nanmin(values) >= 0 and np.nanmax(values) <= 1
+    if name == "11_ablations":  # test-time thresholds re-scored from the saved predictions
+        thresholds = pd.read_csv(results_tmp / "tables" / "11_ablations_thresholds.csv")
+        at = thresholds[thresholds.set == "sf_xs/test"].set_index("threshold_m")["R@1"]
+        assert list(at.index) == [5, 10, 25, 50] and at.is_monotonic_increasing
+        standard = pd.read_csv(results_tmp / "tables" / "11_ablations_results.csv")
+        assert at[25] == pytest.approx(standard[(standard.variant == "baseline") & (standard.set == "SF-XS test")]["R@1"].item())
+        sizes = {v: yaml.safe_load((results_tmp / "runs" / r / "params.yaml").read_text())["image_size"]
+                 for v, r in zip(runs.variant, runs.run_id)}
+        assert sizes["scale_0.5"] == [16, 16] and sizes["baseline"] == [32, 32]
+    if name == "09_heads":
+        costs = pd.read_csv(results_tmp / "tables" / "09_heads_costs.csv").set_index("variant")
+        assert costs.loc["netvlad", "descriptor dim"] == 64 * 256 and costs.loc["cosplace", "descriptor dim"] == 512
+        assert (results_tmp / "figures" / "09_heads_assignments.png").is_file()
+        from vpr_lib.train.run import best_checkpoint, load_module
+        head = load_module(best_checkpoint(runs.set_index("variant").run_id["netvlad"])).model.aggregator
+        norms = head.centroids.detach().norm(dim=1)  # k-means gave unit centroids (random init: norm ~9)
+        assert norms.max() < 1.5
 
 
 def test_a_failing_notebook_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
@@ -126,3 +145,19 @@ def test_a_failing_notebook_does_not_stop_the_others(tmp_path, monkeypatch, caps
     assert "00_fails FAILED" in captured.out and "failed notebooks: 00_fails" in captured.err
     assert "01_works done" in captured.out
     assert (tmp_path / "results" / "executed" / "00_fails.ipynb").is_file()  # kept, with the error marked
+
+
+def test_12_knn_compares_indexes_on_trained_descriptors(synth_smoke, results_tmp):
+    run_notebook(ROOT / "notebooks" / "12_knn.ipynb", "smoke", str(synth_smoke))
+    by_set = pd.read_csv(results_tmp / "tables" / "12_knn_test_sets.csv")
+    assert set(by_set["index"]) == {"exact", "ivf_flat", "ivf_pq", "hnsw"}
+    assert set(by_set["set"]) == {"sf_xs/test", "tokyo_xs/test"} and set(by_set.seed) == {0, 1}  # 02's gem seeds
+    # exact search on the cached descriptors gives the run's own evaluation recall
+    runs = pd.read_csv(results_tmp / "tables" / "02_gem_runs.csv")
+    results = pd.read_csv(results_tmp / "tables" / "02_gem_results.csv")
+    expected = results[(results.variant == "gem") & (results.seed == 0) & (results.set == "SF-XS test")]["R@1"].item()
+    exact = by_set[(by_set["index"] == "exact") & (by_set.seed == 0) & (by_set.set == "sf_xs/test")]["R@1"].item()
+    assert exact == pytest.approx(expected)
+    scaling = pd.read_csv(results_tmp / "tables" / "12_knn_scaling.csv")
+    assert set(scaling.database) == {2000, 5000} and scaling.run_id.iloc[0] in set(runs.run_id)
+    assert (results_tmp / "figures" / "12_knn_scaling.png").is_file()

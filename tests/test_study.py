@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vpr_lib.data import PlacesDataset
-from vpr_lib.data.samplers import PlaceImages, ProxyBatchSampler, image_batch_sampler
+from vpr_lib.data.samplers import ImageIdentities, ViewsBatchSampler, PlaceImages, ProxyBatchSampler, image_batch_sampler
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models import VPRModel, build_aggregator
 from vpr_lib.train.losses import build_miner, mined_fractions
@@ -43,6 +43,26 @@ def test_hierarchical_batches_draw_their_places_from_two_cities(places):
         assert set(counts) == {4}  # K images per place
         for city in set(cities):  # each city fills half of the batch
             assert (cities == city).sum() == 12
+
+
+def test_self_supervised_batches_hold_k_views_of_p_distinct_images(places):
+    images = ImageIdentities(places)
+    sampler = ViewsBatchSampler(len(images), 6, 4, num_batches=len(places) // 6)
+    batches = list(sampler)
+    assert len(batches) == len(places) // 6
+    for batch in batches:
+        values, counts = np.unique(batch, return_counts=True)
+        assert len(values) == 6 and set(counts) == {4}
+        assert [int(images[j][1]) for j in batch[:4]] == [batch[0]] * 4  # label = the image itself, not its place
+    assert len(np.unique(np.concatenate(batches))) == len(batches) * 6  # no image twice in an epoch
+
+
+def test_self_supervised_sampler_refuses_class_weight_losses():
+    from vpr_lib.config import load_params, run_configs
+    from vpr_lib.train.settings import validate
+    config = run_configs(load_params("13_self_supervised", "smoke", {"loss": "arcface"}))[1]
+    with pytest.raises(VPRInputError, match="labels images, not places"):
+        validate(config)
 
 
 def test_unknown_sampler_option_is_named(places):

@@ -120,3 +120,19 @@ def failure_table(runs: pd.DataFrame, test_set: str, data_root: Path) -> pd.Data
                          "R@1": 100.0 * (~failed[inside]).mean() if inside.any() else np.nan,
                          "share of failures (%)": 100.0 * (inside & failed).sum() / max(failed.sum(), 1)})
     return pd.DataFrame(rows).groupby("category", sort=False).mean().round(1)
+
+
+def recall_at_thresholds(runs: pd.DataFrame, test_sets, thresholds=(5, 10, 25, 50), ns=(1, 5)) -> pd.DataFrame:
+    """R@N when a prediction counts as correct within each test-time threshold (metres), from the saved top-20
+    predictions and UTMs: one row per run, test set and threshold (no descriptor is recomputed)."""
+    rows = []
+    for run in runs.itertuples():
+        for test_set in test_sets:
+            data = load_predictions(run.run_id, test_set)
+            predicted = data["database_utms"][data["predictions"]]              # (Q, 20, 2)
+            metres = np.linalg.norm(predicted - data["queries_utms"][:, None, :], axis=2)
+            for threshold in thresholds:
+                within = metres <= threshold
+                rows.append({"variant": run.variant, "seed": run.seed, "set": test_set, "threshold_m": threshold,
+                             **{f"R@{n}": 100.0 * within[:, :n].any(axis=1).mean() for n in ns}})
+    return pd.DataFrame(rows)

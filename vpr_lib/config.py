@@ -83,6 +83,9 @@ def run_configs(params: dict) -> list[dict]:
     for name, changes in params["variants"].items():
         base = {k: v for k, v in params.items() if k not in ("variants", "seeds")}
         base.update(changes)
+        scale = base.get("image_scale", 1.0)
+        if "image_size" in base and isinstance(scale, (int, float)) and scale > 0 and scale != 1.0:  # actual resolution
+            base["image_size"] = [max(8, round(side * scale)) for side in base["image_size"]]
         for seed in changes.get("seeds", params.get("seeds", [0])):
             runs.append(dict(base, variant=name, seed=int(seed)))
     return runs

@@ -4,7 +4,9 @@
 - `mperclass`: pytorch-metric-learning's MPerClassSampler over single images (m = K per place);
 - `hierarchical`: pytorch-metric-learning's HierarchicalSampler: each batch draws its places from two cities;
 - `proxy`: places whose proxies (mean descriptor over the last epoch) are nearest neighbours share a batch
-  (Global Proxy-based hard Mining, Ali-bey et al., arXiv 2302.14217); the first epoch is random.
+  (Global Proxy-based hard Mining, Ali-bey et al., arXiv 2302.14217); the first epoch is random;
+- `self_supervised`: P random *images*, each K times (K augmented views); the label is the image's own
+  identity, so no place label is used (course step 6c).  Same batch shape and count as `pk`.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from torch.utils.data import Dataset, Sampler
 
 from vpr_lib.errors import VPRInputError
 
-SAMPLERS = ("pk", "mperclass", "hierarchical", "proxy")
+SAMPLERS = ("pk", "mperclass", "hierarchical", "proxy", "self_supervised")
 
 
 class PlaceImages(Dataset):
@@ -36,6 +38,28 @@ class PlaceImages(Dataset):
         if self.places.transform is not None:
             image = self.places.transform(image)
         return image, torch.tensor(int(self.labels[index]))
+
+
+class ImageIdentities(PlaceImages):
+    """Item j = (image j, j): every image is its own class, for self-supervised training."""
+
+    def __getitem__(self, index: int):
+        return super().__getitem__(index)[0], torch.tensor(index)
+
+
+class ViewsBatchSampler(Sampler):
+    """Batches of P random image indices, each repeated K times (its K views); as many batches as `pk` makes."""
+
+    def __init__(self, num_images: int, images_per_batch: int, views: int, num_batches: int):
+        self.num_images, self.images_per_batch, self.views, self.num_batches = num_images, images_per_batch, views, num_batches
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self):
+        order = torch.randperm(self.num_images)[: self.num_batches * self.images_per_batch]
+        for batch in order.view(self.num_batches, self.images_per_batch):
+            yield batch.repeat_interleave(self.views).tolist()
 
 
 class ProxyBatchSampler(Sampler):

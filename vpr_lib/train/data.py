@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from vpr_lib.data import PlacesDataset, RetrievalDataset
-from vpr_lib.data.samplers import PlaceImages, ProxyBatchSampler, image_batch_sampler
+from vpr_lib.data.samplers import ImageIdentities, PlaceImages, ProxyBatchSampler, ViewsBatchSampler, image_batch_sampler
 from vpr_lib.data.transforms import BatchAugment, eval_transform
 from vpr_lib.errors import VPRInputError
 
@@ -57,6 +58,26 @@ class ProxyUpdate(Callback):
             trainer.datamodule.proxy_sampler.set_proxies((self.sums / self.counts[:, None]).numpy())
 
 
+@torch.no_grad()
+def init_clusters_from_data(module, places, seed: int) -> None:
+    """Aggregators with clusters (NetVLAD, CRN): k-means on the local features of `init_images` random
+    training images (first image of random places), through the initial backbone, before any training."""
+    aggregator = module.model.aggregator
+    if not hasattr(aggregator, "init_clusters") or not aggregator.init_images:  # init_images 0: random clusters
+        return
+    generator = torch.Generator().manual_seed(seed)
+    chosen = torch.randperm(len(places), generator=generator)[: aggregator.init_images].tolist()
+    normalise, was_training = BatchAugment("none"), module.training
+    module.eval()
+    features = []
+    for start in range(0, len(chosen), 64):
+        images = torch.stack([places[i][0][0] for i in chosen[start:start + 64]])
+        maps = module.model.backbone(normalise(images).contiguous(memory_format=torch.channels_last)).float()
+        features.append(maps.permute(0, 2, 3, 1).flatten(0, 2).numpy())  # every position is a local feature
+    module.train(was_training)
+    aggregator.init_clusters(np.concatenate(features), seed=seed)
+
+
 class VPRDataModule(L.LightningDataModule):
     def __init__(self, config: dict, data_root):
         super().__init__()
@@ -68,7 +89,7 @@ class VPRDataModule(L.LightningDataModule):
         if c["places_per_batch"] > len(self.train_set):
             raise VPRInputError(f"places_per_batch={c['places_per_batch']} but the training set "
                                 f"{self.root / c['train_set']} has only {len(self.train_set)} places.")
-        self.augment = BatchAugment(c["augment"])
+        self.augment = BatchAugment(c["augment"], c["image_size"])
         self.val_set = RetrievalDataset(self.root / c["val_set"], c["positive_dist_threshold"], eval_transform(),
                                         c["image_size"])
 
@@ -99,6 +120,11 @@ class VPRDataModule(L.LightningDataModule):
         if c["sampler"] == "proxy":
             self.proxy_sampler = ProxyBatchSampler(len(self.train_set), c["places_per_batch"], **c["sampler_kwargs"])
             return DataLoader(self.train_set, batch_sampler=self.proxy_sampler, collate_fn=collate_places, **workers)
+        if c["sampler"] == "self_supervised":
+            images = ImageIdentities(self.train_set)
+            batches = ViewsBatchSampler(len(images), c["places_per_batch"], c["img_per_place"],
+                                        len(self.train_set) // c["places_per_batch"])
+            return DataLoader(images, batch_sampler=batches, collate_fn=collate_images, **workers)
         images = PlaceImages(self.train_set)
         batches = image_batch_sampler(c["sampler"], images, c["places_per_batch"], c["img_per_place"],
                                       c["sampler_kwargs"])

@@ -26,16 +26,17 @@ from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors
 from vpr_lib.paths import resolve_data_root, results_dir
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, environment
-from vpr_lib.train.data import ProxyUpdate, VPRDataModule
+from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_data
 from vpr_lib.train.module import VPRModule
-from vpr_lib.train.settings import NON_RESULT_KEYS, validate
+from vpr_lib.train.settings import LATER_KEYS, NON_RESULT_KEYS, validate
 
 SET_NAMES = {rel: name for name, rel in TEST_SETS.items()}
 
 
 def run_id(config: dict) -> str:
     """Readable prefix + digest of everything that changes the result (variant names excluded)."""
-    relevant = {k: v for k, v in sorted(config.items()) if k not in NON_RESULT_KEYS + ("variant", "profile")}
+    relevant = {k: v for k, v in sorted(config.items()) if k not in NON_RESULT_KEYS + ("variant", "profile")
+                and not (k in LATER_KEYS and v == LATER_KEYS[k])}
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return f"{config['aggregator']}-{config['loss']}-s{config['seed']}-{digest}"
 
@@ -109,7 +110,8 @@ def train(config: dict, progress: bool = True) -> Path:
         atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(config, sort_keys=True))
         atomic_write_text(run_dir / "env.json", json.dumps(environment(), indent=1))
     start = time.time()
-    if not last.exists():
+    if not last.exists():  # a fresh run: NetVLAD-like heads start from k-means, then the epoch-0 baseline
+        init_clusters_from_data(module, data.train_set, config["seed"])
         trainer.validate(module, datamodule=data, verbose=False)
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.exists() else None)
     if trainer.is_global_zero:
@@ -138,20 +140,23 @@ def load_module(checkpoint: Path) -> VPRModule:
     return module.eval()
 
 
-def evaluate_module(module: VPRModule, dataset_dir: Path, threshold: float | None = None, device=None):
-    """Recalls + predictions of a trained module on a retrieval set (no training)."""
+def evaluate_module(module: VPRModule, dataset_dir: Path, threshold: float | None = None, device=None,
+                    return_descriptors: bool = False):
+    """Recalls + predictions (+ the descriptors) of a trained module on a retrieval set (no training)."""
     config = module.config
     dataset = RetrievalDataset(dataset_dir, threshold or config["positive_dist_threshold"], eval_transform(),
                                config["image_size"])
     device = device or ("cuda" if torch.cuda.is_available() and config["accelerator"] != "cpu" else "cpu")
     descriptors = extract_descriptors(module.model, dataset, config["eval_batch_size"], config["num_workers"],
                                       device)
-    return dataset, evaluate_descriptors(descriptors, dataset)
+    result = evaluate_descriptors(descriptors, dataset)
+    return dataset, {**result, "descriptors": descriptors} if return_descriptors else result
 
 
-def evaluate_checkpoint(checkpoint: Path, dataset_dir: Path, threshold: float | None = None, device=None):
+def evaluate_checkpoint(checkpoint: Path, dataset_dir: Path, threshold: float | None = None, device=None,
+                        return_descriptors: bool = False):
     """Recalls + predictions of saved weights on a retrieval set (course step 3)."""
-    return evaluate_module(load_module(checkpoint), dataset_dir, threshold, device)
+    return evaluate_module(load_module(checkpoint), dataset_dir, threshold, device, return_descriptors)
 
 
 def evaluate_run(run_dir: Path, checkpoint: Path, root: Path, config: dict, train_seconds: float) -> dict:

@@ -10,6 +10,7 @@ TRAIN_DEFAULTS = {
     "val_set": "sf_xs/val",
     "test_sets": ["sf_xs/val", "sf_xs/test", "tokyo_xs/test"],
     "image_size": [224, 224],
+    "image_scale": 1.0,  # a factor on image_size (the resolution ablation): the run trains and tests at the product
     "img_per_place": 4,
     "min_img_per_place": 4,
     "places_per_batch": 64,
@@ -54,6 +55,9 @@ TRAIN_DEFAULTS = {
 
 # Keys that change how fast a run goes, not what it computes: left out of the run id.
 NON_RESULT_KEYS = ("num_workers", "eval_batch_size", "data_root", "seeds")
+# Keys added after runs were first published: digested only when they differ from this default, so that the
+# ids (and results) of existing runs stay valid.
+LATER_KEYS = {"image_scale": 1.0}
 
 TRAIN_PROFILES = {
     # CI: seconds
@@ -80,8 +84,16 @@ def validate(config: dict) -> None:
     from vpr_lib.train.losses import LOSSES, MINERS
     from vpr_lib.train.optim import OPTIMIZERS, SCHEDULERS
     from vpr_lib.data.samplers import SAMPLERS
+    from vpr_lib.train.losses import CLASSIFICATION_LOSSES
+    where = f" (variant {config['variant']})" if "variant" in config else ""
     for key, valid in (("aggregator", AGGREGATORS), ("loss", LOSSES), ("miner", MINERS), ("optimizer", OPTIMIZERS),
-                       ("scheduler", SCHEDULERS), ("augment", AUGMENTATIONS), ("loss_optimizer", OPTIMIZERS), ("sampler", SAMPLERS), ("last_stage", ("layer3", "layer4"))):
+                       ("scheduler", SCHEDULERS), ("augment", AUGMENTATIONS), ("loss_optimizer", OPTIMIZERS),
+                       ("sampler", SAMPLERS), ("last_stage", ("layer3", "layer4"))):
         if config[key] not in valid:
-            where = f" (variant {config['variant']})" if "variant" in config else ""
             raise VPRInputError(f"Unknown {key} {config[key]!r}{where}; expected one of {sorted(valid)}.")
+    if config["sampler"] == "self_supervised" and config["loss"] in CLASSIFICATION_LOSSES:
+        raise VPRInputError(f"loss {config['loss']!r}{where} holds one weight per place; the self_supervised sampler "
+                            "labels images, not places: use a pair-based loss (ntxent, supcon, contrastive…).")
+    if not isinstance(config["image_scale"], (int, float)) or config["image_scale"] <= 0:
+        raise VPRInputError(f"image_scale{where} must be a positive number (a factor on image_size), "
+                            f"got {config['image_scale']!r}.")

@@ -69,3 +69,33 @@ def plot_recall_by_condition(table: pd.DataFrame, by: str, metric: str = "R@1"):
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig
+
+
+def plot_knn_scaling(scaling: pd.DataFrame):
+    """Memory, query time and R@1 against database size, one line per index (log-log for costs)."""
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3))
+    for kind, group in scaling.groupby("index", sort=False):
+        for ax, column in zip(axes, ("memory MB", "query ms", "R@1")):
+            ax.plot(group["database"], group[column], marker="o", label=kind)
+    for ax, column in zip(axes, ("memory MB", "query ms / query", "R@1 (%)")):
+        ax.set(xscale="log", xlabel="database size", ylabel=column)
+        ax.grid(alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[1].set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_threshold_curves(thresholds: pd.DataFrame, metric: str = "R@1"):
+    """`metric` against the test-time threshold (metres), one line per test set, ± one std over seeds."""
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    for test_set, group in thresholds.groupby("set", sort=False):
+        stats = group.groupby("threshold_m")[metric].agg(["mean", "std"]).fillna(0)
+        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=test_set)
+    ax.set(xlabel="positive threshold at test time (m)", ylabel=f"{metric} (%)", xscale="log")
+    ax.set_xticks(sorted(thresholds.threshold_m.unique()), [str(t) for t in sorted(thresholds.threshold_m.unique())])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

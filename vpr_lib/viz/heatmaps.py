@@ -45,3 +45,42 @@ def heatmap_figure(module, image_paths: list[Path], titles: list[str] | None = N
             ax.set_axis_off()
     fig.tight_layout()
     return fig
+
+
+@torch.no_grad()
+def assignment_maps(module, image_path: Path):
+    """NetVLAD-family heads: the dominant cluster of every position (H', W') and the CRN mask (H', W'), or None."""
+    model = module.model.eval()
+    x = eval_transform()(load_resized(image_path, model.image_size))[None]
+    assignment, mask = model.aggregator.soft_assignment(model.backbone(x.contiguous(memory_format=torch.channels_last)))
+    return assignment[0].argmax(0).numpy(), None if mask is None else mask[0, 0].numpy()
+
+
+def assignment_figure(modules: dict, image_paths: list[Path]):
+    """For each image (columns): the image, then per head (rows) its dominant clusters, and its context mask
+    when it has one (report 001 figure 4)."""
+    import matplotlib.pyplot as plt
+    rows = [("image", None, None)]
+    for name, module in modules.items():
+        rows.append((f"{name}: clusters", module, "clusters"))
+        if getattr(module.model.aggregator, "context", None) is not None:
+            rows.append((f"{name}: mask", module, "mask"))
+    fig, axes = plt.subplots(len(rows), len(image_paths), figsize=(1.8 * len(image_paths), 1.8 * len(rows)),
+                             squeeze=False)
+    for i, path in enumerate(image_paths):
+        image = np.asarray(load_image(path))
+        extent = (0, image.shape[1], image.shape[0], 0)
+        for r, (label, module, kind) in enumerate(rows):
+            ax = axes[r, i]
+            ax.imshow(image)
+            if module is not None:
+                clusters, mask = assignment_maps(module, path)
+                shown = clusters if kind == "clusters" else mask
+                ax.imshow(shown, cmap="tab20" if kind == "clusters" else "viridis", alpha=0.55, extent=extent,
+                          interpolation="nearest", **({"vmin": 0, "vmax": 2} if kind == "mask" else {}))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_ylabel(label, fontsize=7)
+    fig.tight_layout()
+    return fig

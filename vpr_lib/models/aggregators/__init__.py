@@ -31,4 +31,4 @@ def build_aggregator(name: str, in_shape: tuple, **kwargs):
         raise VPRInputError(f"Bad parameters for aggregator {name!r}: {e}.") from None
 
 
-from vpr_lib.models.aggregators import avg, convap, gem, mixvpr  # noqa: E402,F401  (registration)
+from vpr_lib.models.aggregators import avg, convap, gem, mixvpr, netvlad  # noqa: E402,F401  (registration)

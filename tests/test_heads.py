@@ -1,0 +1,66 @@
+"""NetVLAD-family heads: sizes, normalisation, k-means initialisation, and the cost table."""
+import numpy as np
+import pytest
+import torch
+
+from vpr_lib.errors import VPRInputError
+from vpr_lib.models import VPRModel
+from vpr_lib.models.aggregators import build_aggregator
+from vpr_lib.models.costs import model_costs
+
+
+@pytest.mark.parametrize("name", ["netvlad", "crn", "crn2"])
+def test_netvlad_family_descriptor_is_clusters_times_channels_and_unit_norm(name):
+    head = build_aggregator(name, (256, 4, 4), clusters=8)
+    out = head(torch.randn(3, 256, 4, 4))
+    assert out.shape == (3, 8 * 256) and head.out_dim == 8 * 256
+    assert torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
+    # intra-normalisation: every cluster's block has the same norm (1/sqrt(K)) before nothing else rescales it
+    blocks = out.view(3, 8, 256).norm(dim=2)
+    assert torch.allclose(blocks[blocks > 0], torch.full_like(blocks[blocks > 0], 8 ** -0.5), atol=1e-5)
+
+
+def test_netvlad_input_shape_mismatch_names_the_expected_shape():
+    head = build_aggregator("netvlad", (256, 2, 2), clusters=4)
+    with pytest.raises(VPRInputError, match=r"\(B, 256, 2, 2\)"):
+        head(torch.randn(1, 128, 2, 2))
+
+
+def test_kmeans_initialisation_sets_centroids_and_assignment():
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((4, 16)).astype(np.float32)
+    features = np.repeat(centres, 50, axis=0) + 0.01 * rng.standard_normal((200, 16)).astype(np.float32)
+    head = build_aggregator("netvlad", (16, 2, 2), clusters=4)
+    before = head.centroids.detach().clone()
+    head.init_clusters(features)
+    centroids = head.centroids.detach().numpy()
+    assert not torch.allclose(before, head.centroids)
+    truth = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+    assert (truth @ centroids.T).max(axis=1).min() > 0.99  # every true centre found
+    # w_k = 2αc_k, b_k = −α‖c_k‖²: the conv weights are the centroids up to the positive scale 2α
+    weight = head.assign.weight.detach()[:, :, 0, 0].numpy()
+    alpha = weight[0, 0] / (2 * centroids[0, 0])
+    assert alpha > 0 and np.allclose(weight, 2 * alpha * centroids, rtol=1e-4)
+    assert np.allclose(head.assign.bias.detach().numpy(), -alpha * (centroids ** 2).sum(1), rtol=1e-4)
+    # the nearest centroid outweighs the second 100 : 1 on average for a local feature
+    x = torch.from_numpy(features[:1]).view(1, 16, 1, 1).expand(1, 16, 2, 2).contiguous()
+    assignment, _ = head.soft_assignment(x)
+    top2 = assignment[0, :, 0, 0].sort().values[-2:]
+    assert top2[1] > 0.9 and top2[1] / top2[0] > 10
+
+
+def test_crn_starts_as_netvlad():
+    torch.manual_seed(0)
+    plain = build_aggregator("netvlad", (32, 3, 3), clusters=4)
+    crn = build_aggregator("crn", (32, 3, 3), clusters=4)
+    crn.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.randn(2, 32, 3, 3)
+    assert torch.allclose(plain(x), crn(x), atol=1e-6)
+
+
+def test_cost_table_counts_parameters_and_flops():
+    model = VPRModel((32, 32), "layer3", "none", 0, "netvlad", {"clusters": 8})
+    costs = model_costs(model, batch=2, repeats=1)
+    assert costs["descriptor dim"] == 8 * 256 and costs["feature map (C, H, W)"] == (256, 2, 2)
+    assert costs["aggregator params"] == 256 * 8 + 8 + 8 * 256  # 1x1 conv (weights + bias) + centroids
+    assert costs["GFLOPs / image"] > 0 and costs["extraction ms / image"] > 0
