@@ -3,7 +3,6 @@
 Needs TeX Live (`scripts/install_system_deps.sh tex`, run by CI); skipped without it unless
 VPR_REQUIRE_TEX=1 (as in CI), where its absence is a failure."""
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -53,7 +52,44 @@ def test_pdf_from_smoke_results_has_the_tables_numbers_and_no_broken_reference(s
     assert "SynthCity smoke" in flat and "2 seed(s)" in flat  # captions state data, profile and seeds
     runs = pd.read_csv(results_tmp / "tables" / "02_gem_runs.csv")
     assert all(run_id in flat for run_id in runs.run_id)  # the appendix lists every run
-    assert re.search(r"\d\.\d\s+GeM pooling", text)  # numbered subsections of the steps with results
-    assert not re.search(r"\d\.\d\s+(Losses|Miners|Samplers)", text)  # no results, no section
+    aux = (report / "main.aux").read_text(errors="replace")
+    assert r"\newlabel{sec:02_gem}" in aux and "GeM pooling" in flat  # the subsections of the steps with results
+    assert "sec:04_losses" not in aux and "sec:12_knn" not in aux  # no results, no section
     log = (report / "main.log").read_text(errors="replace")
     assert "undefined" not in log.lower() and "no result" not in log and "??" not in flat
+
+
+def _fake_step(tables: Path, name: str, variants: list[str]) -> None:
+    """A notebook's summary and runs tables as experiments writes them, with made-up cells."""
+    columns = [f"{s} {m}" for s in ("SF-XS val", "SF-XS test", "Tokyo-XS") for m in ("R@1", "R@5")]
+    rows = [{"variant": v, **{c: f"{10 + i}.0 ± 1.0" for c in columns}} for i, v in enumerate(variants)]
+    pd.DataFrame(rows).to_csv(tables / f"{name}_summary.csv", index=False)
+    pd.DataFrame([{"variant": v, "seed": s, "run_id": f"{v}-s{s}-0123456789", "best_epoch": 3, "train_seconds": 1.0,
+                   "commit": "abc1234", "profile": "demo", "data": "SynthCity demo", "threshold_m": 25}
+                  for v in variants for s in (0, 1, 2)]).to_csv(tables / f"{name}_runs.csv", index=False)
+
+
+def test_grouped_tables_extra_tables_and_the_knn_section_are_generated(tmp_path):
+    results, report = tmp_path / "results", tmp_path / "report"
+    (results / "tables").mkdir(parents=True)
+    shutil.copytree(ROOT / "report" / "sections", report / "sections")
+    _fake_step(results / "tables", "08_optimizers", ["sgd", "adam", "none", "cosine", "sgd_lr0.001"])
+    _fake_step(results / "tables", "09_heads", ["cosplace", "netvlad"])
+    pd.DataFrame({"variant": ["cosplace", "netvlad"], "descriptor dim": [512, 16384]}).to_csv(
+        results / "tables" / "09_heads_costs.csv", index=False)
+    knn = pd.DataFrame([{"index": k, "database": n, "memory MB": m, "query ms": q, "R@1": r, "R@5": r,
+                         "% memory saved": 100 - m, "% time saved": 100 - q, "seed": 0, "set": "sf_xs/test"}
+                        for n in (1000, 10000) for k, m, q, r in (("exact", 100, 100, 20), ("ivf_pq", 2.5, 1, 18))])
+    knn.to_csv(results / "tables" / "12_knn_scaling.csv", index=False)
+    knn.to_csv(results / "tables" / "12_knn_test_sets.csv", index=False)
+    gen = generate(results, report)
+    experiments = (gen / "experiments.tex").read_text()
+    # 08 splits into optimizers / learning rates / schedulers (groups with one row or none are left out)
+    assert [p.name for p in sorted((gen / "tables").glob("08_optimizers*.tex"))] == [
+        "08_optimizers_1.tex", "08_optimizers_2.tex", "08_optimizers_3.tex"]
+    assert "sgd\\_lr0.001" in (gen / "tables" / "08_optimizers_2.tex").read_text()
+    assert "cosine" not in (gen / "tables" / "08_optimizers_1.tex").read_text()
+    assert "16384" in (gen / "tables" / "09_heads_costs.tex").read_text()
+    assert experiments.index("sec:09_heads") < experiments.index("sec:12_knn")
+    numbers = (gen / "numbers.tex").read_text()
+    assert r"\newcommand{\KnnPqMemorySaved}{97.5}" in numbers and r"\newcommand{\KnnLargest}{10,000}" in numbers

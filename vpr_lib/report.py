@@ -21,12 +21,36 @@ from vpr_lib.results import atomic_write_text, git_commit
 STEPS = [
     ("01_baseline", "The starter configuration", "the course's starter (ResNet-18, average pooling + Linear, contrastive loss)"),
     ("02_gem", "GeM pooling", "average pooling vs GeM"),
+    ("03_visual_analysis", None, None),  # no runs of its own: a section of its own (_analysis_section)
     ("04_losses", "Losses", "metric-learning and classification losses"),
     ("05_miners", "Miners", "miners on the contrastive loss"),
     ("06_samplers", "Samplers", "batch samplers and batch sizes"),
     ("07_mixvpr", "Aggregators", "aggregation layers on ResNet-18"),
     ("08_optimizers", "Optimizers and schedulers", "optimizers, learning rates and schedulers"),
+    ("09_heads", "NetVLAD-family heads", "NetVLAD, CRN, CRN2 and the CosPlace head (GeM + Linear)"),
+    ("11_ablations", "Ablations: augmentation and resolution", "training augmentation and image resolution"),
+    ("12_knn", None, None),  # no runs of its own (_knn_section)
+    ("13_self_supervised", "Self-supervised training", "NT-Xent with and without place labels"),
 ]
+# Steps whose summary splits into several tables: (label, regular expression on the variant names).
+TABLE_GROUPS = {
+    "08_optimizers": [("optimizers at report 000's settings", r"(sgd|adam|adamw|asgd)"),
+                      ("SGD learning rates", r"sgd(_lr.*)?"),
+                      ("schedulers", r"(none|cosine|plateau|multistep.*)"),
+                      ("AdamW learning rate x weight decay", r"adamw_lr.*")],
+}
+# Tables and figures of a step beyond its summary, curves and bars: (name in results/, caption).
+EXTRA_TABLES = {
+    "09_heads": [("09_heads_costs", "Cost of each head per image: descriptor size, parameters, FLOPs (torch's "
+                                    "FlopCounterMode) and extraction time measured on this machine's CPU")],
+}
+EXTRA_FIGURES = {
+    "09_heads": [("09_heads_assignments", "Dominant NetVLAD cluster per position of the last feature map, and "
+                                          "the CRN / CRN2 context masks, over SF-XS test queries (seed 0).")],
+    "11_ablations": [("11_ablations_thresholds", "R@1 of the baseline runs when a prediction counts as correct "
+                                                 "within 5, 10, 25 or 50 m at test time, re-scored from the saved "
+                                                 "predictions; error bars: $\\pm$ one std over seeds.")],
+}
 TEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 TEX_INSTALL = ("apt-get install -y --no-install-recommends texlive-latex-base texlive-latex-recommended "
@@ -150,6 +174,19 @@ def _copy_figure(results: Path, gen: Path, name: str) -> str | None:
     return f"generated/figures/{source.name}"
 
 
+def table_groups(name: str, summary: pd.DataFrame):
+    """(file suffix, label, rows) of each table of a step: one table, or one per group of TABLE_GROUPS that has
+    results (a variant may appear in several groups, e.g. SGD among optimizers and learning rates)."""
+    if name not in TABLE_GROUPS:
+        return [("", None, summary)]
+    groups = []
+    for i, (label, pattern) in enumerate(TABLE_GROUPS[name]):
+        rows = summary[summary.variant.astype(str).str.fullmatch(pattern)]
+        if len(rows) > (1 if i else 0):  # a group of one row compares nothing
+            groups.append((f"_{i + 1}", label, rows))
+    return groups
+
+
 def _step_section(name: str, title: str, what: str, results: Path, gen: Path, report: Path):
     """The subsection of one notebook, its macros and its runs; None when it has no results."""
     summary = _read(results / "tables" / f"{name}_summary.csv")
@@ -160,9 +197,10 @@ def _step_section(name: str, title: str, what: str, results: Path, gen: Path, re
     parts = [rf"\subsection{{{title}}}", rf"\label{{sec:{name}}}"]
     if (report / "sections" / f"{name}.tex").is_file():
         parts.append(rf"\input{{sections/{name}}}")
-    (gen / "tables" / f"{name}.tex").write_text(table_tex(summary, caption_of(f"Test recalls: {what}", info),
-                                                          f"tab:{name}"))
-    parts.append(rf"\input{{generated/tables/{name}}}")
+    for suffix, label, rows in table_groups(name, summary):
+        (gen / "tables" / f"{name}{suffix}.tex").write_text(table_tex(
+            rows, caption_of(f"Test recalls: {label or what}", info), f"tab:{name}{suffix}"))
+        parts.append(rf"\input{{generated/tables/{name}{suffix}}}")
     epochs = _read(results / "tables" / f"{name}_epochs.csv")
     if name == "02_gem" and epochs is not None:
         (gen / "tables" / f"{name}_epochs.tex").write_text(epoch_tex(
@@ -176,9 +214,72 @@ def _step_section(name: str, title: str, what: str, results: Path, gen: Path, re
         path = _copy_figure(results, gen, figure)
         if path:
             parts.append(figure_tex(path, caption, f"fig:{figure}", wide=figure.endswith("_bars")))
+    for table_name, caption in EXTRA_TABLES.get(name, []):
+        table = _read(results / "tables" / f"{table_name}.csv")
+        if table is not None:
+            parts.append(plain_table(table, caption, table_name, gen))
+    for figure, caption in EXTRA_FIGURES.get(name, []):
+        path = _copy_figure(results, gen, figure)
+        if path:
+            parts.append(figure_tex(path, caption, f"fig:{figure}"))
     parts.append(r"\FloatBarrier")
     macros = macros_tex(name, summary, _read(results / "tables" / f"{name}_versus.csv"))
     return "\n".join(parts), macros, runs, info
+
+
+def plain_table(table: pd.DataFrame, caption: str, name: str, gen: Path, wide: bool = False) -> str:
+    """A CSV table as generated/tables/<name>.tex (booktabs, escaped cells); returns its \\input line."""
+    cells = table.astype(object).where(table.notna(), "--").astype(str)
+    body = [" & ".join(tex_escape(v) for v in row) + r" \\" for row in cells.itertuples(index=False)]
+    env, width = ("table*", r"\textwidth") if wide else ("table", r"\columnwidth")
+    (gen / "tables" / f"{name}.tex").write_text("\n".join([
+        rf"\begin{{{env}}}[!htbp]", r"\centering", rf"\caption{{{caption}.}}", rf"\label{{tab:{name}}}",
+        rf"\resizebox{{{width}}}{{!}}{{%", rf"\begin{{tabular}}{{{'l' * (len(table.columns) - 1)}r}}",
+        r"\toprule", " & ".join(tex_escape(c) for c in table.columns) + r" \\", r"\midrule", *body,
+        r"\bottomrule", r"\end{tabular}}", rf"\end{{{env}}}", ""]))
+    return rf"\input{{generated/tables/{name}}}"
+
+
+def _knn_section(results: Path, gen: Path, report: Path) -> str | None:
+    """Notebook 12: exact vs approximate search on the test sets and the scaling study."""
+    scaling = _read(results / "tables" / "12_knn_scaling.csv")
+    by_set = _read(results / "tables" / "12_knn_test_sets.csv")
+    if scaling is None or by_set is None:
+        return None
+    parts = [r"\subsection{Exact and approximate nearest-neighbour search}", r"\label{sec:12_knn}"]
+    if (report / "sections" / "12_knn.tex").is_file():
+        parts.append(r"\input{sections/12_knn}")
+    seeds = by_set.seed.nunique()
+    summary = by_set.groupby(["set", "index"], sort=False).agg(
+        **{"memory MB": ("memory MB", "mean"), "query ms": ("query ms", "mean"),
+           "R@1": ("R@1", lambda v: f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0:.1f}"),
+           "R@5": ("R@5", lambda v: f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0:.1f}")}).reset_index()
+    summary["memory MB"] = summary["memory MB"].map(lambda v: f"{v:.3f}")
+    summary["query ms"] = summary["query ms"].map(lambda v: f"{v:.4f}")
+    parts.append(plain_table(summary, f"Exact and approximate search on the test sets with the descriptors of "
+                                      f"{seeds} trained GeM model(s) (one per seed; R@N mean $\\pm$ std over them): "
+                                      "index memory, query time per query on this machine's CPU", "12_knn_test_sets", gen))
+    table = scaling[["index", "database", "memory MB", "query ms", "R@1", "% memory saved", "% time saved"]].copy()
+    table["database"] = table["database"].map(lambda v: f"{int(v):,}")
+    for column, digits in (("memory MB", 1), ("query ms", 3), ("R@1", 1), ("% memory saved", 1), ("% time saved", 1)):
+        table[column] = table[column].map(lambda v, d=digits: f"{v:.{d}f}")
+    parts.append(plain_table(table, "Scaling study: the SF-XS test database padded with synthetic distractors "
+                                    "(one trained model, SF-XS test queries); savings relative to exact search of "
+                                    "the same size", "12_knn_scaling", gen, wide=True))
+    figure = _copy_figure(results, gen, "12_knn_scaling")
+    if figure:
+        parts.append(figure_tex(figure, "Memory, query time and R@1 against database size (log scales).",
+                                "fig:12_knn_scaling", wide=True))
+    largest = scaling[scaling.database == scaling.database.max()].set_index("index")
+    macros = [rf"\newcommand{{\KnnLargest}}{{{int(largest.database.iloc[0]):,}}}"]
+    if "ivf_pq" in largest.index:
+        row = largest.loc["ivf_pq"]
+        macros += [rf"\newcommand{{\KnnPqMemorySaved}}{{{row['% memory saved']:.1f}}}",
+                   rf"\newcommand{{\KnnPqTimeSaved}}{{{row['% time saved']:.1f}}}",
+                   rf"\newcommand{{\KnnPqRone}}{{{row['R@1']:.1f}}}",
+                   rf"\newcommand{{\KnnExactRone}}{{{largest.loc['exact', 'R@1']:.1f}}}"]
+    parts.append(r"\FloatBarrier")
+    return "\n".join(parts), macros
 
 
 def _analysis_section(results: Path, gen: Path, report: Path) -> str | None:
@@ -205,18 +306,10 @@ def _analysis_section(results: Path, gen: Path, report: Path) -> str | None:
                                                            "R@1 within the category and its share of all rank-1 "
                                                            "failures; categories overlap")):
         table = _read(results / "tables" / f"{table_name}.csv")
-        if table is None:
-            continue
-        cells = table.astype(object).where(table.notna(), "--").astype(str)
-        body = [" & ".join(tex_escape(v) for v in row) + r" \\" for row in cells.itertuples(index=False)]
-        (gen / "tables" / f"{table_name}.tex").write_text("\n".join([
-            r"\begin{table}[!htbp]", r"\centering", rf"\caption{{{caption}.}}", rf"\label{{tab:{table_name}}}",
-            r"\resizebox{\columnwidth}{!}{%", rf"\begin{{tabular}}{{{'l' * (len(table.columns) - 1)}r}}",
-            r"\toprule", " & ".join(tex_escape(c) for c in table.columns) + r" \\", r"\midrule", *body,
-            r"\bottomrule", r"\end{tabular}}", r"\end{table}", ""]))
-        parts.append(rf"\input{{generated/tables/{table_name}}}")
+        if table is not None:
+            parts.append(plain_table(table, caption, table_name, gen))
     parts.append(r"\FloatBarrier")
-    return "\n".join(parts)
+    return "\n".join(parts), []
 
 
 def generate(results: Path | None = None, report: Path | None = None) -> Path:
@@ -228,6 +321,12 @@ def generate(results: Path | None = None, report: Path | None = None) -> Path:
     (gen / "tables").mkdir(parents=True)
     sections, macros, all_runs, infos = [], [], [], []
     for name, title, what in STEPS:
+        if title is None:
+            special = {"03_visual_analysis": _analysis_section, "12_knn": _knn_section}[name](results, gen, report)
+            if special:
+                sections.append(special[0])
+                macros += special[1]
+            continue
         step = _step_section(name, title, what, results, gen, report)
         if step is not None:
             text, step_macros, runs, info = step
@@ -235,10 +334,6 @@ def generate(results: Path | None = None, report: Path | None = None) -> Path:
             macros += step_macros
             all_runs.append((name, runs))
             infos.append(info)
-        if name == "02_gem":  # the visual analysis reads 02's runs: it follows them
-            analysis = _analysis_section(results, gen, report)
-            if analysis:
-                sections.append(analysis)
     if not sections:
         shutil.rmtree(gen)
         raise FileNotFoundError(f"No results to report under {results / 'tables'}: run ./run_all.sh first.")
