@@ -16,6 +16,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$PROFILE" in smoke|demo|full) ;; *) echo "--profile must be smoke, demo or full" >&2; exit 2 ;; esac
+# A stop (Ctrl-C, kill) is passed to the running step, which shuts its notebook kernel down, then we exit.
+child=""
+run() { "$@" & child=$!; wait "$child"; local rc=$?; child=""; return $rc; }
+trap 'trap - TERM INT; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"; echo "stopped" >&2; exit 143' TERM INT
+
 source scripts/bootstrap_venv.sh
 scripts/install_system_deps.sh tex || echo "[report] without TeX the notebooks still run; the PDF is skipped" >&2
 if [ -n "$REPORT_ONLY" ]; then
@@ -29,11 +34,11 @@ if [ -z "$DATA_ROOT" ]; then
         exit 2
     fi
     echo "== SynthCity ($PROFILE)"
-    python -m vpr_lib.synth --profile "$PROFILE" --seed 0
+    run python -m vpr_lib.synth --profile "$PROFILE" --seed 0
 fi
 echo "== notebooks ($PROFILE)"
 status=0
-python -m vpr_lib.notebooks --profile "$PROFILE" --only "$ONLY" --data-root "$DATA_ROOT" || status=$?
+run python -m vpr_lib.notebooks --profile "$PROFILE" --only "$ONLY" --data-root "$DATA_ROOT" || status=$?
 echo "== report"
-python -m vpr_lib.report || status=1
+run python -m vpr_lib.report || status=1
 exit $status

@@ -24,7 +24,8 @@ def test_exact_knn_finds_the_nearest_descriptors():
 
 
 def test_unknown_aggregator_lists_the_valid_ones():
-    with pytest.raises(VPRInputError, match=r"Unknown aggregator 'gemm'; expected one of \['avg', 'convap', 'gem', 'mixvpr'\]"):
+    with pytest.raises(VPRInputError, match=r"Unknown aggregator 'gemm'; expected one of \['avg', 'convap', 'crn', "
+                                            r"'crn2', 'gem', 'mixvpr', 'netvlad'\]"):
         build_aggregator("gemm", (256, 4, 4))
 
 

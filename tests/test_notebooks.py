@@ -161,3 +161,40 @@ def test_12_knn_compares_indexes_on_trained_descriptors(synth_smoke, results_tmp
     scaling = pd.read_csv(results_tmp / "tables" / "12_knn_scaling.csv")
     assert set(scaling.database) == {2000, 5000} and scaling.run_id.iloc[0] in set(runs.run_id)
     assert (results_tmp / "figures" / "12_knn_scaling.png").is_file()
+
+
+def test_sigterm_stops_the_runner_and_shuts_its_kernel_down(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    pidfile = tmp_path / "kernel.pid"
+    cells = [nbformat.v4.new_code_cell('profile = "demo"', metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("import os, time\n"
+                                       f"open({str(pidfile)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)")]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                       "display_name": "Python 3"}})
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, tmp_path / "notebooks" / "00_sleeps.ipynb")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "00_sleeps.yaml").write_text("defaults: {}\n")
+    env = dict(os.environ, VPR_ROOT=str(tmp_path), VPR_RESULTS=str(tmp_path / "results"))
+    runner = subprocess.Popen([sys.executable, "-m", "vpr_lib.notebooks", "--profile", "smoke"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (pidfile.is_file() and pidfile.read_text()) and time.time() < deadline:
+        time.sleep(0.1)
+    kernel = int(pidfile.read_text())
+    runner.send_signal(signal.SIGTERM)
+    out, _ = runner.communicate(timeout=60)
+    assert runner.returncode == 130 and "00_sleeps stopped" in out
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            os.kill(kernel, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the notebook's kernel survived the runner")

@@ -1,10 +1,8 @@
 """The training engine on SynthCity smoke: runs, reuse, resume after a kill, DDP, factories."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -72,7 +70,7 @@ def test_every_factory_name_of_the_params_files_resolves():
                 build_miner(c["miner"], c["miner_kwargs"])
                 optimizer = build_optimizer(c["optimizer"], model.parameters(), c["optimizer_kwargs"])
                 build_scheduler(c["scheduler"], optimizer, c["scheduler_kwargs"], c["epochs"])
-                assert model(torch.zeros(1, 3, *c["image_size"])).shape == (1, model.descriptor_dim)
+                assert model(torch.zeros(2, 3, *c["image_size"])).shape == (2, model.descriptor_dim)
     assert len(built) > 30
 
 
@@ -108,31 +106,6 @@ def test_same_seed_same_metrics_on_cpu(synth_smoke, tmp_path, monkeypatch):
         monkeypatch.setenv("VPR_RESULTS", str(tmp_path / name))
         tables.append(pd.read_csv(train(config, progress=False) / "epochs.csv"))
     pd.testing.assert_frame_equal(tables[0], tables[1])
-
-
-def test_resume_after_a_kill_mid_training(synth_smoke, tmp_path):
-    args = ["--set", f"data_root={synth_smoke}", "--set", "epochs=4"]
-    proc = cli(tmp_path, *args)
-    runs = tmp_path / "runs"
-    deadline = time.time() + 120
-    while not list(runs.glob("*/checkpoints/last.ckpt")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)  # killed right after epoch 1's checkpoint, during epoch 2
-    proc.wait()
-    run_dir = next(runs.iterdir())
-    assert not (run_dir / "metrics.json").exists()
-    first = pd.read_csv(run_dir / "epochs.csv")
-    assert first.epoch.max() < 4
-    finished = cli(tmp_path, *args)
-    out, err = finished.communicate(timeout=300)
-    assert finished.returncode == 0, err[-2000:]
-    assert out.strip().splitlines()[-1] == str(run_dir)  # prints the run folder last
-    epochs = pd.read_csv(run_dir / "epochs.csv")
-    assert epochs.epoch.tolist() == [0, 1, 2, 3, 4]
-    # resumed, not restarted: the epochs logged before the kill are unchanged
-    pd.testing.assert_frame_equal(epochs[epochs.epoch <= 1].reset_index(drop=True),
-                                  first[first.epoch <= 1].reset_index(drop=True))
-    assert (run_dir / "metrics.json").is_file()
 
 
 def test_ddp_with_two_cpu_processes(synth_smoke, tmp_path):

@@ -2,12 +2,14 @@
 
     python -m vpr_lib.notebooks --profile demo [--only 00,01] [--data-root DIR]
 
-Continues past a failing notebook and exits non-zero naming the failures.
+Continues past a failing notebook and exits non-zero naming the failures.  SIGTERM stops it like Ctrl-C:
+the running notebook's kernel is shut down, not left training on its own.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -55,12 +57,18 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
     return out
 
 
+def _stop(signum, frame):
+    """SIGTERM → KeyboardInterrupt: papermill's context managers then shut the kernel down on the way out."""
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vpr_lib.notebooks", description=__doc__.splitlines()[0])
     ap.add_argument("--profile", choices=PROFILES, default="demo")
     ap.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 00,01")
     ap.add_argument("--data-root", default="", help="real data (default: SynthCity of the profile)")
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         paths = notebook_paths([o.strip() for o in args.only.split(",") if o.strip()])
     except VPRInputError as e:
@@ -73,6 +81,10 @@ def main(argv=None) -> int:
         try:
             out = run_notebook(path, args.profile, args.data_root)
             print(f"[{i}/{len(paths)}] {path.stem} done in {time.time() - start:.0f} s → {out}", flush=True)
+        except KeyboardInterrupt:
+            print(f"[{i}/{len(paths)}] {path.stem} stopped after {time.time() - start:.0f} s (its kernel shut down; "
+                  "completed runs are kept, the interrupted one resumes next time)", flush=True)
+            return 130
         except Exception as e:  # noqa: BLE001 - report and continue with the next notebook
             failed.append(path.stem)
             print(f"[{i}/{len(paths)}] {path.stem} FAILED after {time.time() - start:.0f} s: "

@@ -1,9 +1,11 @@
 """The results store: atomic writes (temp file + rename) of tables and figures under results/."""
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from vpr_lib.paths import results_dir
@@ -33,6 +35,34 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
 
 def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
+
+
+def ensure_writable(folder: Path) -> Path:
+    """Create `folder` if needed and check that files can be written in it, or stop saying so."""
+    from vpr_lib.errors import VPRInputError
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise VPRInputError(f"Cannot write in the results folder {folder} ({e.strerror or e}); make it writable or "
+                            "set VPR_RESULTS to another folder.") from None
+    return folder
+
+
+@contextmanager
+def run_lock(run_dir: Path):
+    """Exclusive lock on a run folder (run_dir/.lock): a second process asking for the same run waits, then finds
+    it complete and reuses it.  The lock is released when the holder exits, even by SIGKILL."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def save_table(df, name: str) -> Path:

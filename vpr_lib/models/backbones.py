@@ -59,7 +59,9 @@ class ResNetBackbone(nn.Module):
         if body_state is not None:
             missing, unexpected = self.body.load_state_dict(body_state, strict=False)
             if missing:  # a checkpoint cut earlier than this backbone (layer3 weights for a layer4 model)
-                raise VPRInputError(f"{pretrained} has no weights for {sorted({k.split('.')[0] for k in missing})} "
+                names = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
+                absent = sorted({names[int(k.split('.')[0])] for k in missing})
+                raise VPRInputError(f"{pretrained} has no weights for {absent} "
                                     f"of this backbone (cut after {last_stage}); use a checkpoint with as many stages.")
         self._frozen = [m for stage in keep[:frozen_stages]
                         for m in ((resnet.conv1, resnet.bn1) if stage == "conv1" else (getattr(resnet, stage),))]

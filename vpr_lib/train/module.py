@@ -2,6 +2,8 @@
 retrieval set.  It receives configs and tensors, never datasets (so load_from_checkpoint works)."""
 from __future__ import annotations
 
+import random
+
 import lightning as L
 import numpy as np
 import torch
@@ -82,8 +84,18 @@ class VPRModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint):
         if self.loss_optimizer is not None:
             checkpoint["loss_optimizer"] = self.loss_optimizer.state_dict()
+        # the random state at the end of the epoch: a resumed run draws the same batches and augmentations next
+        name, keys, pos, has_gauss, gauss = np.random.get_state()  # as tensors and numbers: weights_only loads it
+        checkpoint["rng_states"] = {"python": random.getstate(), "torch": torch.get_rng_state(),
+                                    "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)}
 
     def on_load_checkpoint(self, checkpoint):
+        if "rng_states" in checkpoint:
+            states = checkpoint["rng_states"]
+            random.setstate(states["python"])
+            name, keys, pos, has_gauss, gauss = states["numpy"]
+            np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+            torch.set_rng_state(states["torch"])
         self._loss_optimizer_state = checkpoint.get("loss_optimizer")
         if self.loss_optimizer is not None and self._loss_optimizer_state is not None:
             self.loss_optimizer.load_state_dict(self._loss_optimizer_state)

@@ -2,13 +2,16 @@
 
     params.yaml  env.json  epochs.csv  metrics.json  predictions/<set>.npz  checkpoints/{best,last}.ckpt
 
-A run whose metrics.json exists is reused; one with checkpoints/last.ckpt resumes from it.
+A run whose metrics.json exists is reused; one with checkpoints/last.ckpt resumes from it.  A lock on the run
+folder makes a second process asking for the same run wait and then reuse it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import os
 import time
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from vpr_lib.datasets import TEST_SETS
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors
 from vpr_lib.paths import resolve_data_root, results_dir
-from vpr_lib.results import atomic_write_bytes, atomic_write_text, environment
+from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writable, environment, run_lock
 from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_data
 from vpr_lib.train.module import VPRModule
 from vpr_lib.train.settings import LATER_KEYS, NON_RESULT_KEYS, validate
@@ -96,10 +99,20 @@ def train(config: dict, progress: bool = True) -> Path:
     if is_complete(run_dir):
         return run_dir
     root = resolve_data_root(config["data_root"], config["profile"])
+    L.seed_everything(config["seed"], workers=True, verbose=False)
+    data = VPRDataModule(config, root)  # bad data stops here, before anything is written
+    ensure_writable(run_dir.parent)
+    worker = os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("RANK", "0") != "0"  # DDP ranks > 0
+    with contextlib.nullcontext() if worker else run_lock(run_dir):
+        if is_complete(run_dir):  # another process completed it while this one waited for the lock
+            return run_dir
+        _fit_and_evaluate(config, run_dir, root, data, progress)
+    return run_dir
+
+
+def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModule, progress: bool) -> None:
     ckpt_dir = run_dir / "checkpoints"
     last = ckpt_dir / "last.ckpt"
-    L.seed_everything(config["seed"], workers=True, verbose=False)
-    data = VPRDataModule(config, root)
     module = VPRModule(config, data.num_classes)
     module.val_positives, module.val_database_num = data.val_set.positives_per_query, data.val_set.database_num
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/R@1", mode="max", save_last=True,
@@ -117,7 +130,6 @@ def train(config: dict, progress: bool = True) -> Path:
     if trainer.is_global_zero:
         checkpoint = Path(best.best_model_path or last)
         evaluate_run(run_dir, checkpoint, root, config, train_seconds=time.time() - start)
-    return run_dir
 
 
 def best_checkpoint(run_id: str) -> Path:

@@ -76,6 +76,25 @@ TRAIN_PROFILES = {
 }
 
 
+# Keys whose values may take several types; every other key must have its default's type (int ~ float).
+FLEXIBLE_TYPES = {"devices": (int, str, list), "precision": (str, int), "limit_train_batches": (int, float),
+                  "pretrained": (str, type(None)), "aggregator_kwargs": (dict, type(None))}
+
+
+def check_types(config: dict, where: str = "") -> None:
+    """Stop with the expected type when a value has the wrong one (`epochs: "3"`, `image_size: 32`)."""
+    for key, default in TRAIN_DEFAULTS.items():
+        if key not in config:
+            continue
+        allowed = FLEXIBLE_TYPES.get(key) or ((bool,) if isinstance(default, bool) else
+                                              (int, float) if isinstance(default, (int, float)) else (type(default),))
+        value = config[key]
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            from vpr_lib.errors import VPRInputError
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+            raise VPRInputError(f"Parameter {key}{where} must be {names}, got {value!r} ({type(value).__name__}).")
+
+
 def validate(config: dict) -> None:
     """Stop early, with the valid names, when a factory name of a run config is unknown."""
     from vpr_lib.data.transforms import AUGMENTATIONS
@@ -94,6 +113,7 @@ def validate(config: dict) -> None:
     if config["sampler"] == "self_supervised" and config["loss"] in CLASSIFICATION_LOSSES:
         raise VPRInputError(f"loss {config['loss']!r}{where} holds one weight per place; the self_supervised sampler "
                             "labels images, not places: use a pair-based loss (ntxent, supcon, contrastive…).")
-    if not isinstance(config["image_scale"], (int, float)) or config["image_scale"] <= 0:
+    check_types(config, where)
+    if config["image_scale"] <= 0:
         raise VPRInputError(f"image_scale{where} must be a positive number (a factor on image_size), "
                             f"got {config['image_scale']!r}.")

@@ -1,0 +1,131 @@
+"""Hardening (issue 8): resume after kills gives the uninterrupted numbers, concurrent processes share a run,
+and bad input stops with one clear message before anything is written to results/."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from vpr_lib.config import load_params, run_configs
+from vpr_lib.errors import VPRInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(results, *args):
+    env = dict(os.environ, VPR_RESULTS=str(results), PYTHONWARNINGS="ignore")
+    return subprocess.Popen([sys.executable, "-m", "vpr_lib.train", "--params", "params/01_baseline.yaml",
+                             "--profile", "smoke", "--no-progress", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finished(proc, timeout=300) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-2000:]
+    return out
+
+
+def check_no_torn_files(run_dir: Path) -> None:
+    """Every visible file of a run folder parses (temporary files are hidden, '.name.xxx.tmp')."""
+    for path in run_dir.rglob("*"):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if path.suffix == ".csv":
+            pd.read_csv(path)
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".yaml":
+            yaml.safe_load(path.read_text())
+
+
+def test_kills_at_random_points_then_resume_give_the_uninterrupted_metrics(synth_smoke, tmp_path):
+    args = ("--set", f"data_root={synth_smoke}", "--set", "epochs=4")
+    reference = Path(finished(cli(tmp_path / "uninterrupted", *args)).strip().splitlines()[-1])
+    rng = random.Random(0)
+    results = tmp_path / "killed"
+    def checkpoint_time():
+        found = list(results.glob("runs/*/checkpoints/last.ckpt"))
+        return found[0].stat().st_mtime_ns if found else None
+
+    for attempt in range(3):  # each attempt killed at a random moment after it wrote a new checkpoint
+        before = checkpoint_time()
+        proc = cli(results, *args)
+        deadline = time.time() + 120
+        while checkpoint_time() == before and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for run_dir in results.glob("runs/*"):
+            check_no_torn_files(run_dir)
+    run_dir = Path(finished(cli(results, *args)).strip().splitlines()[-1])
+    assert run_dir.name == reference.name
+    expected = json.loads((reference / "metrics.json").read_text())
+    got = json.loads((run_dir / "metrics.json").read_text())
+    assert got["test"] == expected["test"] and got["best_epoch"] == expected["best_epoch"]
+    columns = ["epoch", "train_loss", "R@1", "R@5"]
+    pd.testing.assert_frame_equal(pd.read_csv(run_dir / "epochs.csv")[columns],
+                                  pd.read_csv(reference / "epochs.csv")[columns])
+    check_no_torn_files(run_dir)
+
+
+def test_two_processes_asking_for_the_same_run_train_it_once(synth_smoke, tmp_path):
+    args = ("--set", f"data_root={synth_smoke}")
+    first, second = cli(tmp_path, *args), cli(tmp_path, *args)
+    outputs = [finished(first), finished(second)]
+    run_dirs = {out.strip().splitlines()[-1] for out in outputs}
+    assert len(run_dirs) == 1 and len(list((tmp_path / "runs").iterdir())) == 1
+    run_dir = Path(run_dirs.pop())
+    epochs = pd.read_csv(run_dir / "epochs.csv")
+    assert epochs.epoch.tolist() == [0, 1, 2]  # one training, not two interleaved
+    check_no_torn_files(run_dir)
+
+
+def smoke_config(data_root, **changes):
+    return run_configs(load_params("01_baseline", "smoke", {"data_root": str(data_root), **changes}))[0]
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"epochs": "three"}, r"Parameter epochs .*must be int or float, got 'three' \(str\)"),
+    ({"image_size": 32}, r"Parameter image_size .*must be list, got 32"),
+    ({"normalize": "yes"}, r"Parameter normalize .*must be bool"),
+    ({"places_per_batch": 10_000}, r"places_per_batch=10000 but the training set .* has only \d+ places"),
+    ({"aggregator": "netvald"}, r"Unknown aggregator 'netvald'.*'netvlad'"),
+    ({"sampler": "random"}, r"Unknown sampler 'random'.*'pk'"),
+])
+def test_bad_parameters_stop_with_a_message_and_write_nothing(synth_smoke, results_tmp, changes, message):
+    from vpr_lib.train.run import train
+    with pytest.raises(VPRInputError, match=message):
+        train(smoke_config(synth_smoke, **changes), progress=False)
+    assert not (results_tmp / "runs").exists() or not any((results_tmp / "runs").iterdir())
+
+
+def test_missing_data_root_names_the_folder(tmp_path, results_tmp):
+    from vpr_lib.train.run import train
+    with pytest.raises(VPRInputError, match=r"data_root .*nowhere does not exist: expected a folder holding gsv_xs/"):
+        train(smoke_config(tmp_path / "nowhere"), progress=False)
+    assert not (results_tmp / "runs").exists()
+
+
+def test_unwritable_results_folder_is_named(synth_smoke, tmp_path, monkeypatch):
+    from vpr_lib.train.run import train
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("VPR_RESULTS", str(blocker / "results"))
+    with pytest.raises(VPRInputError, match=r"Cannot write in the results folder .*a_file/results/runs"):
+        train(smoke_config(synth_smoke), progress=False)
+
+
+def test_checkpoint_of_another_architecture_is_refused(synth_smoke, results_tmp):
+    from vpr_lib.train.run import train
+    run_dir = train(smoke_config(synth_smoke), progress=False)  # cut after layer3
+    with pytest.raises(VPRInputError, match=r"has no weights for \['layer4'\].*cut after layer4"):
+        train(smoke_config(synth_smoke, last_stage="layer4", pretrained=str(run_dir / "checkpoints/best.ckpt")),
+              progress=False)
