@@ -1,0 +1,129 @@
+"""LaTeX pieces of the report: escaping, booktabs tables (best mean in bold), figures, captions, the result
+macros and the run appendix.  Pure formatting: vpr_lib.report decides what goes where."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+TEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+TEX_INSTALL = ("apt-get install -y --no-install-recommends texlive-latex-base texlive-latex-recommended "
+               "texlive-latex-extra texlive-science texlive-fonts-recommended latexmk poppler-utils")
+
+
+def tex_escape(text) -> str:
+    """A string from params or results, safe in LaTeX text ('circle_sgd', '0.34%')."""
+    return "".join(TEX_SPECIALS.get(ch, ch) for ch in str(text)).replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
+
+
+def _mean(cell: str) -> float:
+    return float(str(cell).split("±")[0])
+
+
+def table_tex(summary: pd.DataFrame, caption: str, label: str) -> str:
+    """A booktabs table of 'mean ± std' cells (variants as rows), the best mean of each column in bold."""
+    columns = [c for c in summary.columns if c != "variant"]
+    best = {c: summary[c].map(_mean).max() for c in columns}
+    sets = list(dict.fromkeys(c.rsplit(" ", 1)[0] for c in columns))
+    metrics = list(dict.fromkeys(c.rsplit(" ", 1)[1] for c in columns))
+    head1 = " & ".join(rf"\multicolumn{{{len(metrics)}}}{{c}}{{{tex_escape(s)}}}" for s in sets)
+    rules = " ".join(rf"\cmidrule(lr){{{2 + i * len(metrics)}-{1 + (i + 1) * len(metrics)}}}" for i in range(len(sets)))
+    head2 = " & ".join(tex_escape(m) for _ in sets for m in metrics)
+    rows = []
+    for _, row in summary.iterrows():
+        cells = [tex_escape(row[c]) if _mean(row[c]) < best[c] else rf"\textbf{{{tex_escape(row[c])}}}"
+                 for c in columns]
+        rows.append(" & ".join([tex_escape(row["variant"])] + cells) + r" \\")
+    return "\n".join([
+        r"\begin{table}[!htbp]", r"\centering", rf"\caption{{{caption}}}", rf"\label{{{label}}}",
+        r"\resizebox{\columnwidth}{!}{%", rf"\begin{{tabular}}{{l{'c' * len(columns)}}}", r"\toprule",
+        rf" & {head1} \\", rules, rf"variant & {head2} \\", r"\midrule", *rows, r"\bottomrule",
+        r"\end{tabular}}", r"\end{table}", ""])
+
+
+def epoch_tex(epochs: pd.DataFrame, caption: str, label: str) -> str:
+    """Validation R@1 per epoch (mean ± std over seeds), as report 000's table 1."""
+    from vpr_lib.viz.curves import epoch_table
+    table = epoch_table(epochs).reset_index()
+    return table_tex(table.rename(columns={c: f"SF-XS val {c.replace(' ', '')}" for c in table.columns
+                                           if c != "variant"}), caption, label)
+
+
+def figure_tex(path: str, caption: str, label: str, wide: bool = False) -> str:
+    env = "figure*" if wide else "figure"
+    width = r"0.9\textwidth" if wide else r"\columnwidth"
+    return "\n".join([rf"\begin{{{env}}}[!htbp]", r"\centering", rf"\includegraphics[width={width}]{{{path}}}",
+                      rf"\caption{{{caption}}}", rf"\label{{{label}}}", rf"\end{{{env}}}", ""])
+
+
+def describe_data(runs: pd.DataFrame) -> dict:
+    """Profile, data, seeds and threshold of a notebook's runs (columns of its runs table)."""
+    missing = {"profile", "data", "threshold_m", "commit"} - set(runs.columns)
+    if missing:
+        raise FileNotFoundError(f"The runs table lacks {sorted(missing)}: re-run ./run_all.sh to refresh results/tables.")
+    seeds = runs.groupby("variant").seed.nunique()
+    return {"data": ", ".join(sorted(runs.data.unique())), "profile": "/".join(sorted(runs.profile.unique())),
+            "seeds": int(seeds.min()), "threshold": runs.threshold_m.iloc[0]}
+
+
+def caption_of(what: str, info: dict) -> str:
+    return (f"{tex_escape(what)}. R@N (\\%), mean $\\pm$ std over {info['seeds']} seed(s); {info['data']} "
+            f"({tex_escape(info['profile'])} profile), positives within {info['threshold']} m. Best mean per "
+            f"column in bold.")
+
+
+def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) -> list[str]:
+    """\\res and \\vs entries for one notebook."""
+    lines = []
+    for _, row in summary.iterrows():
+        for column in summary.columns[1:]:
+            test_set, metric = column.rsplit(" ", 1)
+            lines.append(rf"\defres{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{metric}}}{{{tex_escape(row[column])}}}")
+    if versus is not None:
+        for _, row in versus.iterrows():
+            for column in [c for c in versus.columns if c.endswith(" p")]:
+                test_set = column[: -len(" p")]
+                delta = row[f"{test_set} Δ R@1"]
+                p = row[column]
+                if p != p:  # NaN: one seed per variant
+                    text = rf"{delta:+.1f} points from a single seed each, no estimate of the noise"
+                else:
+                    noise = "beyond" if row[f"{test_set} beyond noise"] else "within"
+                    p_text = "p < 0.01" if p < 0.01 else f"p = {p:.2f}"
+                    text = rf"{delta:+.1f} points, ${p_text}$, {noise} seed noise"
+                lines.append(rf"\defvs{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{text}}}")
+    return lines
+
+
+def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]]) -> str:
+    """Every run of the report: notebook, variant, seed, run id (its digest = the params), commit."""
+    rows = []
+    seen = set()
+    for name, runs in all_runs:
+        for run in runs.itertuples():
+            first = run.run_id not in seen
+            seen.add(run.run_id)
+            rows.append(rf"{tex_escape(name)} & {tex_escape(run.variant)} & {run.seed} & "
+                        rf"\texttt{{{tex_escape(run.run_id)}}}{'' if first else '$^*$'} & "
+                        rf"\texttt{{{str(run.commit)[:10]}}} \\")
+    return "\n".join([r"\section*{Appendix: every run}",
+                      r"Each run's id ends with a digest of its resolved parameters (\texttt{params.yaml} in "
+                      r"\texttt{results/runs/<id>/}, with \texttt{env.json}: versions and the commit). "
+                      r"$^*$: a run shared with an earlier notebook, trained once.",
+                      r"{\scriptsize", r"\begin{longtable}{llrll}", r"\toprule",
+                      r"notebook & variant & seed & run id & commit \\", r"\midrule", r"\endhead",
+                      *rows, r"\bottomrule", r"\end{longtable}}", ""])
+
+
+def plain_table(table: pd.DataFrame, caption: str, name: str, gen: Path, wide: bool = False) -> str:
+    """A CSV table as generated/tables/<name>.tex (booktabs, escaped cells); returns its \\input line."""
+    cells = table.astype(object).where(table.notna(), "--").astype(str)
+    body = [" & ".join(tex_escape(v) for v in row) + r" \\" for row in cells.itertuples(index=False)]
+    env, width = ("table*", r"\textwidth") if wide else ("table", r"\columnwidth")
+    (gen / "tables" / f"{name}.tex").write_text("\n".join([
+        rf"\begin{{{env}}}[!htbp]", r"\centering", rf"\caption{{{caption}.}}", rf"\label{{tab:{name}}}",
+        rf"\resizebox{{{width}}}{{!}}{{%", rf"\begin{{tabular}}{{{'l' * (len(table.columns) - 1)}r}}",
+        r"\toprule", " & ".join(tex_escape(c) for c in table.columns) + r" \\", r"\midrule", *body,
+        r"\bottomrule", r"\end{tabular}}", rf"\end{{{env}}}", ""]))
+    return rf"\input{{generated/tables/{name}}}"
