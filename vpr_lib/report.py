@@ -144,7 +144,7 @@ def _knn_section(results: Path, gen: Path, report: Path) -> str | None:
         table[column] = table[column].map(lambda v, d=digits: f"{v:.{d}f}")
     parts.append(plain_table(table, "Scaling study: the SF-XS test database padded with synthetic distractors "
                                     "(one trained model, SF-XS test queries); savings relative to exact search of "
-                                    "the same size", "12_knn_scaling", gen, wide=True))
+                                    "the same size", "12_knn_scaling", gen))
     figure = _copy_figure(results, gen, "12_knn_scaling")
     if figure:
         parts.append(figure_tex(figure, "Memory, query time and R@1 against database size (log scales).",

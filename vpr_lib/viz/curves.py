@@ -93,7 +93,7 @@ def plot_threshold_curves(thresholds: pd.DataFrame, metric: str = "R@1"):
     for test_set, group in thresholds.groupby("set", sort=False):
         stats = group.groupby("threshold_m")[metric].agg(["mean", "std"]).fillna(0)
         ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=test_set)
-    ax.set(xlabel="positive threshold at test time (m)", ylabel=f"{metric} (%)", xscale="log")
+    ax.set(xlabel="positive threshold at test time (m)", ylabel=f"{metric} (%)")
     ax.set_xticks(sorted(thresholds.threshold_m.unique()), [str(t) for t in sorted(thresholds.threshold_m.unique())])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
