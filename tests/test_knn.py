@@ -38,3 +38,15 @@ def test_scaling_study_pads_the_database_and_caps_a_kind(constructed):
     assert sorted(zip(table.database, table["index"])) == [(5000, "exact"), (5000, "hnsw"), (8000, "exact")]
     with pytest.raises(VPRInputError, match="below the real database"):
         scaling_study(*constructed, sizes=[100])
+
+
+def test_scaling_study_is_measured_once_per_run_and_settings(constructed, results_tmp, monkeypatch):
+    from vpr_lib import knn
+    calls = []
+    real = knn.scaling_study
+    monkeypatch.setattr(knn, "scaling_study", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = knn.cached_scaling_study("run-a", *constructed, sizes=[5000], kinds=("exact",))
+    again = knn.cached_scaling_study("run-a", *constructed, sizes=[5000], kinds=("exact",))
+    knn.cached_scaling_study("run-a", *constructed, sizes=[5000], kinds=("exact", "hnsw"))  # other settings
+    assert len(calls) == 2 and first.equals(again)
+    assert len(list((results_tmp / "runs" / "run-a" / "knn").glob("scaling-*.csv"))) == 2

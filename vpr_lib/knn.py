@@ -135,3 +135,22 @@ def run_descriptors(run_id: str, test_set: str, data_root) -> tuple[np.ndarray, 
     with np.load(cache) as npz:
         desc, n_db, flat, offsets = npz["descriptors"], int(npz["database_num"]), npz["positives"], npz["offsets"]
     return desc[:n_db], desc[n_db:], [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def cached_scaling_study(run_id: str, database, queries, positives, sizes, kinds=tuple(INDEXES),
+                         max_size: dict | None = None, **options) -> pd.DataFrame:
+    """scaling_study, measured once per run and settings: the table is kept in results/runs/<run>/knn/ and
+    reused by the next execution (a second ./run_all.sh does not spend minutes re-measuring it)."""
+    import hashlib
+    import json
+
+    from vpr_lib.paths import results_dir
+    from vpr_lib.results import atomic_write_text
+    settings = {"sizes": sorted(sizes), "kinds": list(kinds), "max_size": max_size or {}, **options}
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    cache = results_dir() / "runs" / run_id / "knn" / f"scaling-{digest}.csv"
+    if cache.is_file():
+        return pd.read_csv(cache)
+    table = scaling_study(database, queries, positives, sizes, kinds, max_size, **options)
+    atomic_write_text(cache, table.to_csv(index=False))
+    return table
