@@ -99,7 +99,7 @@ def test_classification_losses_weights_are_optimised_by_their_own_optimizer(synt
         assert torch.equal(initial, initial_weights()[0])  # seeded: the run's starting weights are these
         assert initial.shape == (512, num_classes)  # embedding_size × num_classes, from the data
         run_dir = train(config, progress=False)
-        state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+        state = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
         assert "loss_optimizer" in state and state["loss_optimizer"]["state"]  # the optimizer took steps
         assert not torch.allclose(state["state_dict"]["loss_fn.W"], initial)
 

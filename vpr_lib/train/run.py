@@ -1,6 +1,7 @@
 """One run = train (or reuse, or resume) and evaluate, in results/runs/<run_id>/.
 
-    params.yaml  env.json  epochs.csv  metrics.json  predictions/<set>.npz  checkpoints/{best,last}.ckpt
+    params.yaml  env.json  epochs.csv  metrics.json  predictions/<set>.npz  checkpoints/best.ckpt
+    (and checkpoints/last.ckpt while it trains, to resume from; removed once the run is complete)
 
 A run whose metrics.json exists is reused; one with checkpoints/last.ckpt resumes from it.  A lock on the run
 folder makes a second process asking for the same run wait and then reuse it.
@@ -193,4 +194,6 @@ def evaluate_run(run_dir: Path, checkpoint: Path, root: Path, config: dict, trai
     trained = epochs[epochs.epoch > 0]
     metrics["best_epoch"] = int(trained.loc[trained["R@1"].idxmax(), "epoch"])
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1))
+    if checkpoint.name != "last.ckpt":  # a complete run is reused, never resumed: its last state is not needed
+        (run_dir / "checkpoints" / "last.ckpt").unlink(missing_ok=True)
     return metrics
