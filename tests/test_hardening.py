@@ -129,3 +129,21 @@ def test_checkpoint_of_another_architecture_is_refused(synth_smoke, results_tmp)
     with pytest.raises(VPRInputError, match=r"has no weights for \['layer4'\].*cut after layer4"):
         train(smoke_config(synth_smoke, last_stage="layer4", pretrained=str(run_dir / "checkpoints/best.ckpt")),
               progress=False)
+
+
+def test_a_failed_write_leaves_the_previous_table_whole(results_tmp, monkeypatch):
+    """A full disk may fail a write, but never leaves a half-written table (temporary file, then rename)."""
+    import errno
+
+    from vpr_lib import results
+    table = pd.DataFrame({"variant": ["a", "b"], "R@1": [1.0, 2.0]})
+    path = results.save_table(table, "demo_table")
+    before = path.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(results.os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        results.save_table(pd.concat([table] * 1000), "demo_table")
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == ["demo_table.csv"]  # no temporary file left behind

@@ -129,6 +129,10 @@ def _knn_section(results: Path, gen: Path, report: Path) -> str | None:
     if (report / "sections" / "12_knn.tex").is_file():
         parts.append(r"\input{sections/12_knn}")
     seeds = by_set.seed.nunique()
+    source = _read(results / "tables" / "02_gem_runs.csv")  # whose descriptors notebook 12 searched
+    info = describe_data(source) if source is not None else None
+    where = (f"{info['data']} ({tex_escape(info['profile'])} profile), positives within {info['threshold']} m"
+             if info else "positives within 25 m")
     summary = by_set.groupby(["set", "index"], sort=False).agg(
         **{"memory MB": ("memory MB", "mean"), "query ms": ("query ms", "mean"),
            "R@1": ("R@1", lambda v: f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0:.1f}"),
@@ -136,15 +140,15 @@ def _knn_section(results: Path, gen: Path, report: Path) -> str | None:
     summary["memory MB"] = summary["memory MB"].map(lambda v: f"{v:.3f}")
     summary["query ms"] = summary["query ms"].map(lambda v: f"{v:.4f}")
     parts.append(plain_table(summary, f"Exact and approximate search on the test sets with the descriptors of "
-                                      f"{seeds} trained GeM model(s) (one per seed; R@N mean $\\pm$ std over them): "
+                                      f"{seeds} trained GeM model(s) (one per seed; R@N mean $\\pm$ std over them), {where}: "
                                       "index memory, query time per query on this machine's CPU", "12_knn_test_sets", gen))
     table = scaling[["index", "database", "memory MB", "query ms", "R@1", "% memory saved", "% time saved"]].copy()
     table["database"] = table["database"].map(lambda v: f"{int(v):,}")
     for column, digits in (("memory MB", 1), ("query ms", 3), ("R@1", 1), ("% memory saved", 1), ("% time saved", 1)):
         table[column] = table[column].map(lambda v, d=digits: f"{v:.{d}f}")
     parts.append(plain_table(table, "Scaling study: the SF-XS test database padded with synthetic distractors "
-                                    "(one trained model, SF-XS test queries); savings relative to exact search of "
-                                    "the same size", "12_knn_scaling", gen))
+                                    f"(one trained model, SF-XS test queries; {where}); savings relative to exact "
+                                    "search of the same size", "12_knn_scaling", gen))
     figure = _copy_figure(results, gen, "12_knn_scaling")
     if figure:
         parts.append(figure_tex(figure, "Memory, query time and R@1 against database size (log scales).",
