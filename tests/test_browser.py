@@ -104,7 +104,10 @@ def test_browser_widget_renders_and_changes_query_in_chromium(lab):
             page.keyboard.press("ArrowRight")
             page.wait_for_function("() => document.querySelector('.jp-OutputArea .widget-html')"
                                    ".innerText.includes('query 1')", timeout=30_000)
-            assert images.first.get_attribute("src") != before  # a new image was shown
+            # a new image is shown (the image widget may update a moment after the text: wait for it)
+            page.wait_for_function("(before) => document.querySelector('.jp-OutputArea img').src !== before",
+                                   arg=before, timeout=30_000)
+            assert images.first.get_attribute("src") != before
         finally:
             page.screenshot(path=str(tmp_path / "browser.png"))
             browser.close()
