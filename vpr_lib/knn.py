@@ -117,10 +117,11 @@ def scaling_study(database, queries, positives, sizes, kinds=tuple(INDEXES), max
 
 
 def run_descriptors(run_id: str, test_set: str, data_root) -> tuple[np.ndarray, np.ndarray, list]:
-    """(database, queries, positives) descriptors of a completed run on a test set folder, computed once with its
-    best checkpoint and cached in results/runs/<run>/descriptors/<set>.npz."""
+    """(database, queries, positives) of a completed run on a test set folder: descriptors computed once with its
+    best checkpoint and cached in results/runs/<run>/descriptors/<set>.npz; positives from its saved predictions."""
     import io
 
+    from vpr_lib.analysis import load_predictions
     from vpr_lib.paths import results_dir
     from vpr_lib.results import atomic_write_bytes
     from vpr_lib.train.run import best_checkpoint, evaluate_checkpoint
@@ -128,13 +129,11 @@ def run_descriptors(run_id: str, test_set: str, data_root) -> tuple[np.ndarray, 
     if not cache.is_file():
         dataset, result = evaluate_checkpoint(best_checkpoint(run_id), data_root / test_set, return_descriptors=True)
         buf = io.BytesIO()
-        np.savez(buf, descriptors=result["descriptors"], database_num=dataset.database_num,
-                 positives=np.concatenate(dataset.positives_per_query),
-                 offsets=np.cumsum([0] + [len(p) for p in dataset.positives_per_query]))
+        np.savez(buf, descriptors=result["descriptors"], database_num=dataset.database_num)
         atomic_write_bytes(cache, buf.getvalue())
     with np.load(cache) as npz:
-        desc, n_db, flat, offsets = npz["descriptors"], int(npz["database_num"]), npz["positives"], npz["offsets"]
-    return desc[:n_db], desc[n_db:], [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+        desc, n_db = npz["descriptors"], int(npz["database_num"])
+    return desc[:n_db], desc[n_db:], load_predictions(run_id, test_set)["positives"]
 
 
 def cached_scaling_study(run_id: str, database, queries, positives, sizes, kinds=tuple(INDEXES),
