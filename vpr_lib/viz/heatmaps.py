@@ -62,22 +62,21 @@ def assignment_figure(modules: dict, image_paths: list[Path]):
     import matplotlib.pyplot as plt
     rows = [("image", None, None)]
     for name, module in modules.items():
-        rows.append((f"{name}: clusters", module, "clusters"))
+        rows.append((f"{name}: clusters", name, 0))
         if getattr(module.model.aggregator, "context", None) is not None:
-            rows.append((f"{name}: mask", module, "mask"))
+            rows.append((f"{name}: mask", name, 1))
     fig, axes = plt.subplots(len(rows), len(image_paths), figsize=(1.8 * len(image_paths), 1.8 * len(rows)),
                              squeeze=False)
     for i, path in enumerate(image_paths):
         image = np.asarray(load_image(path))
         extent = (0, image.shape[1], image.shape[0], 0)
-        for r, (label, module, kind) in enumerate(rows):
+        maps = {name: assignment_maps(module, path) for name, module in modules.items()}  # one pass per head
+        for r, (label, name, which) in enumerate(rows):
             ax = axes[r, i]
             ax.imshow(image)
-            if module is not None:
-                clusters, mask = assignment_maps(module, path)
-                shown = clusters if kind == "clusters" else mask
-                ax.imshow(shown, cmap="tab20" if kind == "clusters" else "viridis", alpha=0.55, extent=extent,
-                          interpolation="nearest", **({"vmin": 0, "vmax": 2} if kind == "mask" else {}))
+            if name is not None:  # which: 0 = dominant clusters, 1 = context mask
+                ax.imshow(maps[name][which], cmap="viridis" if which else "tab20", alpha=0.55, extent=extent,
+                          interpolation="nearest", **({"vmin": 0, "vmax": 2} if which else {}))
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
