@@ -49,10 +49,11 @@ def test_dataset_views_work_without_synthcity_metadata(synth_smoke, tmp_path):
     for rel in ("gsv_xs", "sf_xs", "tokyo_xs"):
         shutil.copytree(synth_smoke / rel, real_like / rel)
     counts = views.split_counts(real_like)
-    assert set(counts.set) == {"GSV-XS train", "SF-XS val", "SF-XS test", "Tokyo-XS"}
+    every_set = {"GSV-XS train", "SF-XS train", "SF-XS val", "SF-XS test", "Tokyo-XS"}
+    assert set(counts.set) == every_set
     fig = views.plot_samples(real_like, per_row=3)
     titles = {ax.get_title() for ax in fig.axes if ax.get_title()}
-    assert titles == {"GSV-XS train", "SF-XS val", "SF-XS test", "Tokyo-XS"}
+    assert titles == every_set
 
 
 def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, results_tmp):
@@ -91,7 +92,7 @@ def test_03_visual_analysis_saves_grids_and_condition_tables(synth_smoke, result
 
 
 @pytest.mark.parametrize("name", ["04_losses", "05_miners", "06_samplers", "07_mixvpr", "08_optimizers", "09_heads",
-                                  "11_ablations", "13_self_supervised"])
+                                  "10_mining", "11_ablations", "13_self_supervised"])
 def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
     from vpr_lib.config import load_params
     run_notebook(ROOT / "notebooks" / f"{name}.ipynb", "smoke", str(synth_smoke))
@@ -117,6 +118,13 @@ def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
         sizes = {v: yaml.safe_load((results_tmp / "runs" / r / "params.yaml").read_text())["image_size"]
                  for v, r in zip(runs.variant, runs.run_id)}
         assert sizes["scale_0.5"] == [16, 16] and sizes["baseline"] == [32, 32]
+    if name == "10_mining":  # seconds per epoch, mining's share, and the train-time radius table
+        times = pd.read_csv(results_tmp / "tables" / "10_mining_time.csv").set_index("variant")
+        assert list(times.index) == ["random", "full", "partial"]
+        assert ((times["mining share (%)"] > 0) & (times["mining share (%)"] < 100)).all()
+        radius = pd.read_csv(results_tmp / "tables" / "10_mining_train_thresholds.csv")
+        assert set(zip(radius.variant, radius.threshold_m)) == {("partial", 10), ("positives_25m", 25)}
+        assert (results_tmp / "figures" / "10_mining_time.png").is_file()
     if name == "09_heads":
         costs = pd.read_csv(results_tmp / "tables" / "09_heads_costs.csv").set_index("variant")
         assert costs.loc["netvlad", "descriptor dim"] == 64 * 256 and costs.loc["cosplace", "descriptor dim"] == 512

@@ -10,12 +10,15 @@ from vpr_lib.errors import VPRInputError
 
 TRAIN_DIR = "gsv_xs/train"
 TEST_SETS = {"SF-XS val": "sf_xs/val", "SF-XS test": "sf_xs/test", "Tokyo-XS": "tokyo_xs/test"}
+MINING_TRAIN_DIR = "sf_xs/train"  # database + queries, for offline triplet mining (notebook 10)
 
 
 def find_sets(root: Path) -> dict:
     """{display name: folder} of the sets present under `root` (train set under 'GSV-XS train')."""
     root = Path(root)
     found = {name: root / rel for name, rel in TEST_SETS.items() if (root / rel).is_dir()}
+    if (root / MINING_TRAIN_DIR).is_dir():
+        found = {"SF-XS train": root / MINING_TRAIN_DIR, **found}
     if (root / TRAIN_DIR).is_dir():
         found = {"GSV-XS train": root / TRAIN_DIR, **found}
     if not found:

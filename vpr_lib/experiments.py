@@ -32,6 +32,10 @@ class Experiment:
         """Mean ± std over seeds per variant and test set (a wide table, variants as rows)."""
         return summarise(self.results, metrics)
 
+    def setting(self, key: str) -> pd.Series:
+        """The resolved value of a parameter for each variant (e.g. its train-time positive radius)."""
+        return pd.Series({c["variant"]: c[key] for c in run_configs(self.params)}, name=key)
+
 
 def run_experiment(name: str, profile: str = "demo", data_root: str = "", overrides: dict | None = None,
                    progress: bool | None = None) -> Experiment:

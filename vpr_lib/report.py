@@ -30,6 +30,7 @@ STEPS = [
     ("07_mixvpr", "Aggregators", "aggregation layers on ResNet-18"),
     ("08_optimizers", "Optimizers and schedulers", "optimizers, learning rates and schedulers"),
     ("09_heads", "NetVLAD-family heads", "NetVLAD, CRN, CRN2 and the CosPlace head (GeM + Linear)"),
+    ("10_mining", "Offline triplet mining", "random, full and partial mining, and the train-time positive radius"),
     ("11_ablations", "Ablations: augmentation and resolution", "training augmentation and image resolution"),
     ("12_knn", None, None),  # no runs of its own (_knn_section)
     ("13_self_supervised", "Self-supervised training", "NT-Xent with and without place labels"),
@@ -45,10 +46,16 @@ TABLE_GROUPS = {
 EXTRA_TABLES = {
     "09_heads": [("09_heads_costs", "Cost of each head per image: descriptor size, parameters, FLOPs (torch's "
                                     "FlopCounterMode) and extraction time measured on this machine's CPU")],
+    "10_mining": [("10_mining_time", "Seconds per training epoch (mining included, validation excluded) and of the "
+                                     "mining alone, mean $\\pm$ std over epochs and seeds, on this machine")],
 }
 EXTRA_FIGURES = {
     "09_heads": [("09_heads_assignments", "Dominant NetVLAD cluster per position of the last feature map, and "
                                           "the CRN / CRN2 context masks, over SF-XS test queries (seed 0).")],
+    "10_mining": [("10_mining_time", "Seconds per epoch spent mining and training, per mining method."),
+                  ("10_mining_train_thresholds", "Test R@1 against the positive radius used at training time "
+                                                 "(partial mining; testing counts 25 m); error bars: $\\pm$ one "
+                                                 "std over seeds.")],
     "11_ablations": [("11_ablations_thresholds", "R@1 of the baseline runs when a prediction counts as correct "
                                                  "within 5, 10, 25 or 50 m at test time, re-scored from the saved "
                                                  "predictions; error bars: $\\pm$ one std over seeds.")],

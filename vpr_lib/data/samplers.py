@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, Sampler
 
 from vpr_lib.errors import VPRInputError
 
-SAMPLERS = ("pk", "mperclass", "hierarchical", "proxy", "self_supervised")
+SAMPLERS = ("pk", "mperclass", "hierarchical", "proxy", "self_supervised", "triplets")  # triplets: data/triplets.py
 
 
 class PlaceImages(Dataset):

@@ -16,6 +16,7 @@ from vpr_lib.synth.render import TIMES, Cameras
 
 DB_HEADINGS = np.arange(12) * 30  # 12 crops per panorama, as SF-XL
 SF_ORIGIN = (548000.0, 4178000.0, 10, "S")
+SF_TRAIN_ORIGIN = (552000.0, 4182000.0, 10, "S")  # 4 km north-east of the val/test city: no shared place
 TOKYO_ORIGIN = (380000.0, 3944000.0, 54, "S")
 
 
@@ -30,12 +31,16 @@ class Profile:
     tokyo_blocks: tuple
     db_spacing: float  # metres between database panoramas along streets
     queries: dict  # queries per split
+    sf_train_blocks: tuple = (3, 2)  # SF-XS train: another part of SF, database + queries (offline mining)
 
 
 PROFILES = {
-    "smoke": Profile(48, 3, (3, 3), 6, (4, 5), (4, 2), (3, 2), 30.0, {"val": 24, "test": 18, "tokyo": 18}),
-    "demo": Profile(96, 12, (8, 8), 150, (4, 6), (6, 3), (5, 3), 20.0, {"val": 300, "test": 200, "tokyo": 150}),
-    "large": Profile(224, 12, (10, 10), 400, (4, 8), (12, 6), (10, 6), 10.0, {"val": 2000, "test": 1000, "tokyo": 315}),
+    "smoke": Profile(48, 3, (3, 3), 6, (4, 5), (4, 2), (3, 2), 30.0,
+                     {"val": 24, "test": 18, "tokyo": 18, "train": 24}, (3, 2)),
+    "demo": Profile(96, 12, (8, 8), 150, (4, 6), (6, 3), (5, 3), 20.0,
+                    {"val": 300, "test": 200, "tokyo": 150, "train": 600}, (6, 3)),
+    "large": Profile(224, 12, (10, 10), 400, (4, 8), (12, 6), (10, 6), 10.0,
+                     {"val": 2000, "test": 1000, "tokyo": 315, "train": 4000}, (12, 6)),
 }
 
 
@@ -152,6 +157,9 @@ def _database_jobs(city, key, points, origin, prefix, rng, year, tokyo) -> list:
 
 
 QUERY_CONDITIONS = {
+    # train (SF-XS train, for offline mining): Street View crops of other years, as val
+    "train": dict(pitch=3, fov=(55, 65), times=(0.9, 0.1, 0.0), fog_p=0.0, years=(2018, 2020), occluders=(0, 1),
+                  exposure=(0.9, 1.1), camera="streetview", quality=(88, 92)),
     # val: close to the database (daytime Street View crops, a few years later)
     "val": dict(pitch=3, fov=(55, 65), times=(0.9, 0.1, 0.0), fog_p=0.0, years=(2018, 2020), occluders=(0, 1),
                 exposure=(0.9, 1.1), camera="streetview", quality=(88, 92)),
@@ -215,7 +223,8 @@ def _test_city_jobs(p, rng, seed, style, blocks, origin, splits, db_year) -> lis
 
 
 def make_plan(profile: str, seed: int) -> list:
-    """All render jobs of a profile: GSV-XS train, SF-XS val/test, Tokyo-XS test."""
+    """All render jobs of a profile: GSV-XS train, SF-XS val/test, Tokyo-XS test, SF-XS train.  SF-XS train came
+    last, with a random stream of its own: adding it left every other split's bytes as they were."""
     p = PROFILES[profile]
     rng = np.random.default_rng(seed)
     jobs = _train_jobs(p, rng, seed)
@@ -223,4 +232,6 @@ def make_plan(profile: str, seed: int) -> list:
                             {"val": ("sf_xs/val", 0.0, 0.5), "test": ("sf_xs/test", 0.5, 1.0)}, 2017)
     jobs += _test_city_jobs(p, rng, seed, TOKYO_STYLE, p.tokyo_blocks, TOKYO_ORIGIN,
                             {"tokyo": ("tokyo_xs/test", 0.0, 1.0)}, 2013)
+    jobs += _test_city_jobs(p, np.random.default_rng([seed, 1]), seed + 1, SF_STYLE, p.sf_train_blocks,
+                            SF_TRAIN_ORIGIN, {"train": ("sf_xs/train", 0.0, 1.0)}, 2017)
     return jobs

@@ -10,7 +10,9 @@ from torch.utils.data import DataLoader
 from vpr_lib.data import PlacesDataset, RetrievalDataset
 from vpr_lib.data.samplers import ImageIdentities, PlaceImages, ProxyBatchSampler, ViewsBatchSampler, image_batch_sampler
 from vpr_lib.data.transforms import BatchAugment, eval_transform
+from vpr_lib.data.triplets import MinedTripletBatches, TripletsDataset
 from vpr_lib.errors import VPRInputError
+from vpr_lib.train.settings import TRIPLET_KWARGS
 
 
 def collate_places(batch):
@@ -83,10 +85,14 @@ class VPRDataModule(L.LightningDataModule):
         super().__init__()
         self.config, self.root = config, data_root
         c = config
-        self.train_set = PlacesDataset.from_folder(self.root / c["train_set"], img_per_place=c["img_per_place"],
-                                                   min_img_per_place=c["min_img_per_place"],
-                                                   image_size=c["image_size"])  # uint8: augmented on device
-        if c["places_per_batch"] > len(self.train_set):
+        if c["sampler"] == "triplets":  # a database/queries split (SF-XS train), mined offline
+            self.train_set = TripletsDataset(self.root / c["train_set"], c["image_size"], c["train_positives_m"],
+                                             c["positive_dist_threshold"])
+        else:
+            self.train_set = PlacesDataset.from_folder(self.root / c["train_set"], img_per_place=c["img_per_place"],
+                                                       min_img_per_place=c["min_img_per_place"],
+                                                       image_size=c["image_size"])  # uint8: augmented on device
+        if c["sampler"] != "triplets" and c["places_per_batch"] > len(self.train_set):
             raise VPRInputError(f"places_per_batch={c['places_per_batch']} but the training set "
                                 f"{self.root / c['train_set']} has only {len(self.train_set)} places.")
         self.augment = BatchAugment(c["augment"], c["image_size"])
@@ -120,6 +126,12 @@ class VPRDataModule(L.LightningDataModule):
         if c["sampler"] == "proxy":
             self.proxy_sampler = ProxyBatchSampler(len(self.train_set), c["places_per_batch"], **c["sampler_kwargs"])
             return DataLoader(self.train_set, batch_sampler=self.proxy_sampler, collate_fn=collate_places, **workers)
+        if c["sampler"] == "triplets":
+            kwargs = {**TRIPLET_KWARGS, **c["sampler_kwargs"]}
+            self.triplet_batches = MinedTripletBatches(self.train_set, self.describe, c["mining"], seed=c["seed"],
+                                                       epoch=lambda: self.trainer.current_epoch, **kwargs)
+            return DataLoader(self.train_set, batch_sampler=self.triplet_batches, collate_fn=collate_places,
+                              **workers)
         if c["sampler"] == "self_supervised":
             images = ImageIdentities(self.train_set)
             batches = ViewsBatchSampler(len(images), c["places_per_batch"], c["img_per_place"],
@@ -129,6 +141,19 @@ class VPRDataModule(L.LightningDataModule):
         batches = image_batch_sampler(c["sampler"], images, c["places_per_batch"], c["img_per_place"],
                                       c["sampler_kwargs"])
         return DataLoader(images, batch_sampler=batches, collate_fn=collate_images, **workers)
+
+    @torch.no_grad()
+    def describe(self, indices) -> np.ndarray:
+        """Descriptors of training-split images (split indices) by the model being trained, in eval mode."""
+        module = self.trainer.lightning_module
+        normalise, was_training = BatchAugment("none").to(module.device), module.training
+        module.eval()
+        out = []
+        for start in range(0, len(indices), self.config["eval_batch_size"]):
+            images = torch.stack([self.train_set.image(i) for i in indices[start:start + self.config["eval_batch_size"]]])
+            out.append(module(normalise(images.to(module.device))).float().cpu())
+        module.train(was_training)
+        return torch.cat(out).numpy()
 
     def val_dataloader(self):
         c = self.config

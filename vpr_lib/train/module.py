@@ -10,6 +10,7 @@ import torch
 
 from vpr_lib.evaluate import RECALL_VALUES, compute_recalls, knn_search
 from vpr_lib.models import VPRModel
+from vpr_lib.data.triplets import triplet_indices
 from vpr_lib.train.losses import build_loss, build_miner, mined_fractions
 from vpr_lib.train.optim import build_optimizer, build_scheduler
 
@@ -40,14 +41,18 @@ class VPRModule(L.LightningModule):
 
     # ---- training ----
     def training_step(self, batch, batch_idx):
-        images, labels = batch  # (P, K, C, H, W), (P, K)
-        images, labels = images.flatten(0, 1), labels.flatten()
-        descriptors = self(images)
-        mined = self.miner(descriptors, labels) if self.miner is not None else None
+        images, labels = batch  # (P, K, C, H, W), (P, K); triplets: (B, 2 + negatives, …), image indices
+        descriptors = self(images.flatten(0, 1))
+        if self.config["sampler"] == "triplets":  # the mined (query, positive, negative) triplets themselves
+            mined = triplet_indices(images.shape[0], images.shape[1], descriptors.device)
+            labels = torch.arange(len(descriptors), device=descriptors.device)  # unused with given triplets
+        else:
+            labels = labels.flatten()
+            mined = self.miner(descriptors, labels) if self.miner is not None else None
         loss = self.loss_fn(descriptors, labels, mined)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels),
                  sync_dist=True)
-        if mined is not None:
+        if mined is not None and self.miner is not None:
             for name, value in mined_fractions(mined, labels).items():
                 self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=len(labels), sync_dist=True)
         return {"loss": loss, "descriptors": descriptors.detach(), "labels": labels}

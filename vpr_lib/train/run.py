@@ -54,10 +54,20 @@ def is_complete(run_dir: Path) -> bool:
 
 
 class EpochLog(Callback):
-    """epochs.csv: one row per epoch (0 = before training) with loss, learning rate and val recalls."""
+    """epochs.csv: one row per epoch (0 = before training) with loss, learning rate, val recalls, the seconds
+    of the epoch's training part (`train_s`, validation excluded) and, for mined triplets, of their mining
+    (`mining_s`) with the number of images the model described to mine them (`described_images`)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.started, self.train_s = None, np.nan
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.started = time.perf_counter()
+
+    def on_validation_epoch_start(self, trainer, pl_module):
+        if trainer.state.fn == "fit" and self.started is not None:
+            self.train_s, self.started = time.perf_counter() - self.started, None
 
     def _write(self, trainer, epoch: int):
         if not trainer.is_global_zero:
@@ -67,6 +77,11 @@ class EpochLog(Callback):
                "lr": trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else np.nan}
         if epoch:
             row.update({k.split("/")[1]: round(v, 4) for k, v in m.items() if k.startswith("train/mined")})
+            row["train_s"] = round(self.train_s, 2)
+            mining = getattr(trainer.datamodule, "triplet_batches", None)
+            if mining is not None:
+                row["mining_s"] = round(mining.mining_seconds, 2)
+                row["described_images"] = mining.described_images
         row.update({k.split("/")[1]: round(v, 3) for k, v in m.items() if k.startswith("val/")})
         table = pd.read_csv(self.path) if self.path.exists() else pd.DataFrame()
         if len(table):

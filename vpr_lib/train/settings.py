@@ -31,9 +31,13 @@ TRAIN_DEFAULTS = {
     # class weights of ArcFace / CosFace / NormalizedSoftmax: their own optimizer (as in CosPlace)
     "loss_optimizer": "adam",
     "loss_optimizer_kwargs": {"lr": 0.01},
-    # batches: pk (P places x K images), mperclass, hierarchical (city -> place), proxy (similar places)
+    # batches: pk (P places x K images), mperclass, hierarchical (city -> place), proxy (similar places),
+    # self_supervised (P images x K views), triplets (offline mining on a database/queries split: TRIPLET_KWARGS)
     "sampler": "pk",
     "sampler_kwargs": {},
+    # the triplets sampler's mining (random | full | partial) and train-time positive radius (metres)
+    "mining": "partial",
+    "train_positives_m": 10,
     # optimisation
     "optimizer": "sgd",
     "optimizer_kwargs": {"lr": 0.001, "weight_decay": 0.001, "momentum": 0.9},
@@ -57,7 +61,7 @@ TRAIN_DEFAULTS = {
 NON_RESULT_KEYS = ("num_workers", "eval_batch_size", "data_root", "seeds")
 # Keys added after runs were first published: digested only when they differ from this default, so that the
 # ids (and results) of existing runs stay valid.
-LATER_KEYS = {"image_scale": 1.0}
+LATER_KEYS = {"image_scale": 1.0, "mining": "partial", "train_positives_m": 10}
 
 TRAIN_PROFILES = {
     # CI: seconds
@@ -75,6 +79,10 @@ TRAIN_PROFILES = {
     "full": {},
 }
 
+
+# The triplets sampler's kwargs and their defaults: the deep geo-localization benchmark's settings.
+TRIPLET_KWARGS = {"queries_per_batch": 4, "queries_per_epoch": 5000, "cache_refresh": 1000, "negatives": 10,
+                  "neg_samples": 1000}
 
 # Keys whose values may take several types; every other key must have its default's type (int ~ float).
 FLEXIBLE_TYPES = {"devices": (int, str, list), "precision": (str, int), "limit_train_batches": (int, float),
@@ -113,6 +121,18 @@ def validate(config: dict) -> None:
     if config["sampler"] == "self_supervised" and config["loss"] in CLASSIFICATION_LOSSES:
         raise VPRInputError(f"loss {config['loss']!r}{where} holds one weight per place; the self_supervised sampler "
                             "labels images, not places: use a pair-based loss (ntxent, supcon, contrastive…).")
+    from vpr_lib.data.triplets import MININGS
+    if config["mining"] not in MININGS:
+        raise VPRInputError(f"Unknown mining {config['mining']!r}{where}; expected one of {list(MININGS)}.")
+    if config["sampler"] != "triplets" and any(config[k] != LATER_KEYS[k] for k in ("mining", "train_positives_m")):
+        raise VPRInputError(f"mining and train_positives_m{where} act only with sampler: triplets "
+                            f"(got sampler {config['sampler']!r}).")
+    if config["sampler"] == "triplets":
+        unknown = set(config["sampler_kwargs"]) - set(TRIPLET_KWARGS)
+        if unknown or config["miner"] != "none" or config["loss"] in CLASSIFICATION_LOSSES:
+            raise VPRInputError(f"The triplets sampler{where} mines its own triplets: it takes sampler_kwargs among "
+                                f"{sorted(TRIPLET_KWARGS)} (got {sorted(unknown)} unknown), miner none (got "
+                                f"{config['miner']!r}) and a pair or triplet loss (got {config['loss']!r}).")
     check_types(config, where)
     if config["image_scale"] <= 0:
         raise VPRInputError(f"image_scale{where} must be a positive number (a factor on image_size), "

@@ -60,6 +60,34 @@ def mined_table(epochs: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def epoch_time_table(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Seconds per epoch of training (validation excluded) and of triplet mining, mean ± std over every trained
+    epoch of every seed, and mining's share of the epoch (from epochs.csv's train_s and mining_s)."""
+    trained = epochs[epochs.epoch > 0]
+    stats = trained.groupby("variant", sort=False)[["train_s", "mining_s"]].agg(["mean", "std"])
+    table = pd.DataFrame({f"{column} per epoch": [f"{m:.2f} ± {s:.2f}" for m, s in stats[column].to_numpy()]
+                          for column in ("train_s", "mining_s")}, index=stats.index)
+    table["mining share (%)"] = (100 * stats[("mining_s", "mean")] / stats[("train_s", "mean")]).round(1)
+    if "described_images" in trained:
+        table["images described per epoch"] = trained.groupby("variant", sort=False)["described_images"].mean().round()
+    return table
+
+
+def plot_epoch_time(epochs: pd.DataFrame):
+    """Stacked bars: seconds per training epoch spent mining and the rest (forward, backward, loading)."""
+    trained = epochs[epochs.epoch > 0]
+    means = trained.groupby("variant", sort=False)[["train_s", "mining_s"]].mean()
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.bar(means.index, means["mining_s"], label="mining")
+    ax.bar(means.index, means["train_s"] - means["mining_s"], bottom=means["mining_s"], label="training steps")
+    ax.set(ylabel="seconds per epoch")
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
 def plot_recall_by_condition(table: pd.DataFrame, by: str, metric: str = "R@1"):
     """Bars of `metric` per value of a query condition (x) and test set (colour), from recall_by_condition."""
     frame = table.reset_index().pivot(index=by, columns="set", values=metric)
@@ -87,13 +115,15 @@ def plot_knn_scaling(scaling: pd.DataFrame):
     return fig
 
 
-def plot_threshold_curves(thresholds: pd.DataFrame, metric: str = "R@1"):
-    """`metric` against the test-time threshold (metres), one line per test set, ± one std over seeds."""
+def plot_threshold_curves(thresholds: pd.DataFrame, metric: str = "R@1",
+                          xlabel: str = "positive threshold at test time (m)"):
+    """`metric` against a distance threshold (metres, column threshold_m), one line per test set, ± one std over
+    seeds."""
     fig, ax = plt.subplots(figsize=(4.5, 3))
     for test_set, group in thresholds.groupby("set", sort=False):
         stats = group.groupby("threshold_m")[metric].agg(["mean", "std"]).fillna(0)
         ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=test_set)
-    ax.set(xlabel="positive threshold at test time (m)", ylabel=f"{metric} (%)")
+    ax.set(xlabel=xlabel, ylabel=f"{metric} (%)")
     ax.set_xticks(sorted(thresholds.threshold_m.unique()), [str(t) for t in sorted(thresholds.threshold_m.unique())])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
