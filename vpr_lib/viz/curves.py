@@ -69,7 +69,8 @@ def epoch_time_table(epochs: pd.DataFrame) -> pd.DataFrame:
                           for column in ("train_s", "mining_s")}, index=stats.index)
     table["mining share (%)"] = (100 * stats[("mining_s", "mean")] / stats[("train_s", "mean")]).round(1)
     if "described_images" in trained:
-        table["images described per epoch"] = trained.groupby("variant", sort=False)["described_images"].mean().round()
+        described = trained.groupby("variant", sort=False)["described_images"].mean()
+        table["images described per epoch"] = described.round().astype("Int64")
     return table
 
 
