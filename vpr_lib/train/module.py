@@ -52,7 +52,7 @@ class VPRModule(L.LightningModule):
         loss = self.loss_fn(descriptors, labels, mined)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels),
                  sync_dist=True)
-        if mined is not None and self.miner is not None:
+        if self.miner is not None:  # what a miner kept (mined triplets keep everything they are given)
             for name, value in mined_fractions(mined, labels).items():
                 self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=len(labels), sync_dist=True)
         return {"loss": loss, "descriptors": descriptors.detach(), "labels": labels}
