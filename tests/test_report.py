@@ -93,3 +93,23 @@ def test_grouped_tables_extra_tables_and_the_knn_section_are_generated(tmp_path)
     assert experiments.index("sec:09_heads") < experiments.index("sec:12_knn")
     numbers = (gen / "numbers.tex").read_text()
     assert r"\newcommand{\KnnPqMemorySaved}{97.5}" in numbers and r"\newcommand{\KnnLargest}{10,000}" in numbers
+
+
+def test_every_number_the_sections_quote_exists_in_the_committed_demo_tables():
+    """\\res and \\vs in report/sections name a variant, a test set (and a metric) of a notebook's summary or
+    versus table; a missing row would print 'n/a' (or a comparison with another baseline than the text says)."""
+    import re
+
+    quoted = []
+    for section in sorted((ROOT / "report" / "sections").glob("*.tex")):
+        text = section.read_text()
+        quoted += [("versus", m, section.name) for m in re.findall(r"\\vs\{([^}]*)\}\{([^}]*)\}\{([^}]*)\}", text)]
+        quoted += [("summary", m, section.name) for m in re.findall(r"\\res\{([^}]*)\}\{([^}]*)\}\{([^}]*)\}\{([^}]*)\}", text)]
+    assert len(quoted) > 20
+    missing = []
+    for kind, (name, variant, test_set, *metric), where in quoted:
+        table = pd.read_csv(ROOT / "results" / "tables" / f"{name}_{kind}.csv")
+        column = f"{test_set} {metric[0]}" if metric else f"{test_set} p"
+        if variant not in set(table.variant) or column not in table.columns:
+            missing.append(f"{where}: {name}/{variant}/{column}")
+    assert not missing, f"quoted but not in results/tables: {missing}"
