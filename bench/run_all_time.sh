@@ -12,4 +12,4 @@ start=$(date +%s)
 end=$(date +%s)
 grep -E "done in|FAILED" "$CLONE/run_all.log" || true
 echo "run_all.sh --profile $PROFILE in a fresh clone ($(git -C "$REPO" rev-parse --short HEAD)): $(( end - start )) s" \
-     "on $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d)"
+     "on $(nproc) cores, $(uname -m) ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p')), $(date -u +%Y-%m-%d)"

@@ -12,8 +12,10 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -108,6 +110,24 @@ def _trainer(config: dict, callbacks, progress: bool) -> L.Trainer:
                      log_every_n_steps=10)
 
 
+@contextlib.contextmanager
+def _quiet(progress: bool):
+    """Without progress bars (notebooks under papermill), leave out Lightning's per-run banners (accelerator,
+    tips, "fit stopped") and a torch deprecation raised inside Lightning; warnings and errors still show."""
+    if progress:
+        yield
+        return
+    logger = logging.getLogger("lightning.pytorch")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def train(config: dict, progress: bool = True) -> Path:
     """Train (or reuse / resume) one run and evaluate it on its test sets; returns the run folder."""
     validate(config)
@@ -122,7 +142,8 @@ def train(config: dict, progress: bool = True) -> Path:
     with contextlib.nullcontext() if worker else run_lock(run_dir):
         if is_complete(run_dir):  # another process completed it while this one waited for the lock
             return run_dir
-        _fit_and_evaluate(config, run_dir, root, data, progress)
+        with _quiet(progress):
+            _fit_and_evaluate(config, run_dir, root, data, progress)
     return run_dir
 
 
