@@ -147,3 +147,23 @@ def test_a_failed_write_leaves_the_previous_table_whole(results_tmp, monkeypatch
         results.save_table(pd.concat([table] * 1000), "demo_table")
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == ["demo_table.csv"]  # no temporary file left behind
+
+
+def test_changing_one_parameter_changes_only_the_run_ids_it_affects():
+    """A re-run trains exactly the runs whose id changed: one variant's setting changes that variant's runs,
+    a shared setting all of them, a speed-only setting (num_workers) none."""
+    from vpr_lib.train.run import run_id
+
+    def ids(**overrides):
+        params = load_params("04_losses", "demo", overrides.pop("overrides", None))
+        for variant, changes in overrides.items():
+            params["variants"][variant] = {**params["variants"][variant], **changes}
+        return {(c["variant"], c["seed"]): run_id(c) for c in run_configs(params)}
+
+    before = ids()
+    one_variant = ids(triplet={"loss_kwargs": {"margin": 0.2}})
+    changed = {key for key in before if before[key] != one_variant[key]}
+    assert changed == {("triplet", seed) for seed in (0, 1, 2)}
+    assert ids(overrides={"num_workers": 3}) == before
+    shared = ids(overrides={"epochs": 4})
+    assert all(shared[key] != before[key] for key in before)
