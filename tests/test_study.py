@@ -145,9 +145,10 @@ def test_versus_and_its_sentence_on_constructed_seeds():
     p_near = stats.ttest_ind(recalls["near"], recalls["base"], equal_var=False).pvalue
     assert 0.05 <= p_near < 0.1 and table.loc["near", "SF-XS val p"] == round(p_near, 3)
     assert table.loc["same", "SF-XS val p"] == 1.0 and not table.loc["same", "SF-XS val beyond noise"]
-    sentence = noise_sentence(table, "base")
+    sentence = noise_sentence(table)._repr_markdown_()
+    assert sentence.startswith("**Against `base`** (difference of the mean R@1")
     beyond, near = sentence.split("Near it")
     assert "`far` on SF-XS val (+20.0" in beyond and "`near`" not in beyond and "`same`" not in sentence
-    assert "`near` on SF-XS val (+3.7" in near and sentence._repr_markdown_() == sentence
-    single = noise_sentence(versus(results.groupby("variant").head(1), "base"), "base")
-    assert "single seed" in single and "beyond the seed noise: nothing" in single
+    assert "`near` on SF-XS val (+3.7" in near and near.endswith("Every other difference is within the seed noise.")
+    single = noise_sentence(versus(results.groupby("variant").head(1), "base")).data
+    assert "single seed" in single and "beyond the seed noise: nothing" in single and "Every other" not in single

@@ -119,38 +119,36 @@ def versus(results: pd.DataFrame, baseline: str, metric: str = "R@1") -> pd.Data
             row[f"{test_set} p"] = round(float(p), 3)
             row[f"{test_set} beyond noise"] = bool(p < 0.05)
         rows.append(row)
-    return pd.DataFrame(rows).set_index("variant")
+    table = pd.DataFrame(rows).set_index("variant")
+    table.attrs.update(baseline=baseline, metric=metric)  # for noise_sentence
+    return table
 
 
-class Markdown(str):
-    """A string that a notebook displays as Markdown."""
 
-    def _repr_markdown_(self) -> str:
-        return str(self)
+def noise_sentence(table: pd.DataFrame):
+    """A `versus` table in words (Markdown): the differences beyond the seed noise (its verdict column), those
+    near it (p < 0.1: with 3 seeds such a verdict can flip on another machine), and that the rest are within it."""
+    from IPython.display import Markdown
 
-
-def noise_sentence(table: pd.DataFrame, baseline: str) -> Markdown:
-    """A `versus` table in words: which differences exceed the seed noise (p < 0.05), which are near it
-    (p < 0.1: with 3 seeds such a verdict can flip on another machine), and that the rest are within it."""
+    metric, baseline = table.attrs["metric"], table.attrs["baseline"]
     sets = [c[: -len(" p")] for c in table.columns if c.endswith(" p")]
     beyond, near, single = [], [], []
     for variant, row in table.iterrows():
         for test_set in sets:
-            delta = row[[c for c in table.columns if c.startswith(f"{test_set} Δ ")][0]]
             p = row[f"{test_set} p"]
-            where = f"`{variant}` on {test_set} ({delta:+.1f}"
+            where = f"`{variant}` on {test_set} ({row[f'{test_set} Δ {metric}']:+.1f}"
             if p != p:
                 single.append(f"{where})")
-            elif p < 0.05:
+            elif row[f"{test_set} beyond noise"]:
                 beyond.append(f"{where}, p = {p:.3f})")
             elif p < 0.1:
                 near.append(f"{where}, p = {p:.2f})")
-    parts = [f"**Against `{baseline}`** (difference of the mean R@1, Welch's t-test over seeds):"]
-    parts.append("beyond the seed noise: " + ("; ".join(beyond) if beyond else "nothing") + ".")
+    parts = [f"**Against `{baseline}`** (difference of the mean {metric}, Welch's t-test over seeds): beyond the "
+             f"seed noise: {'; '.join(beyond) or 'nothing'}."]
     if near:
-        parts.append("Near it (0.05 ≤ p < 0.1), a hint rather than a finding: " + "; ".join(near) + ".")
+        parts.append(f"Near it (0.05 ≤ p < 0.1), a hint rather than a finding: {'; '.join(near)}.")
     if single:
-        parts.append("From a single seed each, no estimate of the noise: " + "; ".join(single) + ".")
-    parts.append("Every other difference is within the seed noise." if beyond or near else
-                 "Every difference is within the seed noise." if not single else "")
-    return Markdown(" ".join(p for p in parts if p))
+        parts.append(f"From a single seed each, no estimate of the noise: {'; '.join(single)}.")
+    if len(single) < len(sets) * len(table):
+        parts.append("Every other difference is within the seed noise.")
+    return Markdown(" ".join(parts))
