@@ -154,9 +154,9 @@ def test_changing_one_parameter_changes_only_the_run_ids_it_affects():
     a shared setting all of them, a speed-only setting (num_workers) none."""
     from vpr_lib.train.run import run_id
 
-    def ids(**overrides):
-        params = load_params("04_losses", "demo", overrides.pop("overrides", None))
-        for variant, changes in overrides.items():
+    def ids(shared=None, **variant_changes):
+        params = load_params("04_losses", "demo", shared)
+        for variant, changes in variant_changes.items():
             params["variants"][variant] = {**params["variants"][variant], **changes}
         return {(c["variant"], c["seed"]): run_id(c) for c in run_configs(params)}
 
@@ -164,6 +164,6 @@ def test_changing_one_parameter_changes_only_the_run_ids_it_affects():
     one_variant = ids(triplet={"loss_kwargs": {"margin": 0.2}})
     changed = {key for key in before if before[key] != one_variant[key]}
     assert changed == {("triplet", seed) for seed in (0, 1, 2)}
-    assert ids(overrides={"num_workers": 3}) == before
-    shared = ids(overrides={"epochs": 4})
+    assert ids({"num_workers": 3}) == before
+    shared = ids({"epochs": 4})
     assert all(shared[key] != before[key] for key in before)
