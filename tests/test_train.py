@@ -58,14 +58,14 @@ def test_every_factory_name_of_the_params_files_resolves():
                 continue
             for c in run_configs(params):
                 validate(c)
-                key = json.dumps({k: c[k] for k in ("image_size", "last_stage", "aggregator", "aggregator_kwargs",
+                key = json.dumps({k: c[k] for k in ("backbone", "image_size", "last_stage", "frozen_stages",
+                                                    "aggregator", "aggregator_kwargs",
                                                     "loss", "loss_kwargs", "miner", "miner_kwargs", "optimizer",
                                                     "optimizer_kwargs", "scheduler", "scheduler_kwargs")}, sort_keys=True)
                 if key in built:
                     continue
                 built.add(key)
-                model = VPRModel(tuple(c["image_size"]), c["last_stage"], "none", 0, c["aggregator"],
-                                 c["aggregator_kwargs"], c["normalize"])
+                model = VPRModel.from_config(c, pretrained="none")
                 build_loss(c["loss"], c["loss_kwargs"], num_classes=10, embedding_size=model.descriptor_dim)
                 build_miner(c["miner"], c["miner_kwargs"])
                 optimizer = build_optimizer(c["optimizer"], model.parameters(), c["optimizer_kwargs"])
@@ -119,21 +119,6 @@ def test_ddp_with_two_cpu_processes(synth_smoke, tmp_path):
     epochs = pd.read_csv(run_dir / "epochs.csv")
     assert epochs.epoch.tolist() == [0, 1] and epochs["R@1"].notna().all()
     assert json.loads((run_dir / "metrics.json").read_text())["test"]["Tokyo-XS"]["R@1"] >= 0
-
-
-def test_imagenet_weights_offline_say_how_to_provide_them(tmp_path, monkeypatch):
-    import torch
-    from urllib.error import URLError
-
-    from vpr_lib.models import VPRModel
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    def offline(*args, **kwargs):
-        raise URLError("no network")
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    with pytest.raises(VPRInputError, match=r"not cached at .*resnet18-f37072fd.pth.*Download https://"):
-        VPRModel(pretrained="imagenet")
-    with pytest.raises(VPRInputError, match="does not exist"):
-        VPRModel(pretrained=str(tmp_path / "weights.pth"))
 
 
 def test_schedulers_by_name():

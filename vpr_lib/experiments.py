@@ -17,7 +17,7 @@ from vpr_lib.datasets import data_label
 from vpr_lib.errors import VPRInputError
 from vpr_lib.results import save_table
 from vpr_lib.train.run import train
-from vpr_lib.train.settings import validate
+from vpr_lib.train.settings import TRIPLET_KWARGS, validate
 
 
 @dataclass
@@ -151,4 +151,58 @@ def noise_sentence(table: pd.DataFrame):
         parts.append(f"From a single seed each, no estimate of the noise: {'; '.join(single)}.")
     if len(single) < len(sets) * len(table):
         parts.append("Every other difference is within the seed noise.")
+    return Markdown(" ".join(parts))
+
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def regime_note(params: dict, name: str = ""):
+    """The training regime of a notebook's profile in words (Markdown), generated from its resolved params:
+    backbone, weights, input and map sizes, frozen and trained parts, budget, seeds; and, outside the full
+    profile, the full profile's (params file `name`)."""
+    from IPython.display import Markdown
+
+    from vpr_lib.models import VPRModel
+    from vpr_lib.models.backbones import stage_names
+    from vpr_lib.models.cache import cache_applies
+    config = run_configs(params)[0]
+    if "loss" not in config:
+        return Markdown("")
+    model = VPRModel.from_config(config, pretrained="none")
+    names = stage_names(config["backbone"])
+    stages = names[: names.index(config["last_stage"]) + 1]
+    frozen, trained = stages[: config["frozen_stages"]], stages[config["frozen_stages"]:]
+    size, batches = config["image_size"], config["limit_train_batches"]
+    per_epoch = (_plural(batches, "batch").replace("batchs", "batches") if isinstance(batches, int) else
+                 "one pass over the training set" if batches == 1 else f"{batches:.0%} of a pass over the training set")
+    weights = "ImageNet weights" if config["pretrained"] == "imagenet" else f"initial weights: {config['pretrained']}"
+    parts = [f"**Training regime ({config['profile']} profile, read from the params).** {config['backbone']} ({weights}) "
+             f"cut after {config['last_stage']}: {' × '.join(map(str, model.feature_shape))} maps (C × H × W) at "
+             f"{size[0]} × {size[1]} px."]
+    if frozen:
+        cached = ", computed once per image and cached" if cache_applies(config) else ""
+        parts.append(f"Frozen: {', '.join(frozen)}{cached}; trained: {', '.join(trained) or 'no trunk stage'} and "
+                     f"the aggregator.")
+    else:
+        parts.append("The whole trunk trains with the aggregator.")
+    if config["sampler"] == "triplets":
+        kwargs = {**TRIPLET_KWARGS, **config["sampler_kwargs"]}
+        per_epoch = f"{kwargs['queries_per_epoch']} queries"
+        batch = (f"{kwargs['queries_per_batch']} queries × (query, positive, {kwargs['negatives']} mined negatives), "
+                 f"the cache of triplets refreshed every {kwargs['cache_refresh']} queries")
+    else:
+        batch = f"{config['places_per_batch']} places × {config['img_per_place']} images"
+    parts.append(f"{_plural(config['epochs'], 'epoch')} of {per_epoch} in batches of {batch}, {config['optimizer']} lr "
+                 f"{config['optimizer_kwargs'].get('lr')}, augmentation {config['augment']}, "
+                 f"{_plural(len(params.get('seeds', [0])), 'seed')} per variant. A variant's own settings (the "
+                 f"params file) override these.")
+    if config["profile"] != "full" and name:
+        full = run_configs(load_params(name, "full"))[0]
+        parts.append(f"The full profile (`--profile full --data-root …`, the real datasets) trains {full['backbone']} "
+                     f"from {'ImageNet weights' if full['pretrained'] == 'imagenet' else full['pretrained']} at "
+                     f"{full['image_size'][0]} px for {_plural(full['epochs'], 'epoch')} of "
+                     f"{full['places_per_batch']} × {full['img_per_place']} batches, as the course does.")
     return Markdown(" ".join(parts))

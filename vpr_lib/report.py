@@ -18,6 +18,7 @@ from vpr_lib.paths import repo_root, results_dir
 from vpr_lib.report_tex import (TEX_INSTALL, caption_of, describe_data, epoch_tex, figure_tex, macros_tex,
                                 plain_table, runs_appendix, table_tex, tex_escape)
 from vpr_lib.results import atomic_write_text, git_commit
+from vpr_lib.seeds import seeds_vs_kit
 
 # The study's steps, in report order: notebook, section title, what its table compares.
 STEPS = [
@@ -202,6 +203,28 @@ def _analysis_section(results: Path, gen: Path, report: Path) -> str | None:
     return "\n".join(parts), []
 
 
+def _seeds_section(results: Path, gen: Path, report: Path) -> tuple[str, list] | None:
+    """The course reports' numbers beside the kit's (vpr_lib.seeds), and how often their best variant agrees."""
+    table = seeds_vs_kit(results)
+    if table.empty:
+        return None
+    best = table.groupby("comparison", sort=False).apply(
+        lambda g: set(g.variant[g["report rank"] == 1]) & set(g.variant[g["kit rank"] == 1]) != set())
+    parts = [r"\subsection{The course reports beside the kit}", r"\label{sec:seeds_vs_kit}"]
+    if (report / "sections" / "seeds_vs_kit.tex").is_file():
+        parts.append(r"\input{sections/seeds_vs_kit}")
+    kit = [c for c in table.columns if c.startswith("kit ") and "R@" in c][0]
+    shown = table.drop(columns=["kit seeds"]).rename(columns={kit: f"{kit} (mean ± std)"})
+    parts += [plain_table(shown, f"The same comparisons in the course's reports (their own data, backbone and "
+                                 f"training; rank 1 = best within the comparison) and in this study "
+                                 f"({table['kit seeds'].min()}+ seeds, the results store's runs)",
+                          "seeds_vs_kit", gen, wide=True), r"\FloatBarrier"]
+    macros = [rf"\newcommand{{\SeedsComparisons}}{{{len(best)}}}",
+              rf"\newcommand{{\SeedsSameBest}}{{{int(best.sum())}}}"]
+    atomic_write_text(results / "tables" / "seeds_vs_kit.csv", table.to_csv(index=False))
+    return "\n".join(parts), macros
+
+
 def generate(results: Path | None = None, report: Path | None = None) -> Path:
     """report/generated/: experiments.tex (the sections with results), numbers.tex (macros), runs.tex
     (appendix), tables/ and figures/.  Rebuilt in a temporary folder, then swapped in."""
@@ -224,6 +247,10 @@ def generate(results: Path | None = None, report: Path | None = None) -> Path:
             macros += step_macros
             all_runs.append((name, runs))
             infos.append(info)
+    seeds = _seeds_section(results, gen, report)
+    if seeds:
+        sections.append(seeds[0])
+        macros += seeds[1]
     if not sections:
         shutil.rmtree(gen)
         raise FileNotFoundError(f"No results to report under {results / 'tables'}: run ./run_all.sh first.")

@@ -53,13 +53,14 @@ def load_resized(path: Path, size) -> torch.Tensor:
     return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
 
 
-_DECODED: dict = {}  # (path, size) → uint8 tensor: decoded once per process, shared by every run of it
+_DECODED: dict = {}  # (path, modification, size) → uint8 tensor: decoded once per process, shared by its runs
 _DECODED_BUDGET = {"bytes": 2 << 30, "used": 0}
 
 
 def decode_once(path: Path, size) -> torch.Tensor:
     """load_resized, memoised for the process within a 2 GB budget (runs of one notebook share the decode)."""
-    key = (str(path), tuple(size))
+    stat = Path(path).stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, tuple(size))  # a rewritten file is decoded anew
     image = _DECODED.get(key)
     if image is None:
         image = load_resized(path, size)

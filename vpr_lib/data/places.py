@@ -107,10 +107,18 @@ class PlacesDataset(Dataset):
             return cls(scan_gsv_cities(root), source=str(root), **kwargs)
         return cls(scan_gsv_xs(root), source=str(root), **kwargs)
 
+    def use_features(self, features: dict) -> None:
+        """Serve `features[path]` (a frozen prefix's cached output) instead of decoding the images."""
+        self.loader, self.transform, self.fully_cached = features.__getitem__, None, True
+
+    @property
+    def paths(self) -> list:
+        return [p for paths in self.place_paths for p in paths]
+
     def preload(self) -> None:
         """Decode all images into the cache now (no-op without image_size)."""
         if isinstance(self.loader, ImageCache):
-            self.fully_cached = self.loader.preload(p for paths in self.place_paths for p in paths)
+            self.fully_cached = self.loader.preload(self.paths)
 
     @property
     def labels(self) -> list[int]:

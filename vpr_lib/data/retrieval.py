@@ -58,6 +58,14 @@ class RetrievalDataset(Dataset):
         found = knn.radius_neighbors(self.queries_utms, radius=threshold, return_distance=False)
         return [np.sort(p) for p in found]
 
+    @property
+    def paths(self) -> list:
+        return self.images_paths
+
+    def use_features(self, features: dict) -> None:
+        """Serve `features[path]` (a frozen prefix's cached output) instead of decoding the images."""
+        self.loader, self.transform, self.fully_cached = features.__getitem__, None, True
+
     def preload(self) -> None:
         """Decode all images into the cache now (no-op without image_size)."""
         if isinstance(self.loader, ImageCache):

@@ -23,7 +23,8 @@ def eval_transform() -> v2.Compose:
 
 
 class BatchAugment(nn.Module):
-    """uint8 (N, 3, H, W) → augmented (per image) and normalised float (N, 3, H, W).
+    """uint8 (N, 3, H, W) → augmented (per image) and normalised float (N, 3, H, W); float input (cached
+    prefix features) passes unchanged.
 
     `augment`: none; colorjitter (brightness/contrast/saturation 0.4); flip_rotation (horizontal flip, rotation
     up to 15°); randomerasing (a random rectangle blanked, p 0.5, as torchvision's RandomErasing);
@@ -40,11 +41,15 @@ class BatchAugment(nn.Module):
                "randaugment": [K.auto.RandAugment(n=3, m=9)],
                "views": [K.RandomResizedCrop(tuple(image_size), scale=(0.3, 1.0)), K.RandomPerspective(0.3, p=0.5),
                          K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8), K.RandomGrayscale(p=0.2)]}[augment]
-        self.ops = nn.Sequential(*ops, K.Normalize(torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)))
+        self.ops = nn.Sequential(*ops)
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.ops(images.float() / 255.0)
+        if images.dtype != torch.uint8:  # already prepared: a frozen prefix's cached output (no augmentation)
+            return images
+        # scaled and normalised by the same functions as eval_transform: without augmentation, bit-identical
+        images = self.ops(v2.functional.to_dtype(images, torch.float32, scale=True))
+        return v2.functional.normalize(images, IMAGENET_MEAN, IMAGENET_STD)
 
 
 def train_transform(augment: str = "none", image_size=(224, 224)) -> v2.Compose:

@@ -50,6 +50,13 @@ class TripletsDataset(Dataset):
     def image(self, index: int) -> torch.Tensor:
         return self.split[index][0]
 
+    @property
+    def paths(self) -> list:
+        return self.split.paths
+
+    def use_features(self, features: dict) -> None:
+        self.split.use_features(features)
+
     def preload(self) -> None:
         self.split.preload()
 

@@ -7,33 +7,52 @@ from torch import nn
 
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models.aggregators import AGGREGATORS, build_aggregator
-from vpr_lib.models.backbones import ResNetBackbone
+from vpr_lib.models.backbones import BACKBONES, Backbone
 
 
 class VPRModel(nn.Module):
-    """image (B, 3, H, W) → descriptor (B, D), L2-normalised unless `normalize` is False."""
+    """image (B, 3, H, W) → descriptor (B, D), L2-normalised unless `normalize` is False.
+
+    It also takes the output of its backbone's frozen prefix, (B, *prefix_shape), as cached by
+    vpr_lib.models.cache: the descriptor is then the same as from the images."""
 
     def __init__(self, image_size=(64, 64), last_stage="layer4", pretrained="none", frozen_stages=0,
-                 aggregator="gem", aggregator_kwargs=None, normalize=True):
+                 aggregator="gem", aggregator_kwargs=None, normalize=True, backbone="resnet18"):
         super().__init__()
-        self.backbone = ResNetBackbone(last_stage, pretrained, frozen_stages)
-        self.feature_shape = self.backbone.output_shape(tuple(image_size))
+        self.backbone = Backbone(backbone, last_stage, pretrained, frozen_stages)
+        self.image_size = tuple(image_size)
+        self.feature_shape = self.backbone.output_shape(self.image_size)
+        self.prefix_shape = self.backbone.output_shape(self.image_size, self.backbone.prefix)
         self.aggregator = build_aggregator(aggregator, self.feature_shape, **(aggregator_kwargs or {}))
         self.normalize = normalize
-        self.image_size = tuple(image_size)
         # channels-last convolutions: measured 1.2x (training) and 1.5x (inference) faster on our CPUs
         self.to(memory_format=torch.channels_last)
+
+    @classmethod
+    def from_config(cls, config: dict, pretrained: str | None = None) -> "VPRModel":
+        """The model of a run config (image_scale already applied to image_size by config.run_configs);
+        `pretrained` replaces the config's initial weights (e.g. 'none' before loading a checkpoint)."""
+        return cls(tuple(config["image_size"]), config["last_stage"],
+                   config["pretrained"] if pretrained is None else pretrained, config["frozen_stages"],
+                   config["aggregator"], config["aggregator_kwargs"], config["normalize"], config["backbone"])
 
     @property
     def descriptor_dim(self) -> int:
         return self.aggregator.out_dim
 
-    def forward(self, x):
+    def feature_maps(self, x):
+        """The backbone's maps from images, or from the frozen prefix's output (cached)."""
+        x = x.contiguous(memory_format=torch.channels_last)
+        if self.backbone.prefix_len and tuple(x.shape[1:]) == self.prefix_shape:
+            return self.backbone.rest(x)
         if x.shape[-2:] != self.image_size and getattr(self.aggregator, "fixed_input", False):
             raise VPRInputError(f"Input images of size {tuple(x.shape[-2:])}; this model was built for "
                                 f"{self.image_size} (its aggregator sizes depend on it).")
-        desc = self.aggregator(self.backbone(x.contiguous(memory_format=torch.channels_last)))
+        return self.backbone(x)
+
+    def forward(self, x):
+        desc = self.aggregator(self.feature_maps(x))
         return F.normalize(desc, dim=-1) if self.normalize else desc
 
 
-__all__ = ["VPRModel", "AGGREGATORS", "build_aggregator", "ResNetBackbone"]
+__all__ = ["VPRModel", "AGGREGATORS", "BACKBONES", "build_aggregator", "Backbone"]

@@ -31,7 +31,7 @@ def model_costs(model: VPRModel, batch: int = 32, repeats: int = 5) -> dict:
         start = time.perf_counter()
         model(x)
         times.append(time.perf_counter() - start)
-    return {"feature map (C, H, W)": model.feature_shape, "descriptor dim": model.descriptor_dim,
+    return {"backbone": model.backbone.name, "feature map (C, H, W)": model.feature_shape, "descriptor dim": model.descriptor_dim,
             "aggregator params": _count(model.aggregator), "total params (M)": round(_count(model) / 1e6, 2),
             "GFLOPs / image": round(counter.get_total_flops() / 1e9, 3),
             "extraction ms / image": round(1e3 * float(np.median(times)) / batch, 3)}
@@ -43,7 +43,6 @@ def variant_costs(params: dict, variants=None, **kwargs) -> pd.DataFrame:
     for variant, changes in params["variants"].items():
         if variants is not None and variant not in set(variants):
             continue
-        c = {**params, **changes}
-        model = VPRModel(tuple(c["image_size"]), c["last_stage"], "none", 0, c["aggregator"], c["aggregator_kwargs"])
+        model = VPRModel.from_config({**params, **changes}, pretrained="none")
         rows.append({"variant": variant, **model_costs(model, **kwargs)})
     return pd.DataFrame(rows).set_index("variant")

@@ -12,6 +12,7 @@ from vpr_lib.data.samplers import ImageIdentities, PlaceImages, ProxyBatchSample
 from vpr_lib.data.transforms import BatchAugment, eval_transform
 from vpr_lib.data.triplets import MinedTripletBatches, TripletsDataset
 from vpr_lib.errors import VPRInputError
+from vpr_lib.models.cache import prefix_features
 from vpr_lib.train.settings import TRIPLET_KWARGS
 
 
@@ -74,7 +75,7 @@ def init_clusters_from_data(module, places, seed: int) -> None:
     features = []
     for start in range(0, len(chosen), 64):
         images = torch.stack([places[i][0][0] for i in chosen[start:start + 64]])
-        maps = module.model.backbone(normalise(images).contiguous(memory_format=torch.channels_last)).float()
+        maps = module.model.feature_maps(normalise(images)).float()
         features.append(maps.permute(0, 2, 3, 1).flatten(0, 2).numpy())  # every position is a local feature
     module.train(was_training)
     aggregator.init_clusters(np.concatenate(features), seed=seed)
@@ -98,6 +99,11 @@ class VPRDataModule(L.LightningDataModule):
         self.augment = BatchAugment(c["augment"], c["image_size"])
         self.val_set = RetrievalDataset(self.root / c["val_set"], c["positive_dist_threshold"], eval_transform(),
                                         c["image_size"])
+
+    def use_prefix_cache(self, backbone) -> None:
+        """Train and validate on the frozen prefix's cached output instead of the images (models/cache.py)."""
+        for dataset in (self.train_set, self.val_set):
+            dataset.use_features(prefix_features(backbone, self.config["image_size"], dataset.paths))
 
     def on_after_batch_transfer(self, batch, dataloader_idx):
         """Training batches arrive as uint8 (P, K, 3, H, W): augment and normalise them on the device."""

@@ -15,18 +15,12 @@ from vpr_lib.train.losses import build_loss, build_miner, mined_fractions
 from vpr_lib.train.optim import build_optimizer, build_scheduler
 
 
-def build_model(config: dict) -> VPRModel:
-    return VPRModel(tuple(config["image_size"]), config["last_stage"], config["pretrained"],
-                    config["frozen_stages"], config["aggregator"], config["aggregator_kwargs"],
-                    config["normalize"])
-
-
 class VPRModule(L.LightningModule):
     def __init__(self, config: dict, num_classes: int):
         super().__init__()
         self.save_hyperparameters()
         self.config = config
-        self.model = build_model(config)
+        self.model = VPRModel.from_config(config)
         self.loss_fn = build_loss(config["loss"], config["loss_kwargs"], num_classes, self.model.descriptor_dim)
         self.miner = build_miner(config["miner"], config["miner_kwargs"])
         self.loss_optimizer = None  # classification losses (ArcFace, CosFace…): their class weights' optimizer

@@ -30,6 +30,7 @@ from vpr_lib.data.transforms import eval_transform
 from vpr_lib.datasets import TEST_SETS
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors
+from vpr_lib.models.cache import cache_applies, prefix_features
 from vpr_lib.paths import resolve_data_root, results_dir
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writable, environment, run_lock
 from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_data
@@ -123,6 +124,7 @@ def _quiet(progress: bool):
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")  # the frozen prefix
             yield
     finally:
         logger.setLevel(level)
@@ -152,6 +154,8 @@ def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModu
     last = ckpt_dir / "last.ckpt"
     module = VPRModule(config, data.num_classes)
     module.val_positives, module.val_database_num = data.val_set.positives_per_query, data.val_set.database_num
+    if cache_applies(config):
+        data.use_prefix_cache(module.model.backbone)
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/R@1", mode="max", save_last=True,
                            save_top_k=1, enable_version_counter=False)
     callbacks = [best, EpochLog(run_dir / "epochs.csv")] + ([ProxyUpdate()] if config["sampler"] == "proxy" else [])
@@ -195,6 +199,8 @@ def evaluate_module(module: VPRModule, dataset_dir: Path, threshold: float | Non
     config = module.config
     dataset = RetrievalDataset(dataset_dir, threshold or config["positive_dist_threshold"], eval_transform(),
                                config["image_size"])
+    if cache_applies(config):
+        dataset.use_features(prefix_features(module.model.backbone, config["image_size"], dataset.paths))
     device = device or ("cuda" if torch.cuda.is_available() and config["accelerator"] != "cpu" else "cpu")
     descriptors = extract_descriptors(module.model, dataset, config["eval_batch_size"], config["num_workers"],
                                       device)

@@ -17,9 +17,11 @@ TRAIN_DEFAULTS = {
     "augment": "randaugment",
     "positive_dist_threshold": 25,
     # model
-    "last_stage": "layer4",
-    "pretrained": "imagenet",  # none | imagenet | path to ResNet-18 weights (.pth) or to a run's .ckpt
-    "frozen_stages": 0,
+    "backbone": "resnet18",  # vpr_lib.models.backbones: resnet18 | mobilenet_v2
+    "last_stage": "layer4",  # the backbone's stage the maps come from: conv1 | layer1 | … | layer4 (by stride)
+    "pretrained": "imagenet",  # none | imagenet | path to the backbone's weights (.pth) or to a run's .ckpt
+    "frozen_stages": 0,  # the first stages kept as initialised (the frozen prefix)
+    "prefix_cache": True,  # a frozen prefix fed without augmentation is computed once per image (models/cache.py)
     "aggregator": "avg",
     "aggregator_kwargs": {"out_dim": 512},
     "normalize": False,
@@ -58,7 +60,7 @@ TRAIN_DEFAULTS = {
 }
 
 # Keys that change how fast a run goes, not what it computes: left out of the run id.
-NON_RESULT_KEYS = ("num_workers", "eval_batch_size", "data_root", "seeds")
+NON_RESULT_KEYS = ("num_workers", "eval_batch_size", "data_root", "seeds", "prefix_cache")
 # Keys added after runs were first published: digested only when they differ from this default, so that the
 # ids (and results) of existing runs stay valid.
 LATER_KEYS = {"image_scale": 1.0, "mining": "partial", "train_positives_m": 10}
@@ -68,12 +70,13 @@ TRAIN_PROFILES = {
     "smoke": {"image_size": [32, 32], "last_stage": "layer3", "pretrained": "none", "places_per_batch": 6,
               "epochs": 2, "augment": "none", "precision": "32-true", "accelerator": "cpu", "num_workers": 0,
               "eval_batch_size": 64},
-    # SynthCity on 2 CPU cores, from scratch (no ImageNet weights offline), sized so that the ~90 runs of all
-    # notebooks take about half an hour: 32 px, layer3 crop, one pass over the training places split into
-    # three "epochs" of a third each (per-epoch curves, schedulers that act), Adam (the starter's SGD lr 1e-3
-    # does not move from scratch in so few steps); docs/training.md has the measurements
-    "demo": {"image_size": [32, 32], "last_stage": "layer3", "pretrained": "none", "places_per_batch": 32,
-             "epochs": 3, "limit_train_batches": 0.34, "augment": "colorjitter", "precision": "32-true",
+    # SynthCity on 2 CPU cores: torchvision's ImageNet MobileNetV2 (the one ImageNet CNN whose weights a registry
+    # package ships offline; ResNet-18's do not exist offline), 112 px so that layer3 gives 7 x 7 maps, its stages
+    # up to layer3a frozen (their output cached once per image: models/cache.py) and the last stride-16 group
+    # (3 blocks, 96 channels) trained with the head; 4 epochs of 13 batches of 32 places x 4 images, no
+    # augmentation (it would bypass the cache), Adam; docs/training.md has the measurements
+    "demo": {"backbone": "mobilenet_v2", "pretrained": "imagenet", "image_size": [112, 112], "last_stage": "layer3",
+             "frozen_stages": 4, "places_per_batch": 32, "epochs": 4, "limit_train_batches": 0.25, "augment": "none", "precision": "32-true",
              "num_workers": 0, "optimizer": "adam", "optimizer_kwargs": {"lr": 0.001}},
     # real data with the seeds' settings (ImageNet init, 64 x 4 batches, 224 px)
     "full": {},
@@ -108,6 +111,7 @@ def validate(config: dict) -> None:
     from vpr_lib.data.transforms import AUGMENTATIONS
     from vpr_lib.errors import VPRInputError
     from vpr_lib.models.aggregators import AGGREGATORS
+    from vpr_lib.models.backbones import BACKBONES, stage_names
     from vpr_lib.train.losses import LOSSES, MINERS
     from vpr_lib.train.optim import OPTIMIZERS, SCHEDULERS
     from vpr_lib.data.samplers import SAMPLERS
@@ -115,9 +119,13 @@ def validate(config: dict) -> None:
     where = f" (variant {config['variant']})" if "variant" in config else ""
     for key, valid in (("aggregator", AGGREGATORS), ("loss", LOSSES), ("miner", MINERS), ("optimizer", OPTIMIZERS),
                        ("scheduler", SCHEDULERS), ("augment", AUGMENTATIONS), ("loss_optimizer", OPTIMIZERS),
-                       ("sampler", SAMPLERS), ("last_stage", ("layer3", "layer4"))):
+                       ("sampler", SAMPLERS), ("backbone", BACKBONES)):
         if config[key] not in valid:
             raise VPRInputError(f"Unknown {key} {config[key]!r}{where}; expected one of {sorted(valid)}.")
+    stages = stage_names(config["backbone"])
+    if config["last_stage"] not in stages:
+        raise VPRInputError(f"Unknown last_stage {config['last_stage']!r}{where} of backbone {config['backbone']}; "
+                            f"expected one of {stages}.")
     if config["sampler"] == "self_supervised" and config["loss"] in CLASSIFICATION_LOSSES:
         raise VPRInputError(f"loss {config['loss']!r}{where} holds one weight per place; the self_supervised sampler "
                             "labels images, not places: use a pair-based loss (ntxent, supcon, contrastive…).")
