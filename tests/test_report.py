@@ -156,3 +156,17 @@ def test_regime_note_is_read_from_the_params():
     assert "The full profile" in demo and "resnet18 from ImageNet weights at 224 px for 20 epochs" in demo
     smoke = regime_note(load_params("01_baseline", "smoke", {"seeds": [0]}), "01_baseline").data
     assert "resnet18 (initial weights: none)" in smoke and "The whole trunk trains" in smoke and "1 seed per" in smoke
+
+
+def test_docs_seeds_vs_kit_is_the_table_of_the_committed_results(tmp_path):
+    """docs/seeds_vs_kit.md is `python -m vpr_lib.seeds` on the committed tables: it cannot drift from them."""
+    from vpr_lib.seeds import markdown, reference_numbers, seeds_vs_kit
+    (tmp_path / "tables").mkdir()
+    for notebook in reference_numbers().notebook.unique():
+        committed = subprocess.run(["git", "show", f"HEAD:results/tables/{notebook}_results.csv"], cwd=ROOT,
+                                   capture_output=True, text=True)
+        if committed.returncode == 0:
+            (tmp_path / "tables" / f"{notebook}_results.csv").write_text(committed.stdout)
+    table = seeds_vs_kit(tmp_path)
+    assert len(table) >= 10
+    assert markdown(table) in (ROOT / "docs" / "seeds_vs_kit.md").read_text()

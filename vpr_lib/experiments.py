@@ -155,6 +155,31 @@ def noise_sentence(table: pd.DataFrame):
 
 
 
+def _count_places(config: dict) -> int | None:
+    """Places of a run's training set (None when the data is not there)."""
+    from vpr_lib.data import PlacesDataset
+    from vpr_lib.paths import resolve_data_root
+    try:
+        root = resolve_data_root(config["data_root"], config["profile"])
+        return len(PlacesDataset.from_folder(root / config["train_set"], img_per_place=config["img_per_place"],
+                                             min_img_per_place=config["min_img_per_place"]))
+    except VPRInputError:
+        return None
+
+
+def below_start(epochs: pd.DataFrame, metric: str = "R@1"):
+    """In words (Markdown): the variants whose last epoch ends below their epoch 0 (validation, mean over seeds)."""
+    from IPython.display import Markdown
+    means = epochs.groupby(["variant", "epoch"], sort=False)[metric].mean().unstack()
+    last = means.columns.max()
+    below = means[means[last] < means[0]]
+    if below.empty:
+        return Markdown(f"Every variant ends above its own epoch 0 (SF-XS val {metric}, mean over seeds).")
+    items = "; ".join(f"`{v}` ({row[0]:.1f} → {row[last]:.1f})" for v, row in below.iterrows())
+    return Markdown(f"**Below its own start** (SF-XS val {metric} at epoch 0 → epoch {last}, mean over seeds): "
+                    f"{items}. Every other variant ends above its epoch 0.")
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -188,6 +213,7 @@ def regime_note(params: dict, name: str = ""):
                      f"the aggregator.")
     else:
         parts.append("The whole trunk trains with the aggregator.")
+    draws = ""
     if config["sampler"] == "triplets":
         kwargs = {**TRIPLET_KWARGS, **config["sampler_kwargs"]}
         per_epoch = f"{kwargs['queries_per_epoch']} queries"
@@ -195,10 +221,16 @@ def regime_note(params: dict, name: str = ""):
                  f"the cache of triplets refreshed every {kwargs['cache_refresh']} queries")
     else:
         batch = f"{config['places_per_batch']} places × {config['img_per_place']} images"
+        places = _count_places(config)
+        if places:
+            full = places // config["places_per_batch"]
+            steps = config["epochs"] * (batches if isinstance(batches, int) else int(full * batches))
+            draws = (f"Each of the {places:,} training places is drawn about "
+                     f"{steps * config['places_per_batch'] / places:.1f} times in the whole run.")
     parts.append(f"{_plural(config['epochs'], 'epoch')} of {per_epoch} in batches of {batch}, {config['optimizer']} lr "
                  f"{config['optimizer_kwargs'].get('lr')}, augmentation {config['augment']}, "
-                 f"{_plural(len(params.get('seeds', [0])), 'seed')} per variant. A variant's own settings (the "
-                 f"params file) override these.")
+                 f"{_plural(len(params.get('seeds', [0])), 'seed')} per variant. {draws} A variant's own settings "
+                 f"(the params file) override these.".replace("  ", " "))
     if config["profile"] != "full" and name:
         full = run_configs(load_params(name, "full"))[0]
         parts.append(f"The full profile (`--profile full --data-root …`, the real datasets) trains {full['backbone']} "
