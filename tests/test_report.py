@@ -151,7 +151,8 @@ def test_regime_note_is_read_from_the_params():
     from vpr_lib.experiments import regime_note
     demo = regime_note(load_params("01_baseline", "demo"), "01_baseline").data
     assert "mobilenet_v2 (ImageNet weights) cut after layer3: 96 × 7 × 7 maps" in demo
-    assert "Frozen: conv1, layer1, layer2, layer3a, computed once per image and cached" in demo
+    assert "Frozen: conv1, layer1, layer2, layer3a (the first 11 of the 14 modules" in demo
+    assert "computed once per image and cached; trained: layer3 and the aggregator" in demo
     assert "4 epochs of 25% of a pass" in demo and "3 seeds per variant" in demo
     assert "The full profile" in demo and "resnet18 from ImageNet weights at 224 px for 20 epochs" in demo
     smoke = regime_note(load_params("01_baseline", "smoke", {"seeds": [0]}), "01_baseline").data

@@ -136,3 +136,16 @@ def recall_at_thresholds(runs: pd.DataFrame, test_sets, thresholds=(5, 10, 25, 5
                 rows.append({"variant": run.variant, "seed": run.seed, "set": test_set, "threshold_m": threshold,
                              **{f"R@{n}": 100.0 * within[:, :n].any(axis=1).mean() for n in ns}})
     return pd.DataFrame(rows)
+
+
+STALLED_POINTS = 3.0  # a variant whose last epoch is less than this above its epoch 0 did not train in its budget
+
+
+def stalled_variants(epochs: pd.DataFrame, metric: str = "R@1") -> tuple[list, list, int]:
+    """From an epochs table (variant, seed, epoch, metric): the variants whose last epoch (mean over seeds) ends
+    below their epoch 0, those that end less than STALLED_POINTS above it, each as (variant, start, end), and
+    the last epoch."""
+    means = epochs.groupby(["variant", "epoch"], sort=False)[metric].mean().unstack()
+    last = int(means.columns.max())
+    rows = [(variant, row[0], row[last]) for variant, row in means.iterrows()]
+    return ([r for r in rows if r[2] < r[1]], [r for r in rows if r[1] <= r[2] < r[1] + STALLED_POINTS], last)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from vpr_lib.analysis import STALLED_POINTS, stalled_variants
 from vpr_lib.config import load_params, run_configs
 from vpr_lib.datasets import data_label
 from vpr_lib.errors import VPRInputError
@@ -168,16 +169,23 @@ def _count_places(config: dict) -> int | None:
 
 
 def below_start(epochs: pd.DataFrame, metric: str = "R@1"):
-    """In words (Markdown): the variants whose last epoch ends below their epoch 0 (validation, mean over seeds)."""
+    """In words (Markdown): the variants that end below their epoch 0 or barely above it (validation, mean over
+    seeds): their comparison with the others says that they did not train in this budget, not how good they are."""
     from IPython.display import Markdown
-    means = epochs.groupby(["variant", "epoch"], sort=False)[metric].mean().unstack()
-    last = means.columns.max()
-    below = means[means[last] < means[0]]
-    if below.empty:
-        return Markdown(f"Every variant ends above its own epoch 0 (SF-XS val {metric}, mean over seeds).")
-    items = "; ".join(f"`{v}` ({row[0]:.1f} → {row[last]:.1f})" for v, row in below.iterrows())
-    return Markdown(f"**Below its own start** (SF-XS val {metric} at epoch 0 → epoch {last}, mean over seeds): "
-                    f"{items}. Every other variant ends above its epoch 0.")
+    below, stalled, last = stalled_variants(epochs, metric)
+    listed = lambda rows: "; ".join(f"`{v}` ({start:.1f} → {end:.1f})" for v, start, end in rows)
+    parts = [f"**Training progress** (SF-XS val {metric} at epoch 0 → epoch {last}, mean over seeds):"]
+    if below:
+        parts.append(f"below its own start: {listed(below)}.")
+    if stalled:
+        parts.append(f"less than {STALLED_POINTS:g} points above it: {listed(stalled)}.")
+    if below or stalled:
+        parts.append(f"These did not improve on their start in this budget: their gap to the others reflects that, "
+                     f"not the method at convergence. Every other variant ends at least {STALLED_POINTS:g} points "
+                     f"above its epoch 0.")
+    else:
+        parts.append(f"every variant ends at least {STALLED_POINTS:g} points above its own epoch 0.")
+    return Markdown(" ".join(parts))
 
 
 def _plural(n: int, word: str) -> str:
@@ -209,8 +217,10 @@ def regime_note(params: dict, name: str = ""):
              f"{size[0]} × {size[1]} px."]
     if frozen:
         cached = ", computed once per image and cached" if cache_applies(config) else ""
-        parts.append(f"Frozen: {', '.join(frozen)}{cached}; trained: {', '.join(trained) or 'no trunk stage'} and "
-                     f"the aggregator.")
+        blocks = f"the first {model.backbone.prefix_len} of the {len(model.backbone.body)} modules of torchvision's " \
+                 f"{config['backbone']} up to {config['last_stage']}"
+        parts.append(f"Frozen: {', '.join(frozen)} ({blocks}){cached}; trained: {', '.join(trained) or 'no trunk stage'} "
+                     f"and the aggregator.")
     else:
         parts.append("The whole trunk trains with the aggregator.")
     draws = ""
@@ -233,8 +243,10 @@ def regime_note(params: dict, name: str = ""):
                  f"(the params file) override these.".replace("  ", " "))
     if config["profile"] != "full" and name:
         full = run_configs(load_params(name, "full"))[0]
+        per_epoch = (f"{ {**TRIPLET_KWARGS, **full['sampler_kwargs']}['queries_per_epoch']:,} mined queries"
+                     if full["sampler"] == "triplets" else f"{full['places_per_batch']} × {full['img_per_place']} batches")
         parts.append(f"The full profile (`--profile full --data-root …`, the real datasets) trains {full['backbone']} "
                      f"from {'ImageNet weights' if full['pretrained'] == 'imagenet' else full['pretrained']} at "
-                     f"{full['image_size'][0]} px for {_plural(full['epochs'], 'epoch')} of "
-                     f"{full['places_per_batch']} × {full['img_per_place']} batches, as the course does.")
+                     f"{full['image_size'][0]} px for {_plural(full['epochs'], 'epoch')} of {per_epoch}, as the "
+                     f"course does.")
     return Markdown(" ".join(parts))

@@ -14,25 +14,26 @@ from pathlib import Path
 
 import pandas as pd
 
+from vpr_lib.analysis import stalled_variants
 from vpr_lib.paths import repo_root, results_dir
 from vpr_lib.report_tex import (TEX_INSTALL, caption_of, describe_data, epoch_tex, figure_tex, macros_tex,
-                                plain_table, runs_appendix, table_tex, tex_escape)
+                                plain_table, progress_tex, runs_appendix, table_tex, tex_escape)
 from vpr_lib.results import atomic_write_text, git_commit
 from vpr_lib.seeds import seeds_vs_kit
 
 # The study's steps, in report order: notebook, section title, what its table compares.
 STEPS = [
-    ("01_baseline", "The starter configuration", "the course's starter (ResNet-18, average pooling + Linear, contrastive loss)"),
+    ("01_baseline", "The starter configuration", "the course's starter (average pooling + Linear, contrastive loss)"),
     ("02_gem", "GeM pooling", "average pooling vs GeM"),
     ("03_visual_analysis", None, None),  # no runs of its own: a section of its own (_analysis_section)
     ("04_losses", "Losses", "metric-learning and classification losses"),
     ("05_miners", "Miners", "miners on the contrastive loss"),
-    ("06_samplers", "Samplers", "batch samplers and batch sizes"),
-    ("07_mixvpr", "Aggregators", "aggregation layers on ResNet-18"),
-    ("08_optimizers", "Optimizers and schedulers", "optimizers, learning rates and schedulers"),
-    ("09_heads", "NetVLAD-family heads", "NetVLAD, CRN, CRN2 and the CosPlace head (GeM + Linear)"),
-    ("10_mining", "Offline triplet mining", "random, full and partial mining, and the train-time positive radius"),
-    ("11_ablations", "Ablations: augmentation and resolution", "training augmentation and image resolution"),
+    ("06_samplers", "Samplers", "batch samplers"),
+    ("07_mixvpr", "Aggregators", "aggregation layers on the same trunk"),
+    ("08_optimizers", "Optimizers and schedulers", "optimizers and schedulers"),
+    ("09_heads", "NetVLAD-family heads", "NetVLAD-family heads and the CosPlace head (GeM + Linear)"),
+    ("10_mining", "Offline triplet mining", "random, full and partial mining"),
+    ("11_ablations", "Ablations", "one change at a time on the starter"),
     ("12_knn", None, None),  # no runs of its own (_knn_section)
     ("13_self_supervised", "Self-supervised training", "NT-Xent with and without place labels"),
 ]
@@ -52,7 +53,8 @@ EXTRA_TABLES = {
 }
 EXTRA_FIGURES = {
     "09_heads": [("09_heads_assignments", "Dominant NetVLAD cluster per position of the last feature map, and "
-                                          "the CRN / CRN2 context masks, over SF-XS test queries (seed 0).")],
+                                          "the context masks of the CRN heads that ran, over SF-XS test queries "
+                                          "(seed 0).")],
     "10_mining": [("10_mining_time", "Seconds per epoch spent mining and training, per mining method."),
                   ("10_mining_train_thresholds", "Test R@1 against the positive radius used at training time "
                                                  "(partial mining; testing counts 25 m); error bars: $\\pm$ one "
@@ -102,6 +104,8 @@ def _step_section(name: str, title: str, what: str, results: Path, gen: Path, re
             rows, caption_of(f"Test recalls: {label or what}", info), f"tab:{name}{suffix}"))
         parts.append(rf"\input{{generated/tables/{name}{suffix}}}")
     epochs = _read(results / "tables" / f"{name}_epochs.csv")
+    if epochs is not None:
+        parts.append(progress_tex(*stalled_variants(epochs)))
     if name == "02_gem" and epochs is not None:
         (gen / "tables" / f"{name}_epochs.tex").write_text(epoch_tex(
             epochs, caption_of(f"SF-XS val R@1 per epoch (epoch 0 = before training): {what}", info),

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from vpr_lib.analysis import STALLED_POINTS
+
 TEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 TEX_INSTALL = ("apt-get install -y --no-install-recommends texlive-latex-base texlive-latex-recommended "
@@ -96,6 +98,21 @@ def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) ->
     return lines
 
 
+def progress_tex(below: list, stalled: list, last: int) -> str:
+    """A sentence on the variants that end below their epoch 0 or barely above it (vpr_lib.analysis), or ''."""
+    listed = lambda rows: "; ".join(rf"\texttt{{{tex_escape(v)}}} ({a:.1f} $\to$ {b:.1f})" for v, a, b in rows)
+    parts = []
+    if below:
+        parts.append(f"below its own start: {listed(below)}")
+    if stalled:
+        parts.append(f"less than {STALLED_POINTS:g} points above it: {listed(stalled)}")
+    if not parts:
+        return ""
+    return (f"Training progress (SF-XS val R@1, epoch 0 $\\to$ {last}, mean over seeds), " + "; ".join(parts) +
+            ". These did not improve on their start in this budget, so their gap to the other variants says that, "
+            "not how the method does at convergence.")
+
+
 def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]]) -> str:
     """Every run of the report: notebook, variant, seed, run id (its digest = the params), commit."""
     rows = []
@@ -106,7 +123,7 @@ def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]]) -> str:
             seen.add(run.run_id)
             rows.append(rf"{tex_escape(name)} & {tex_escape(run.variant)} & {run.seed} & "
                         rf"\texttt{{{tex_escape(run.run_id)}}}{'' if first else '$^*$'} & "
-                        rf"\texttt{{{str(run.commit)[:10]}}} \\")
+                        rf"\texttt{{{str(run.commit)[:10] + ('-dirty' if str(run.commit).endswith('-dirty') else '')}}} \\")
     return "\n".join([r"\section*{Appendix: every run}",
                       r"Each run's id ends with a digest of its resolved parameters (\texttt{params.yaml} in "
                       r"\texttt{results/runs/<id>/}, with \texttt{env.json}: versions and the commit). "
