@@ -151,7 +151,7 @@ def test_a_failed_write_leaves_the_previous_table_whole(results_tmp, monkeypatch
 
 def test_changing_one_parameter_changes_only_the_run_ids_it_affects():
     """A re-run trains exactly the runs whose id changed: one variant's setting changes that variant's runs,
-    a shared setting all of them, a speed-only setting (num_workers) none."""
+    a shared setting all of them, a speed-only setting (num_workers, prefix_cache) none."""
     from vpr_lib.train.run import run_id
 
     def ids(shared=None, **variant_changes):
@@ -164,6 +164,6 @@ def test_changing_one_parameter_changes_only_the_run_ids_it_affects():
     one_variant = ids(triplet={"loss_kwargs": {"margin": 0.2}})
     changed = {key for key in before if before[key] != one_variant[key]}
     assert changed == {("triplet", seed) for seed in (0, 1, 2)}
-    assert ids({"num_workers": 3}) == before
-    shared = ids({"epochs": 4})
+    assert ids({"num_workers": 3}) == before and ids({"prefix_cache": False}) == before
+    shared = ids({"epochs": 7})
     assert all(shared[key] != before[key] for key in before)
