@@ -140,3 +140,21 @@ def test_linear_warmup_scales_the_learning_rate(synth_smoke, results_tmp):
     lr = pd.read_csv(run_dir / "epochs.csv").set_index("epoch")["lr"]
     assert lr[1] == pytest.approx(0.0005, rel=0.05)
     assert lr[2] == pytest.approx(0.001)
+
+
+def test_a_checkpoint_from_before_the_backbone_key_still_loads(tmp_path):
+    """Checkpoints written before `backbone` and `prefix_cache` existed load with those keys' defaults
+    (ResNet-18, as those runs used), e.g. for `python -m vpr_lib.evaluate --checkpoint`."""
+    import torch
+
+    from vpr_lib.train.module import VPRModule
+    from vpr_lib.train.run import load_module
+    config = run_configs(load_params("01_baseline", "smoke"))[0]
+    module = VPRModule(config, num_classes=5)
+    old = {k: v for k, v in config.items() if k not in ("backbone", "prefix_cache")}
+    torch.save({"hyper_parameters": {"config": old, "num_classes": 5}, "state_dict": module.state_dict()},
+               tmp_path / "old.ckpt")
+    loaded = load_module(tmp_path / "old.ckpt")
+    assert loaded.model.backbone.name == "resnet18"
+    x = torch.zeros(2, 3, *config["image_size"])
+    assert torch.equal(loaded(x), module.eval()(x))

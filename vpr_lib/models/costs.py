@@ -31,8 +31,8 @@ def model_costs(model: VPRModel, batch: int = 32, repeats: int = 5) -> dict:
         start = time.perf_counter()
         model(x)
         times.append(time.perf_counter() - start)
-    return {"backbone": model.backbone.name, "feature map (C, H, W)": model.feature_shape, "descriptor dim": model.descriptor_dim,
-            "aggregator params": _count(model.aggregator), "total params (M)": round(_count(model) / 1e6, 2),
+    return {"backbone": model.backbone.name, "feature map (C, H, W)": model.feature_shape,
+            "descriptor dim": model.descriptor_dim, "aggregator params": _count(model.aggregator), "total params (M)": round(_count(model) / 1e6, 2),
             "GFLOPs / image": round(counter.get_total_flops() / 1e9, 3),
             "extraction ms / image": round(1e3 * float(np.median(times)) / batch, 3)}
 

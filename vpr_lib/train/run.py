@@ -35,7 +35,7 @@ from vpr_lib.paths import resolve_data_root, results_dir
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writable, environment, run_lock
 from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_data
 from vpr_lib.train.module import VPRModule
-from vpr_lib.train.settings import LATER_KEYS, NON_RESULT_KEYS, validate
+from vpr_lib.train.settings import LATER_KEYS, NON_RESULT_KEYS, TRAIN_DEFAULTS, validate
 
 SET_NAMES = {rel: name for name, rel in TEST_SETS.items()}
 
@@ -188,7 +188,9 @@ def load_module(checkpoint: Path) -> VPRModule:
         raise VPRInputError(f"Checkpoint not found: {checkpoint} (expected results/runs/<run>/checkpoints/best.ckpt).")
     saved = torch.load(checkpoint, map_location="cpu", weights_only=False)  # read once
     hparams = saved["hyper_parameters"]
-    module = VPRModule({**hparams["config"], "pretrained": "none"}, hparams["num_classes"])
+    # keys added since the checkpoint was written (e.g. backbone) take their defaults: what those runs used
+    config = {**TRAIN_DEFAULTS, **hparams["config"], "pretrained": "none"}
+    module = VPRModule(config, hparams["num_classes"])
     module.load_state_dict(saved["state_dict"])
     return module.eval()
 
