@@ -35,7 +35,7 @@ def main():
     from vpr_lib.data import PlacesDataset, RetrievalDataset
     from vpr_lib.models import VPRModel
     from vpr_lib.models.cache import prefix_features
-    from vpr_lib.paths import resolve_data_root
+    from vpr_lib.data.roots import resolve_data_root
     from vpr_lib.train.run import train
     config = run_configs(load_params("01_baseline", args.profile, {"epochs": args.epochs, "seeds": [0]}))[0]
     root = resolve_data_root(config["data_root"], args.profile)

@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import Callback
 
 from vpr_lib.config import load_params, run_configs
 from vpr_lib.evaluate import extract_descriptors
-from vpr_lib.paths import resolve_data_root
+from vpr_lib.data.roots import resolve_data_root
 from vpr_lib.train.data import VPRDataModule
 from vpr_lib.train.module import VPRModule
 

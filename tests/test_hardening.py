@@ -149,13 +149,13 @@ def test_a_failed_write_leaves_the_previous_table_whole(results_tmp, monkeypatch
     assert [p.name for p in path.parent.iterdir()] == ["demo_table.csv"]  # no temporary file left behind
 
 
-def test_changing_one_parameter_changes_only_the_run_ids_it_affects():
+def test_changing_one_parameter_changes_only_the_run_ids_it_affects(synth_smoke):
     """A re-run trains exactly the runs whose id changed: one variant's setting changes that variant's runs,
     a shared setting all of them, a speed-only setting (num_workers, prefix_cache) none."""
     from vpr_lib.train.run import run_id
 
     def ids(shared=None, **variant_changes):
-        params = load_params("04_losses", "demo", shared)
+        params = load_params("04_losses", "demo", {"data_root": str(synth_smoke), **(shared or {})})
         for variant, changes in variant_changes.items():
             params["variants"][variant] = {**params["variants"][variant], **changes}
         return {(c["variant"], c["seed"]): run_id(c) for c in run_configs(params)}

@@ -159,3 +159,17 @@ def test_corrupt_image_inside_a_dataset_item(tokyo_split):
     assert isinstance(ds[0][0], torch.Tensor)
     with pytest.raises(VPRInputError, match=ds.images_paths[1].name.replace(".", r"\.")):
         ds[1]
+
+
+def test_hidden_files_are_skipped_with_one_warning(tokyo_split, gsv_xs):
+    """macOS and Drive add '._name.jpg' resource forks, '.DS_Store' and '__MACOSX/' when students unzip a set."""
+    before = RetrievalDataset(tokyo_split, 25)
+    (tokyo_split / "queries" / f"._{before.queries_paths[0].name}").write_bytes(b"\x00\x05\x16\x07 not a JPEG")
+    (tokyo_split / "database" / ".DS_Store").write_bytes(b"\x00")
+    with pytest.warns(UserWarning, match=r"Skipped 1 hidden image file\(s\) in .*queries"):
+        after = RetrievalDataset(tokyo_split, 25)
+    assert after.queries_paths == before.queries_paths and after.database_paths == before.database_paths
+    places = PlacesDataset.from_folder(gsv_xs)
+    (gsv_xs / "__MACOSX" / "osaka").mkdir(parents=True)
+    (gsv_xs / "__MACOSX" / "osaka" / "._x.jpg").write_bytes(b"\x00")
+    assert len(PlacesDataset.from_folder(gsv_xs)) == len(places)

@@ -159,7 +159,7 @@ def noise_sentence(table: pd.DataFrame):
 def _count_places(config: dict) -> int | None:
     """Places of a run's training set (None when the data is not there)."""
     from vpr_lib.data import PlacesDataset
-    from vpr_lib.paths import resolve_data_root
+    from vpr_lib.data.roots import resolve_data_root
     try:
         root = resolve_data_root(config["data_root"], config["profile"])
         return len(PlacesDataset.from_folder(root / config["train_set"], img_per_place=config["img_per_place"],

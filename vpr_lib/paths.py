@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vpr_lib.errors import VPRInputError
 
 
 def repo_root() -> Path:
@@ -34,19 +33,3 @@ def synthcity_dir(profile: str) -> Path:
 
 def params_dir() -> Path:
     return repo_root() / "params"
-
-
-def resolve_data_root(data_root: str | os.PathLike | None, profile: str) -> Path:
-    """The dataset root of a run: `data_root` when given, else SynthCity of the profile."""
-    if data_root:
-        root = Path(data_root).expanduser()
-        if not root.is_absolute():
-            root = repo_root() / root
-        if not root.is_dir():
-            raise VPRInputError(f"data_root {root} does not exist: expected a folder holding gsv_xs/, sf_xs/ and "
-                                "tokyo_xs/ (or SynthCity's output).")
-        return root.resolve()
-    if profile == "full":
-        raise VPRInputError("The full profile runs on the real datasets: pass data_root (the folder holding "
-                            "gsv_xs/, sf_xs/, tokyo_xs/), e.g. ./run_all.sh --profile full --data-root DIR.")
-    return synthcity_dir(profile)

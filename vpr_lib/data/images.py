@@ -1,6 +1,7 @@
 """Image files: listing a folder, and loading with one clear error for corrupt or truncated files."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +20,24 @@ def require_dir(path: Path, what: str) -> Path:
     return path
 
 
+def is_hidden(path: Path, folder: Path) -> bool:
+    """A name starting with '.' (macOS `._x.jpg` resource forks, `.DS_Store`) or a `__MACOSX` folder."""
+    return any(part.startswith(".") or part == "__MACOSX" for part in Path(path).relative_to(folder).parts)
+
+
 def list_images(folder: Path, what: str, recursive: bool = False) -> list[Path]:
-    """Sorted image files of a folder; an error naming the folder when there are none."""
+    """Sorted image files of a folder (hidden files skipped, with one warning that counts them); an error naming
+    the folder when there are none."""
     folder = require_dir(folder, what)
     pattern = "**/*" if recursive else "*"
-    paths = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    found = [p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    paths = sorted(p for p in found if not is_hidden(p, folder))
+    if len(paths) < len(found):
+        warnings.warn(f"Skipped {len(found) - len(paths)} hidden image file(s) in {folder} (names starting with '.', "
+                      "such as the '._name.jpg' that macOS and Drive add when unzipping): not images of the set.",
+                      stacklevel=2)
     if not paths:
-        raise VPRInputError(f"No images (*.jpg, *.png) found in {folder}: expected {what}.")
+        raise VPRInputError(f"No images (*.jpg, *.jpeg, *.png) found in {folder}: expected {what}.")
     return paths
 
 

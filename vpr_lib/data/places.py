@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from vpr_lib.data.images import ImageCache, list_images, load_image, require_dir
+from vpr_lib.data.images import ImageCache, is_hidden, list_images, load_image, require_dir
 from vpr_lib.data.names import parse_name
 from vpr_lib.errors import VPRInputError
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def scan_gsv_xs(train_dir) -> pd.DataFrame:
     """(path, place, city) for every image of a GSV-XS train folder; place = the name's note field."""
     train_dir = require_dir(train_dir, "a GSV-XS train folder with one sub-folder per city")
-    cities = sorted(p for p in train_dir.iterdir() if p.is_dir())
+    cities = sorted(p for p in train_dir.iterdir() if p.is_dir() and not is_hidden(p, train_dir))
     if not cities:
         raise VPRInputError(f"No city folders in {train_dir}: expected <train>/<city>/*.jpg (e.g. gsv_xs/train/osaka/).")
     rows = []

@@ -31,19 +31,22 @@ from vpr_lib.datasets import TEST_SETS
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors
 from vpr_lib.models.cache import cache_applies, prefix_features
-from vpr_lib.paths import resolve_data_root, results_dir
+from vpr_lib.data.roots import dataset_identity, resolve_data_root
+from vpr_lib.paths import results_dir
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writable, environment, run_lock
 from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_data
 from vpr_lib.train.module import VPRModule
-from vpr_lib.train.settings import LATER_KEYS, NON_RESULT_KEYS, TRAIN_DEFAULTS, validate
+from vpr_lib.train.settings import NON_RESULT_KEYS, TRAIN_DEFAULTS, validate
 
 SET_NAMES = {rel: name for name, rel in TEST_SETS.items()}
 
 
 def run_id(config: dict) -> str:
-    """Readable prefix + digest of everything that changes the result (variant names excluded)."""
-    relevant = {k: v for k, v in sorted(config.items()) if k not in NON_RESULT_KEYS + ("variant", "profile")
-                and not (k in LATER_KEYS and v == LATER_KEYS[k])}
+    """Readable prefix + digest of everything that changes the result: the settings (variant names and speed-only
+    keys excluded) and the identity of the data the run reads (not its path)."""
+    relevant = {k: v for k, v in sorted(config.items()) if k not in NON_RESULT_KEYS + ("variant", "profile")}
+    root = resolve_data_root(config["data_root"], config["profile"])
+    relevant["data"] = dataset_identity(root, [config["train_set"], config["val_set"], *config["test_sets"]])
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return f"{config['aggregator']}-{config['loss']}-s{config['seed']}-{digest}"
 

@@ -59,11 +59,10 @@ TRAIN_DEFAULTS = {
     "seeds": [0],
 }
 
-# Keys that change how fast a run goes, not what it computes: left out of the run id.
+# Keys left out of the run id: how fast a run goes (loader workers: batches are sampled and augmented in the main
+# process; the evaluation batch size; the prefix cache, bit-identical), the list of seeds (each run has its
+# `seed`), and where the data lies (the run id digests the data's identity instead: data/roots.py).
 NON_RESULT_KEYS = ("num_workers", "eval_batch_size", "data_root", "seeds", "prefix_cache")
-# Keys added after runs were first published: digested only when they differ from this default, so that the
-# ids (and results) of existing runs stay valid.
-LATER_KEYS = {"image_scale": 1.0, "mining": "partial", "train_positives_m": 10}
 
 TRAIN_PROFILES = {
     # CI: seconds
@@ -132,7 +131,7 @@ def validate(config: dict) -> None:
     from vpr_lib.data.triplets import MININGS
     if config["mining"] not in MININGS:
         raise VPRInputError(f"Unknown mining {config['mining']!r}{where}; expected one of {list(MININGS)}.")
-    if config["sampler"] != "triplets" and any(config[k] != LATER_KEYS[k] for k in ("mining", "train_positives_m")):
+    if config["sampler"] != "triplets" and any(config[k] != TRAIN_DEFAULTS[k] for k in ("mining", "train_positives_m")):
         raise VPRInputError(f"mining and train_positives_m{where} act only with sampler: triplets "
                             f"(got sampler {config['sampler']!r}).")
     if config["sampler"] == "triplets":

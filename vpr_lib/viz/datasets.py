@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from vpr_lib.data import PlacesDataset, RetrievalDataset
-from vpr_lib.data.images import load_image
+from vpr_lib.data.images import list_images, load_image
 from vpr_lib.data.places import scan_gsv_xs
 from vpr_lib.data.retrieval import utm_of
 from vpr_lib.datasets import conditions, find_sets
@@ -40,7 +40,7 @@ def plot_utm_map(root: Path):
     for ax, (name, folder) in zip(axes, tests.items()):
         origin = None
         for role, colour, size in (("database", "0.6", 4), ("queries", "tab:red", 8)):
-            utm = utm_of(sorted((folder / role).glob("*.jpg")))
+            utm = utm_of(list_images(folder / role, f"the {role} images of {name}"))
             origin = utm.min(0) if origin is None else origin  # one origin per set: the database's corner
             ax.scatter(utm[:, 0] - origin[0], utm[:, 1] - origin[1], s=size, c=colour, label=role)
         ax.set(title=name, xlabel="UTM east (m, offset)", ylabel="UTM north (m, offset)", aspect="equal")
@@ -87,7 +87,7 @@ def plot_samples(root: Path, by: str = "time_of_day", per_row: int = 6, seed: in
             titles += [""] * (per_row - len(pick))
     else:
         for name, folder in find_sets(root).items():
-            files = sorted(folder.rglob("*.jpg"))
+            files = list_images(folder, f"the images of {name}", recursive=True)
             for p in rng.choice(files, min(per_row, len(files)), replace=False):
                 paths.append(p)
                 titles.append(name)

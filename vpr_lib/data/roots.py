@@ -1,0 +1,86 @@
+"""Which data a run reads: the dataset root (SynthCity generated on first use) and its identity.
+
+The identity enters the run id, so a result is never reused for other data: SynthCity is named by its
+generator version and content hash (manifest.json); any other root by a digest of the file names and sizes of
+the sets a run reads, memoised by the folders' modification times.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from vpr_lib.errors import VPRInputError
+from vpr_lib.paths import repo_root, synthcity_dir
+from vpr_lib.synth.generate import GENERATOR_VERSION, generate
+
+SYNTHCITY_SEED = 0  # the seed run_all.sh and every entry point generate SynthCity with
+
+
+def resolve_data_root(data_root: str | os.PathLike | None, profile: str) -> Path:
+    """The dataset root of a run: `data_root` when given, else SynthCity of the profile (generated when missing)."""
+    if data_root:
+        root = Path(data_root).expanduser()
+        if not root.is_absolute():
+            root = repo_root() / root
+        if not root.is_dir():
+            raise VPRInputError(f"data_root {root} does not exist: expected a folder holding gsv_xs/, sf_xs/ and "
+                                "tokyo_xs/ (or SynthCity's output).")
+        return root.resolve()
+    if profile == "full":
+        raise VPRInputError("The full profile runs on the real datasets: pass data_root (the folder holding "
+                            "gsv_xs/, sf_xs/, tokyo_xs/), e.g. ./run_all.sh --profile full --data-root DIR.")
+    root = synthcity_dir(profile)
+    if _synthcity_manifest(root).get("generator_version") != GENERATOR_VERSION:
+        print(f"SynthCity {profile} is missing in {root}: generating it (once; python -m vpr_lib.synth)")
+        generate(profile, SYNTHCITY_SEED, root, progress=False)
+    return root
+
+
+_MANIFESTS: dict = {}  # (manifest path, modification time) → its fields but the file list
+
+
+def _synthcity_manifest(root: Path) -> dict:
+    path = Path(root) / "manifest.json"
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+        if key not in _MANIFESTS:
+            manifest = json.loads(path.read_text())
+            _MANIFESTS[key] = {k: v for k, v in manifest.items() if k != "files"}
+    except (OSError, ValueError):
+        return {}
+    manifest = _MANIFESTS[key]
+    return manifest if manifest.get("generator") == "vpr_lib.synth" else {}
+
+
+_LISTED: dict = {}  # (set folder, modification times of it and its sub-folders) → digest
+
+
+def _folder_digest(folder: Path) -> str:
+    """Digest of the relative names and sizes of every file under `folder` (not their contents)."""
+    subdirs = [folder] + sorted(p for p in folder.iterdir() if p.is_dir())
+    key = (str(folder), tuple(p.stat().st_mtime_ns for p in subdirs))
+    if key not in _LISTED:
+        sha = hashlib.sha1()
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                sha.update(f"{path.relative_to(folder)}\t{path.stat().st_size}\n".encode())
+        _LISTED[key] = sha.hexdigest()[:12]
+    return _LISTED[key]
+
+
+def dataset_identity(root: Path, sets) -> str:
+    """What identifies the data of a run: SynthCity's version and content hash, else the listed sets' digest."""
+    manifest = _synthcity_manifest(root)
+    if manifest:
+        return f"synthcity-v{manifest['generator_version']}-{manifest['content_sha256'][:12]}"
+    sha = hashlib.sha1()
+    for rel in sorted(set(sets)):
+        folder = Path(root) / rel
+        if not folder.is_dir():
+            raise VPRInputError(f"Missing folder: expected the set {rel} at {folder} (data_root {root}).")
+        sha.update(f"{rel}\t{_folder_digest(folder)}\n".encode())
+    return f"files-{sha.hexdigest()[:12]}"
