@@ -99,12 +99,42 @@ def smoke_config(data_root, **changes):
     ({"places_per_batch": 10_000}, r"places_per_batch=10000 but the training set .* has only \d+ places"),
     ({"aggregator": "netvald"}, r"Unknown aggregator 'netvald'.*'netvlad'"),
     ({"sampler": "random"}, r"Unknown sampler 'random'.*'pk'"),
+    ({"image_size": [32]}, r"image_size .*must be \[height, width\] \(two positive ints\), got \[32\]"),
+    ({"seeds": 5}, r"seeds must be a non-empty list of ints"),
+    ({"optimizer_kwargs": {"lr": [0.1, 0.2]}}, r"Bad optimizer_kwargs for 'sgd'"),  # found by building it
+    ({"aggregator_kwargs": {"out_dim": [8, 8]}}, r"Bad parameters for aggregator 'avg'"),
 ])
 def test_bad_parameters_stop_with_a_message_and_write_nothing(synth_smoke, results_tmp, changes, message):
     from vpr_lib.train.run import train
     with pytest.raises(VPRInputError, match=message):
         train(smoke_config(synth_smoke, **changes), progress=False)
     assert not (results_tmp / "runs").exists() or not any((results_tmp / "runs").iterdir())
+
+
+def test_a_corrupt_test_image_stops_the_run_before_it_trains(synth_smoke, tmp_path, results_tmp):
+    """Every image a run will read (train, val and test sets) is decoded before the run folder is made."""
+    import shutil
+    from vpr_lib.train.run import train
+    root = tmp_path / "data"
+    shutil.copytree(synth_smoke, root)
+    (root / "manifest.json").unlink()  # now any data root, identified by its files
+    victim = sorted((root / "tokyo_xs/test/database").iterdir())[3]
+    victim.write_bytes(victim.read_bytes()[:200])  # truncated JPEG
+    with pytest.raises(VPRInputError, match=rf"Cannot read image .*{victim.name}: corrupt or truncated"):
+        train(smoke_config(root), progress=False)
+    assert not (results_tmp / "runs").exists() or not any((results_tmp / "runs").iterdir())
+
+
+def test_a_resumed_run_counts_the_seconds_of_every_process(synth_smoke, results_tmp):
+    """train_seconds sums the processes that trained a run: the Stopwatch's time is kept in the checkpoints."""
+    import torch
+    from vpr_lib.train.run import Stopwatch, train
+    run_dir = train(smoke_config(synth_smoke), progress=False)
+    saved = torch.load(run_dir / "checkpoints/best.ckpt", weights_only=False)["callbacks"]["Stopwatch"]
+    assert saved["seconds"] > 0
+    resumed = Stopwatch()
+    resumed.load_state_dict({"seconds": 100.0})
+    assert resumed.seconds >= 100.0
 
 
 def test_missing_data_root_names_the_folder(tmp_path, results_tmp):

@@ -95,6 +95,45 @@ def test_grouped_tables_extra_tables_and_the_knn_section_are_generated(tmp_path)
     assert r"\newcommand{\KnnPqMemorySaved}{97.5}" in numbers and r"\newcommand{\KnnLargest}{10,000}" in numbers
 
 
+def test_two_builds_at_once_both_succeed_and_leave_one_whole_folder(tmp_path):
+    """Two run_all.sh on one store used to collide in one fixed temporary folder (report/.generated.tmp)."""
+    import concurrent.futures
+    results, report = tmp_path / "results", tmp_path / "report"
+    (results / "tables").mkdir(parents=True)
+    shutil.copytree(ROOT / "report" / "sections", report / "sections")
+    _fake_step(results / "tables", "09_heads", ["cosplace", "netvlad"])
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        built = list(pool.map(lambda _: generate(results, report), range(8)))
+    assert set(built) == {report / "generated"} and (report / "generated" / "experiments.tex").is_file()
+    assert sorted(p.name for p in report.iterdir()) == ["generated", "sections"]  # no temporary folder left
+
+
+def test_report_exit_codes(tmp_path, monkeypatch, capsys):
+    """No results: 1, or 0 with --allow-empty (run_all.sh --only 00); no TeX: 0, the PDF skipped and said so."""
+    from vpr_lib import report as report_module
+    monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setattr(report_module, "repo_root", lambda: tmp_path)  # report/ in tmp_path
+    assert report_module.main(["--no-pdf"]) == 1
+    assert report_module.main(["--allow-empty"]) == 0 and "No results to report" in capsys.readouterr().err
+    (tmp_path / "results" / "tables").mkdir(parents=True)
+    shutil.copytree(ROOT / "report" / "sections", tmp_path / "report" / "sections")
+    _fake_step(tmp_path / "results" / "tables", "09_heads", ["cosplace", "netvlad"])
+    monkeypatch.setattr(report_module.shutil, "which", lambda name: None)
+    assert report_module.main([]) == 0 and "PDF skipped: latexmk not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--only", "99"], "no notebook numbered 99; available: 00,01"),
+    (["--data-root", "no/such/folder"], "is not a folder"),
+    (["--profile", "full"], "give --data-root DIR"),
+    (["--profile", "huge"], "--profile must be smoke, demo or full"),
+])
+def test_run_all_stops_on_bad_arguments_with_2_before_any_work(tmp_path, args, message):
+    done = subprocess.run([str(ROOT / "run_all.sh"), *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and message in done.stderr and not done.stdout  # nothing set up or generated
+
+
 def test_every_number_the_sections_quote_exists_in_the_committed_demo_tables():
     """\\res and \\vs in report/sections name a variant, a test set (and a metric) of a notebook's summary or
     versus table; a missing row would print 'n/a' (or a comparison with another baseline than the text says).

@@ -77,6 +77,12 @@ def load_params(name_or_path, profile: str = "demo", overrides: dict | None = No
     return params
 
 
+def _check_seeds(seeds, where: str) -> list:
+    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        raise VPRInputError(f"Parameter seeds{where} must be a non-empty list of ints (e.g. [0, 1, 2]), got {seeds!r}.")
+    return seeds
+
+
 def run_configs(params: dict) -> list[dict]:
     """One config per (variant, seed): the notebook's params with the variant applied and one seed."""
     runs = []
@@ -86,6 +92,7 @@ def run_configs(params: dict) -> list[dict]:
         scale = base.get("image_scale", 1.0)
         if "image_size" in base and isinstance(scale, (int, float)) and scale > 0 and scale != 1.0:  # actual resolution
             base["image_size"] = [max(8, round(side * scale)) for side in base["image_size"]]
-        for seed in changes.get("seeds", params.get("seeds", [0])):
+        seeds = changes.get("seeds", params.get("seeds", [0]))
+        for seed in _check_seeds(seeds, f" (variant {name})" if "seeds" in changes else ""):
             runs.append(dict(base, variant=name, seed=int(seed)))
     return runs

@@ -7,9 +7,13 @@ macros (`\\res{notebook}{variant}{set}{metric}`, `\\vs{notebook}{variant}{set}`)
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +22,7 @@ from vpr_lib.analysis import stalled_variants
 from vpr_lib.paths import repo_root, results_dir
 from vpr_lib.report_tex import (TEX_INSTALL, caption_of, describe_data, epoch_tex, figure_tex, macros_tex,
                                 plain_table, progress_tex, runs_appendix, table_tex, tex_escape)
-from vpr_lib.results import atomic_write_text, git_commit
+from vpr_lib.results import atomic_write_text, git_commit, run_lock
 from vpr_lib.seeds import seeds_vs_kit
 
 # The study's steps, in report order: notebook, section title, what its table compares.
@@ -229,12 +233,38 @@ def _seeds_section(results: Path, gen: Path, report: Path) -> tuple[str, list] |
     return "\n".join(parts), macros
 
 
+class NothingToReport(FileNotFoundError):
+    """No notebook has written study results yet."""
+
+
 def generate(results: Path | None = None, report: Path | None = None) -> Path:
     """report/generated/: experiments.tex (the sections with results), numbers.tex (macros), runs.tex
     (appendix), tables/ and figures/.  Rebuilt in a temporary folder, then swapped in."""
     results, report = Path(results or results_dir()), Path(report or repo_root() / "report")
-    gen = report / ".generated.tmp"
-    shutil.rmtree(gen, ignore_errors=True)
+    report.mkdir(parents=True, exist_ok=True)
+    gen = Path(tempfile.mkdtemp(prefix=".generated.", dir=report))  # one per build: two builds never share it
+    gen.chmod(0o755)
+    try:
+        _fill(gen, results, report)
+    except BaseException:
+        shutil.rmtree(gen, ignore_errors=True)
+        raise
+    final = report / "generated"
+    while True:  # swap in by renames; a concurrent build's swap wins or loses whole
+        old = report / f".generated.old.{os.getpid()}.{time.monotonic_ns()}"
+        with contextlib.suppress(FileNotFoundError):
+            final.rename(old)
+        try:
+            gen.rename(final)
+            break
+        except OSError:  # another build put its folder there in between: move it aside too
+            continue
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _fill(gen: Path, results: Path, report: Path) -> None:
     (gen / "tables").mkdir(parents=True)
     sections, macros, all_runs, infos = [], [], [], []
     for name, title, what in STEPS:
@@ -256,8 +286,7 @@ def generate(results: Path | None = None, report: Path | None = None) -> Path:
         sections.append(seeds[0])
         macros += seeds[1]
     if not sections:
-        shutil.rmtree(gen)
-        raise FileNotFoundError(f"No results to report under {results / 'tables'}: run ./run_all.sh first.")
+        raise NothingToReport(f"No results to report under {results / 'tables'}: run ./run_all.sh first.")
     run_ids = {r for _, runs in all_runs for r in runs.run_id}
     data = sorted({i["data"] for i in infos})
     macros += [rf"\newcommand{{\NumRuns}}{{{len(run_ids)}}}", rf"\newcommand{{\NumSteps}}{{{len(all_runs)}}}",
@@ -271,10 +300,6 @@ def generate(results: Path | None = None, report: Path | None = None) -> Path:
         f"tables and figures from {len(run_ids)} runs on {', '.join(data)}",
         f"commit(s) of those runs: {', '.join(commits)}",
         f"report generated {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC at commit {git_commit()}", ""]))
-    final = report / "generated"
-    shutil.rmtree(final, ignore_errors=True)
-    gen.rename(final)
-    return final
 
 
 def build_pdf(report: Path | None = None) -> Path:
@@ -291,17 +316,32 @@ def build_pdf(report: Path | None = None) -> Path:
 
 
 def main(argv=None) -> int:
+    """0: built (or, with --allow-empty, nothing to report yet); 0 without TeX (the PDF is skipped, said so);
+    1: no results, or LaTeX failed."""
     ap = argparse.ArgumentParser(prog="python -m vpr_lib.report", description="Build the report from results/.")
     ap.add_argument("--no-pdf", action="store_true", help="only generate report/generated/")
+    ap.add_argument("--allow-empty", action="store_true",
+                    help="no study results yet (e.g. only notebook 00 ran): say so and exit 0")
     args = ap.parse_args(argv)
-    try:
-        generated = generate()
+    report = repo_root() / "report"
+    with run_lock(report):  # two builds at once (two run_all.sh) take turns: generated/ and latexmk are shared
+        try:
+            generated = generate(report=report)
+        except NothingToReport as e:
+            print(f"[report] {e}", file=sys.stderr)
+            return 0 if args.allow_empty else 1
         print(f"[report] generated {generated}")
-        if not args.no_pdf:
-            print(f"[report] built {build_pdf()}")
-    except (FileNotFoundError, RuntimeError) as e:
-        print(f"[report] {e}", file=sys.stderr)
-        return 1
+        if args.no_pdf:
+            return 0
+        if not shutil.which("latexmk"):
+            print(f"[report] PDF skipped: latexmk not found (install TeX Live with `sudo {TEX_INSTALL}`; "
+                  "scripts/install_system_deps.sh tex does it as root).", file=sys.stderr)
+            return 0
+        try:
+            print(f"[report] built {build_pdf(report)}")
+        except RuntimeError as e:
+            print(f"[report] {e}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -1,6 +1,8 @@
 """Image files: listing a folder, and loading with one clear error for corrupt or truncated files."""
 from __future__ import annotations
 
+import hashlib
+import os
 import warnings
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from vpr_lib.errors import VPRInputError
+from vpr_lib.paths import data_dir
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -63,6 +66,24 @@ def load_resized(path: Path, size) -> torch.Tensor:
         raise VPRInputError(f"Cannot read image {path}: corrupt or truncated file ({e}). "
                             "Re-download or delete it.") from None
     return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
+
+
+def verify_images(paths) -> None:
+    """Decode every image once, so that a corrupt or truncated file stops a run before it starts (named).  The same
+    files (path, size, modification time) verified before are not decoded again: data/cache/verified/ keeps a
+    marker per verified list."""
+    paths = sorted({str(p) for p in paths})
+    sha = hashlib.sha1()
+    for path in paths:
+        stat = os.stat(path)
+        sha.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    marker = data_dir() / "cache" / "verified" / sha.hexdigest()
+    if marker.exists():
+        return
+    for path in paths:
+        load_resized(path, (8, 8))  # JPEG decodes at 1/8 scale, but reads the whole file
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
 
 
 _DECODED: dict = {}  # (path, modification, size) → uint8 tensor: decoded once per process, shared by its runs

@@ -26,6 +26,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from vpr_lib.data import RetrievalDataset
+from vpr_lib.data.images import list_images, verify_images
 from vpr_lib.data.transforms import eval_transform
 from vpr_lib.datasets import TEST_SETS
 from vpr_lib.errors import VPRInputError
@@ -118,16 +119,15 @@ def _trainer(config: dict, callbacks, progress: bool) -> L.Trainer:
 def _quiet(progress: bool):
     """Without progress bars (notebooks under papermill), leave out Lightning's per-run banners (accelerator,
     tips, "fit stopped") and a torch deprecation raised inside Lightning; warnings and errors still show."""
-    if progress:
-        yield
-        return
     logger = logging.getLogger("lightning.pytorch")
     level = logger.level
-    logger.setLevel(logging.WARNING)
+    if not progress:
+        logger.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
             warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")  # the frozen prefix
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")  # resuming
             yield
     finally:
         logger.setLevel(level)
@@ -141,39 +141,64 @@ def train(config: dict, progress: bool = True) -> Path:
         return run_dir
     root = resolve_data_root(config["data_root"], config["profile"])
     L.seed_everything(config["seed"], workers=True, verbose=False)
-    data = VPRDataModule(config, root)  # bad data stops here, before anything is written
+    # bad data or settings stop here, before anything is written: the sets are read and every image they will feed
+    # is decoded once, and the model, loss, miner, optimizer and scheduler are built
+    data = VPRDataModule(config, root)
+    verify_images(data.train_set.paths + data.val_set.paths + [
+        p for rel in config["test_sets"] for role in ("database", "queries")
+        for p in list_images(root / rel / role, f"the {role} images of the test set {rel}")])
+    module = VPRModule(config, data.num_classes)
+    module.configure_optimizers()
     ensure_writable(run_dir.parent)
     worker = os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("RANK", "0") != "0"  # DDP ranks > 0
     with contextlib.nullcontext() if worker else run_lock(run_dir):
         if is_complete(run_dir):  # another process completed it while this one waited for the lock
             return run_dir
         with _quiet(progress):
-            _fit_and_evaluate(config, run_dir, root, data, progress)
+            _fit_and_evaluate(config, run_dir, root, data, module, progress)
     return run_dir
 
 
-def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModule, progress: bool) -> None:
+class Stopwatch(Callback):
+    """The seconds a run has taken, summed over the processes that trained it (kept in its checkpoints)."""
+
+    def __init__(self):
+        self.before, self.start = 0.0, time.time()
+
+    @property
+    def seconds(self) -> float:
+        return self.before + time.time() - self.start
+
+    def state_dict(self) -> dict:
+        return {"seconds": self.seconds}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.before = state["seconds"]
+
+
+def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModule, module: VPRModule,
+                      progress: bool) -> None:
     ckpt_dir = run_dir / "checkpoints"
     last = ckpt_dir / "last.ckpt"
-    module = VPRModule(config, data.num_classes)
     module.val_positives, module.val_database_num = data.val_set.positives_per_query, data.val_set.database_num
     if cache_applies(config):
         data.use_prefix_cache(module.model.backbone)
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/R@1", mode="max", save_last=True,
                            save_top_k=1, enable_version_counter=False)
-    callbacks = [best, EpochLog(run_dir / "epochs.csv")] + ([ProxyUpdate()] if config["sampler"] == "proxy" else [])
+    stopwatch = Stopwatch()
+    callbacks = [best, EpochLog(run_dir / "epochs.csv"), stopwatch] + (
+        [ProxyUpdate()] if config["sampler"] == "proxy" else [])
     trainer = _trainer(config, callbacks, progress)
     if trainer.is_global_zero:
         atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(config, sort_keys=True))
         atomic_write_text(run_dir / "env.json", json.dumps(environment(), indent=1))
-    start = time.time()
     if not last.exists():  # a fresh run: NetVLAD-like heads start from k-means, then the epoch-0 baseline
         init_clusters_from_data(module, data.train_set, config["seed"])
         trainer.validate(module, datamodule=data, verbose=False)
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.exists() else None)
     if trainer.is_global_zero:
         checkpoint = Path(best.best_model_path or last)
-        evaluate_run(run_dir, checkpoint, root, config, train_seconds=time.time() - start)
+        evaluate_run(run_dir, checkpoint, root, config, train_seconds=stopwatch.seconds)
 
 
 def best_checkpoint(run_id: str) -> Path:

@@ -105,6 +105,19 @@ def check_types(config: dict, where: str = "") -> None:
             raise VPRInputError(f"Parameter {key}{where} must be {names}, got {value!r} ({type(value).__name__}).")
 
 
+def check_shapes(config: dict, where: str = "") -> None:
+    """Stop with the expected form when a list has the wrong length or items (`image_size: [32]`)."""
+    from vpr_lib.errors import VPRInputError
+    size = config.get("image_size")
+    if size is not None and not (isinstance(size, list) and len(size) == 2
+                                 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise VPRInputError(f"Parameter image_size{where} must be [height, width] (two positive ints), got {size!r}.")
+    sets = config.get("test_sets")
+    if sets is not None and not (isinstance(sets, list) and sets and all(isinstance(v, str) for v in sets)):
+        raise VPRInputError(f"Parameter test_sets{where} must be a non-empty list of set folders "
+                            f"(e.g. [sf_xs/test, tokyo_xs/test]), got {sets!r}.")
+
+
 def validate(config: dict) -> None:
     """Stop early, with the valid names, when a factory name of a run config is unknown."""
     from vpr_lib.data.transforms import AUGMENTATIONS
@@ -141,6 +154,7 @@ def validate(config: dict) -> None:
                                 f"{sorted(TRIPLET_KWARGS)} (got {sorted(unknown)} unknown), miner none (got "
                                 f"{config['miner']!r}) and a pair or triplet loss (got {config['loss']!r}).")
     check_types(config, where)
+    check_shapes(config, where)
     if config["image_scale"] <= 0:
         raise VPRInputError(f"image_scale{where} must be a positive number (a factor on image_size), "
                             f"got {config['image_scale']!r}.")
