@@ -40,6 +40,34 @@ def test_unknown_notebook_number():
         notebook_paths(["99"])
 
 
+STUDY = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if p.stem[:2] not in ("00", "03", "12")]
+
+
+@pytest.mark.parametrize("path", STUDY, ids=lambda p: p.stem)
+def test_study_notebooks_take_variants_and_seeds_from_their_parameters(path):
+    import papermill
+    declared = papermill.inspect_notebook(str(path))
+    assert declared["variants"]["default"] == "None" and declared["seeds"]["default"] == "None"
+    source = "".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert f'run_experiment("{path.stem}", profile, data_root, overrides, variants, seeds)' in source
+
+
+def test_a_notebook_runs_only_the_variants_and_seeds_its_parameters_pick(synth_smoke, results_tmp):
+    """A student with a few GPU hours sets `variants: [gem]`, `seeds: [1]` in the parameters cell, no YAML edited."""
+    import papermill
+    from vpr_lib.experiments import run_experiment
+    out = results_tmp.parent / "02_gem_executed.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "02_gem.ipynb"), str(out), kernel_name="python3",
+                               cwd=str(ROOT / "notebooks"), progress_bar=False,
+                               parameters={"profile": "smoke", "data_root": str(synth_smoke), "variants": ["gem"],
+                                           "seeds": [1]})
+    runs = pd.read_csv(results_tmp / "tables" / "02_gem_runs.csv")
+    assert list(zip(runs.variant, runs.seed)) == [("gem", 1)]
+    assert len(list((results_tmp / "runs").iterdir())) == 1
+    with pytest.raises(VPRInputError, match=r"variants \['mixvpr'\] of 02_gem: expected a non-empty list among"):
+        run_experiment("02_gem", "smoke", str(synth_smoke), variants=["mixvpr"])
+
+
 def test_dataset_views_work_without_synthcity_metadata(synth_smoke, tmp_path):
     """Real data has no conditions.csv: the views fall back to per-set samples."""
     import shutil

@@ -39,16 +39,27 @@ class Experiment:
 
 
 def run_experiment(name: str, profile: str = "demo", data_root: str = "", overrides: dict | None = None,
+                   variants: list | None = None, seeds: list | None = None,
                    progress: bool | None = None) -> Experiment:
     """Train (or reuse) every run of params/<name>.yaml and save its tables under results/tables/.
 
+    `variants` and `seeds` run only those of the profile's (a notebook's parameters cell sets them: a student with
+    a few GPU hours picks `["gem", "mixvpr"]` and `[0]`); the tables then hold exactly what ran.
     Progress bars show unless `progress` is False or VPR_NO_PROGRESS is set (as run_all does)."""
     if progress is None:
         progress = not os.environ.get("VPR_NO_PROGRESS")
     changes = dict(overrides or {})
     if data_root:
         changes["data_root"] = data_root
+    if seeds is not None:
+        changes["seeds"] = list(seeds)
     params = load_params(name, profile, changes)
+    if variants is not None:
+        unknown = sorted(set(variants) - set(params["variants"]))
+        if unknown or not variants:
+            raise VPRInputError(f"variants {list(variants)!r} of {name}: expected a non-empty list among the "
+                                f"{profile} profile's {list(params['variants'])}.")
+        params["variants"] = {v: params["variants"][v] for v in params["variants"] if v in set(variants)}
     configs = run_configs(params)
     for config in configs:  # a bad name in any variant stops before anything trains
         validate(config)
