@@ -1,0 +1,126 @@
+"""A plan before a long run: per notebook, the runs to do and those already complete, the images each trains per
+epoch, and an estimated time from a short timing of a training step on this machine.
+
+    python -m vpr_lib.plan --profile full --data-root DIR [--only 07,09]
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+
+import pandas as pd
+import torch
+
+from vpr_lib.config import PROFILES, load_params, run_configs
+from vpr_lib.data import PlacesDataset
+from vpr_lib.data.roots import resolve_data_root
+from vpr_lib.errors import VPRInputError
+from vpr_lib.notebooks import notebook_paths
+from vpr_lib.train.run import is_complete, run_dir_of
+from vpr_lib.train.settings import TRIPLET_KWARGS, validate
+
+TIMED_BATCH = 8  # images per timed step
+
+
+def images_per_epoch(config: dict, places: int) -> int:
+    """Images one epoch trains on (Lightning's limit_train_batches applied; triplets: query, positive, negatives)."""
+    if config["sampler"] == "triplets":
+        kwargs = {**TRIPLET_KWARGS, **config["sampler_kwargs"]}
+        per_batch = kwargs["queries_per_batch"] * (2 + kwargs["negatives"])
+        batches = kwargs["queries_per_epoch"] // kwargs["queries_per_batch"]
+    else:
+        per_batch = config["places_per_batch"] * config["img_per_place"]
+        batches = places // config["places_per_batch"]
+    limit = config["limit_train_batches"]
+    batches = min(batches, int(limit)) if isinstance(limit, int) else int(batches * limit)
+    return batches * per_batch
+
+
+def step_seconds_per_image(config: dict, device: str) -> float:
+    """Seconds per image of one training step (forward, backward, optimizer) of the run's model, measured here."""
+    from vpr_lib.train.module import VPRModule
+    module = VPRModule({**config, "pretrained": "none"}, num_classes=TIMED_BATCH).to(device).train()
+    optimizer = torch.optim.SGD([p for p in module.parameters() if p.requires_grad], lr=1e-6)
+    images = torch.randn(TIMED_BATCH, 3, *config["image_size"], device=device)
+    labels = torch.arange(TIMED_BATCH, device=device) // 2
+    times = []
+    for _ in range(3):  # the first step warms up
+        start = time.perf_counter()
+        loss = module.loss_fn(module(images), labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times[1:]) / TIMED_BATCH
+
+
+def cpu_model() -> str:
+    """The CPU's model name (timings differ by CPU: print it beside them)."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def plan(profile: str, only=None, data_root: str = "", device: str | None = None) -> pd.DataFrame:
+    """One row per notebook with training: runs to do, runs complete, images per epoch, estimated minutes."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    rows, timed = [], {}
+    for path in notebook_paths(only):
+        params = load_params(path.stem, profile, {"data_root": data_root} if data_root else None)
+        if "loss" not in params:
+            continue
+        configs = run_configs(params)
+        for config in configs:
+            validate(config)
+        root = resolve_data_root(params["data_root"], profile)
+        pending = [c for c in configs if not is_complete(run_dir_of(c))]
+        seconds = 0.0
+        for config in pending:
+            places = len(PlacesDataset.from_folder(root / config["train_set"], img_per_place=config["img_per_place"],
+                                                   min_img_per_place=config["min_img_per_place"]))
+            key = (config["backbone"], config["last_stage"], tuple(config["image_size"]), config["frozen_stages"],
+                   config["aggregator"], str(config["aggregator_kwargs"]))
+            if key not in timed:
+                timed[key] = step_seconds_per_image(config, device)
+            seconds += images_per_epoch(config, places) * config["epochs"] * timed[key]
+        example = pending[0] if pending else configs[0]
+        rows.append({"notebook": path.stem, "runs to do": len(pending), "runs complete": len(configs) - len(pending),
+                     "epochs": example["epochs"],
+                     "images / epoch (first run to do)": images_per_epoch(example, len(PlacesDataset.from_folder(
+                         root / example["train_set"], img_per_place=example["img_per_place"],
+                         min_img_per_place=example["min_img_per_place"]))),
+                     "estimated minutes": round(seconds / 60, 1)})
+    return pd.DataFrame(rows)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vpr_lib.plan", description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", choices=PROFILES, default="demo")
+    ap.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 07,09")
+    ap.add_argument("--data-root", default="", help="real data (default: SynthCity of the profile)")
+    args = ap.parse_args(argv)
+    try:
+        table = plan(args.profile, [o.strip() for o in args.only.split(",") if o.strip()], args.data_root)
+    except VPRInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+              else f"{cpu_model()} ({torch.get_num_threads()} threads)")
+    print(table.to_string(index=False))
+    print(f"\n{int(table['runs to do'].sum())} runs to do, {int(table['runs complete'].sum())} complete. "
+          f"Estimated {table['estimated minutes'].sum() / 60:.2f} h on {device}: an estimate from timing one training "
+          f"step of {TIMED_BATCH} images per model here; evaluation, data loading, triplet mining and the "
+          "frozen-prefix cache's savings are not counted.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
