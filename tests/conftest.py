@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-# Real names from the datasets (vpr-facts §2-3).
+# Real names from the datasets (the real datasets' file names).
 GSV_OSAKA = [
     "@0543127.33@3839682.24@53@S@034.69825@0135.47089@YZgpijwd1UBMBDuU-ZIr1A@@295@@@@201604@3183_Osaka@.jpg",
     "@0543128.57@3839777.62@53@S@034.69911@0135.47091@N5Vbv16ynlejV6VmGh8FQg@@191@@@@201504@3244_Osaka@.jpg",

@@ -128,9 +128,16 @@ def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
     runs = pd.read_csv(results_tmp / "tables" / f"{name}_runs.csv")
     assert list(runs.variant) == list(variants)  # one seed each in smoke
     summary = pd.read_csv(results_tmp / "tables" / f"{name}_summary.csv")
-    assert list(summary.variant) == list(variants) and "Tokyo-XS R@1" in summary
+    assert list(summary.variant) == list(variants) + ["chance"] and "Tokyo-XS R@1" in summary
+    assert summary["epoch 0: SF-XS val R@1"].iloc[:-1].str.contains("±").all()  # each variant before training
+    from vpr_lib.analysis import load_predictions
+    from vpr_lib.stats import chance_recall
+    data = load_predictions(runs.run_id.iloc[0], "tokyo_xs/test")
+    chance = summary.set_index("variant").loc["chance"]
+    assert float(chance["Tokyo-XS R@1"]) == round(chance_recall(data["positives"], len(data["database_paths"]), 1), 1)
     versus = pd.read_csv(results_tmp / "tables" / f"{name}_versus.csv")
     assert len(versus) == len(variants) - 1 and "SF-XS test Δ R@1" in versus
+    assert set(versus["SF-XS test verdict"]) <= {"better", "worse", "within noise"}
     for figure in ("val_curves", "bars"):
         assert (results_tmp / "figures" / f"{name}_{figure}.png").is_file()
     if name == "05_miners":  # fractions of the batch each miner kept, per epoch

@@ -48,8 +48,12 @@ def test_pdf_from_smoke_results_has_the_tables_numbers_and_no_broken_reference(s
             assert summary.loc[variant, column] in flat  # the table's cells, as in the CSV
     # the sentence's number is the same cell (macros generated from the same CSV)
     assert f"GeM reaches {summary.loc['gem', 'SF-XS val R@1']} R@1" in flat
-    assert "beyond seed noise" in flat or "within seed noise" in flat
-    assert "SynthCity smoke" in flat and "2 seed(s)" in flat  # captions state data, profile and seeds
+    versus = pd.read_csv(results_tmp / "tables" / "02_gem_versus.csv").set_index("variant")
+    verdict = versus.loc["gem", "SF-XS test verdict"]
+    assert f"{versus.loc['gem', 'SF-XS test Δ R@1']:+.1f} points {versus.loc['gem', 'SF-XS test 95% CI']}, {verdict}" in flat
+    chance = " & ".join(str(summary.loc["chance", c]) for c in summary.columns)
+    assert f"chance & {chance}" in (report / "generated/tables/02_gem.tex").read_text() and "chance" in flat
+    assert "SynthCity smoke" in flat and "2 seeds" in flat  # captions state data, profile and seeds
     runs = pd.read_csv(results_tmp / "tables" / "02_gem_runs.csv")
     assert all(run_id in flat for run_id in runs.run_id)  # the appendix lists every run
     aux = (report / "main.aux").read_text(errors="replace")

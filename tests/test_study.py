@@ -127,28 +127,3 @@ def test_aggregator_shape_mismatch_names_the_expected_shape():
     mixvpr = build_aggregator("mixvpr", (256, 4, 4))
     with pytest.raises(VPRInputError, match=r"built for feature maps of shape \(B, 256, 4, 4\) and got \(1, 256, 2, 2\)"):
         mixvpr(torch.zeros(1, 256, 2, 2))
-
-
-def test_versus_and_its_sentence_on_constructed_seeds():
-    """A clear gap is beyond the noise, a borderline one 'near it', identical seeds within it; p as scipy's Welch."""
-    import pandas as pd
-    from scipy import stats
-
-    from vpr_lib.experiments import noise_sentence, versus
-
-    recalls = {"base": [30.0, 31.0, 32.0], "far": [50.0, 51.0, 52.0], "near": [33.0, 34.0, 37.0],
-               "same": [30.0, 31.0, 32.0]}
-    results = pd.DataFrame([{"variant": v, "seed": s, "set": "SF-XS val", "R@1": r}
-                            for v, values in recalls.items() for s, r in enumerate(values)])
-    table = versus(results, "base")
-    assert table.loc["far", "SF-XS val Δ R@1"] == 20.0 and table.loc["far", "SF-XS val beyond noise"]
-    p_near = stats.ttest_ind(recalls["near"], recalls["base"], equal_var=False).pvalue
-    assert 0.05 <= p_near < 0.1 and table.loc["near", "SF-XS val p"] == round(p_near, 3)
-    assert table.loc["same", "SF-XS val p"] == 1.0 and not table.loc["same", "SF-XS val beyond noise"]
-    sentence = noise_sentence(table)._repr_markdown_()
-    assert sentence.startswith("**Against `base`** (difference of the mean R@1")
-    beyond, near = sentence.split("Near it")
-    assert "`far` on SF-XS val (+20.0" in beyond and "`near`" not in beyond and "`same`" not in sentence
-    assert "`near` on SF-XS val (+3.7" in near and near.endswith("Every other difference is within the seed noise.")
-    single = noise_sentence(versus(results.groupby("variant").head(1), "base")).data
-    assert "single seed" in single and "beyond the seed noise: nothing" in single and "Every other" not in single

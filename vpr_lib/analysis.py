@@ -84,7 +84,7 @@ def recall_by_condition(runs: pd.DataFrame, test_sets, data_root: Path, by: str 
     return table.groupby(["set", by], sort=False).agg({f"R@{n}": "mean", "queries": "first"}).round(1)
 
 
-# Failure categories of report 002 (section 4), derived from the conditions; they overlap.  Clean queries
+# Failure categories of Bracco et al.'s report (section 4), derived from the conditions; they overlap.  Clean queries
 # (day, no occluder, no fog, similar heading) that still fail are confused with look-alike places:
 # SynthCity's façades repeat within a city style, the "repetitive structures" of the report.
 CATEGORIES = {

@@ -1,7 +1,7 @@
 """Evaluation: descriptors of database then queries, faiss exact kNN, recall@N at the set's threshold.
 
 recall@N = % of queries with a positive (database image within the threshold) among their first N
-predictions, exactly as in the reference codebases (vpr-facts §5).
+predictions, exactly as in the reference codebases (the deep geo-localization benchmark's evaluation).
 """
 from __future__ import annotations
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from vpr_lib.analysis import STALLED_POINTS, stalled_variants
+from vpr_lib.comparisons import SELECTION_SET, chance_levels, compare, noise_sentence, versus  # noqa: F401 (notebooks)
 from vpr_lib.config import load_params, run_configs
 from vpr_lib.datasets import data_label
 from vpr_lib.errors import VPRInputError
@@ -30,8 +30,16 @@ class Experiment:
     epochs: pd.DataFrame  # one row per run and epoch: train_loss, lr, val R@N
 
     def summary(self, metrics=("R@1", "R@5")) -> pd.DataFrame:
-        """Mean ± std over seeds per variant and test set (a wide table, variants as rows)."""
-        return summarise(self.results, metrics)
+        """Mean ± std over seeds per variant and test set (a wide table, variants as rows), each variant's SF-XS val
+        recall before training (epoch 0), and a last row `chance`: the exact expectation of a random ranking."""
+        table = summarise(self.results, metrics)
+        start = self.epochs[self.epochs.epoch == 0].groupby("variant", sort=False)[metrics[0]].agg(_cell)
+        table.insert(0, f"epoch 0: {SELECTION_SET} {metrics[0]}", start.reindex(table.index))
+        chance = chance_levels(self.runs.run_id.iloc[0], self.results.set.unique(), metrics)
+        chance[table.columns[0]] = chance.get(f"{SELECTION_SET} {metrics[0]}", np.nan)
+        table = table.astype(object)
+        table.loc["chance"] = [chance.get(c, np.nan) for c in table.columns]
+        return table
 
     def setting(self, key: str) -> pd.Series:
         """The resolved value of a parameter for each variant (e.g. its train-time positive radius)."""
@@ -74,7 +82,7 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
                          data=data_label(config["data_root"], config["profile"]),
                          threshold_m=config["positive_dist_threshold"]))
         for test_set, recalls in metrics["test"].items():
-            results.append(dict(key, set=test_set, **recalls))
+            results.append(dict(key, run_id=run_dir.name, set=test_set, **recalls))
         epochs.append(pd.read_csv(run_dir / "epochs.csv").assign(**key))
     exp = Experiment(name, params, pd.DataFrame(runs), pd.DataFrame(results), pd.concat(epochs, ignore_index=True))
     save_table(exp.runs, f"{name}_runs")
@@ -86,85 +94,18 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
     return exp
 
 
+def _cell(values) -> str:
+    values = np.asarray(values, float)
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.1f} ± {std:.1f}"
+
+
 def summarise(results: pd.DataFrame, metrics=("R@1", "R@5")) -> pd.DataFrame:
-    """'mean ± std (n)' cells per variant (rows) and test set × metric (columns)."""
-    def cell(values):
-        values = np.asarray(values, float)
-        std = values.std(ddof=1) if len(values) > 1 else 0.0
-        return f"{values.mean():.1f} ± {std:.1f}"
-    table = results.groupby(["variant", "set"], sort=False)[list(metrics)].agg(cell).unstack("set")
+    """'mean ± std' cells (over seeds) per variant (rows) and test set × metric (columns)."""
+    table = results.groupby(["variant", "set"], sort=False)[list(metrics)].agg(_cell).unstack("set")
     table.columns = [f"{s} {m}" for m, s in table.columns]
     order = [f"{s} {m}" for s in results.set.unique() for m in metrics]
     return table[order]
-
-
-def compare(results: pd.DataFrame, a: str, b: str, test_set: str, metric: str = "R@1") -> str:
-    """One sentence: is variant b better than a on a test set, beyond seed noise (Welch's t-test)?"""
-    x = results[(results.variant == a) & (results.set == test_set)][metric].to_numpy(float)
-    y = results[(results.variant == b) & (results.set == test_set)][metric].to_numpy(float)
-    diff = y.mean() - x.mean()
-    if min(len(x), len(y)) < 2:
-        return (f"{b} − {a} on {test_set} {metric}: {diff:+.1f} points from a single seed each; "
-                "no estimate of seed noise.")
-    p = stats.ttest_ind(y, x, equal_var=False).pvalue
-    verdict = "exceeds seed noise" if p < 0.05 else "is within seed noise"
-    return (f"{b} − {a} on {test_set} {metric}: {diff:+.1f} points (mean of {len(y)} vs {len(x)} seeds; "
-            f"std {y.std(ddof=1):.1f} vs {x.std(ddof=1):.1f}); the difference {verdict} "
-            f"(Welch's t-test p = {p:.2f}).")
-
-
-def versus(results: pd.DataFrame, baseline: str, metric: str = "R@1") -> pd.DataFrame:
-    """Every variant against `baseline` on each test set: difference of the means, Welch's p, and whether it
-    exceeds seed noise (p < 0.05).  Rows = variants; columns '<set> Δ R@1', '<set> p', '<set> beyond noise'."""
-    if baseline not in set(results.variant):
-        raise VPRInputError(f"Baseline variant {baseline!r} has no runs; variants: {list(results.variant.unique())}.")
-    rows = []
-    for variant in results.variant.unique():
-        if variant == baseline:
-            continue
-        row = {"variant": variant}
-        for test_set in results.set.unique():
-            x = results[(results.variant == baseline) & (results.set == test_set)][metric].to_numpy(float)
-            y = results[(results.variant == variant) & (results.set == test_set)][metric].to_numpy(float)
-            p = stats.ttest_ind(y, x, equal_var=False).pvalue if min(len(x), len(y)) > 1 else np.nan
-            row[f"{test_set} Δ {metric}"] = round(y.mean() - x.mean(), 1)
-            row[f"{test_set} p"] = round(float(p), 3)
-            row[f"{test_set} beyond noise"] = bool(p < 0.05)
-        rows.append(row)
-    table = pd.DataFrame(rows).set_index("variant")
-    table.attrs.update(baseline=baseline, metric=metric)  # for noise_sentence
-    return table
-
-
-
-def noise_sentence(table: pd.DataFrame):
-    """A `versus` table in words (Markdown): the differences beyond the seed noise (its verdict column), those
-    near it (p < 0.1: with 3 seeds such a verdict can flip on another machine), and that the rest are within it."""
-    from IPython.display import Markdown
-
-    metric, baseline = table.attrs["metric"], table.attrs["baseline"]
-    sets = [c[: -len(" p")] for c in table.columns if c.endswith(" p")]
-    beyond, near, single = [], [], []
-    for variant, row in table.iterrows():
-        for test_set in sets:
-            p = row[f"{test_set} p"]
-            where = f"`{variant}` on {test_set} ({row[f'{test_set} Δ {metric}']:+.1f}"
-            if p != p:
-                single.append(f"{where})")
-            elif row[f"{test_set} beyond noise"]:
-                beyond.append(f"{where}, p = {p:.3f})")
-            elif p < 0.1:
-                near.append(f"{where}, p = {p:.2f})")
-    parts = [f"**Against `{baseline}`** (difference of the mean {metric}, Welch's t-test over seeds): beyond the "
-             f"seed noise: {'; '.join(beyond) or 'nothing'}."]
-    if near:
-        parts.append(f"Near it (0.05 ≤ p < 0.1), a hint rather than a finding: {'; '.join(near)}.")
-    if single:
-        parts.append(f"From a single seed each, no estimate of the noise: {'; '.join(single)}.")
-    if len(single) < len(sets) * len(table):
-        parts.append("Every other difference is within the seed noise.")
-    return Markdown(" ".join(parts))
-
 
 
 def _count_places(config: dict) -> int | None:

@@ -43,7 +43,7 @@ STEPS = [
 ]
 # Steps whose summary splits into several tables: (label, regular expression on the variant names).
 TABLE_GROUPS = {
-    "08_optimizers": [("optimizers at report 000's settings", r"(sgd|adam|adamw|asgd)"),
+    "08_optimizers": [("optimizers at Sajjadi et al.'s report's settings", r"(sgd|adam|adamw|asgd)"),
                       ("SGD learning rates", r"sgd(_lr.*)?"),
                       ("schedulers", r"(none|cosine|plateau|multistep.*)"),
                       ("AdamW learning rate x weight decay", r"adamw_lr.*")],
@@ -85,11 +85,11 @@ def table_groups(name: str, summary: pd.DataFrame):
     results (a variant may appear in several groups, e.g. SGD among optimizers and learning rates)."""
     if name not in TABLE_GROUPS:
         return [("", None, summary)]
-    groups = []
+    groups, chance = [], summary[summary.variant == "chance"]  # the chance row goes with every group
     for i, (label, pattern) in enumerate(TABLE_GROUPS[name]):
-        rows = summary[summary.variant.astype(str).str.fullmatch(pattern)]
+        rows = summary[summary.variant.astype(str).str.fullmatch(pattern) & (summary.variant != "chance")]
         if len(rows) > (1 if i else 0):  # a group of one row compares nothing
-            groups.append((f"_{i + 1}", label, rows))
+            groups.append((f"_{i + 1}", label, pd.concat([rows, chance])))
     return groups
 
 

@@ -27,11 +27,16 @@ def table_tex(summary: pd.DataFrame, caption: str, label: str) -> str:
     """A booktabs table of 'mean ± std' cells (variants as rows), the best mean of each column in bold."""
     columns = [c for c in summary.columns if c != "variant"]
     best = {c: summary[c].map(_mean).max() for c in columns}
-    sets = list(dict.fromkeys(c.rsplit(" ", 1)[0] for c in columns))
-    metrics = list(dict.fromkeys(c.rsplit(" ", 1)[1] for c in columns))
-    head1 = " & ".join(rf"\multicolumn{{{len(metrics)}}}{{c}}{{{tex_escape(s)}}}" for s in sets)
-    rules = " ".join(rf"\cmidrule(lr){{{2 + i * len(metrics)}-{1 + (i + 1) * len(metrics)}}}" for i in range(len(sets)))
-    head2 = " & ".join(tex_escape(m) for _ in sets for m in metrics)
+    groups = {}  # set → its columns, in order (a set may have fewer metrics: the epoch-0 column)
+    for c in columns:
+        groups.setdefault(c.rsplit(" ", 1)[0], []).append(c)
+    head1, rules, start = [], [], 2
+    for name, cols in groups.items():
+        head1.append(rf"\multicolumn{{{len(cols)}}}{{c}}{{{tex_escape(name)}}}")
+        rules.append(rf"\cmidrule(lr){{{start}-{start + len(cols) - 1}}}")
+        start += len(cols)
+    head1, rules = " & ".join(head1), " ".join(rules)
+    head2 = " & ".join(tex_escape(c.rsplit(" ", 1)[1]) for c in columns)
     rows = []
     for _, row in summary.iterrows():
         cells = [tex_escape(row[c]) if _mean(row[c]) < best[c] else rf"\textbf{{{tex_escape(row[c])}}}"
@@ -45,7 +50,7 @@ def table_tex(summary: pd.DataFrame, caption: str, label: str) -> str:
 
 
 def epoch_tex(epochs: pd.DataFrame, caption: str, label: str) -> str:
-    """Validation R@1 per epoch (mean ± std over seeds), as report 000's table 1."""
+    """Validation R@1 per epoch (mean ± std over seeds), as Sajjadi et al.'s report's table 1."""
     from vpr_lib.viz.curves import epoch_table
     table = epoch_table(epochs).reset_index()
     return table_tex(table.rename(columns={c: f"SF-XS val {c.replace(' ', '')}" for c in table.columns
@@ -70,8 +75,10 @@ def describe_data(runs: pd.DataFrame) -> dict:
 
 
 def caption_of(what: str, info: dict) -> str:
-    return (f"{tex_escape(what)}. R@N (\\%), mean $\\pm$ std over {info['seeds']} seed(s); {info['data']} "
-            f"({tex_escape(info['profile'])} profile), positives within {info['threshold']} m. Best mean per "
+    seeds = f"{info['seeds']} seed{'s' if info['seeds'] != 1 else ''}"
+    return (f"{tex_escape(what)}. R@N (\\%), mean $\\pm$ std over {seeds}; {info['data']} "
+            f"({tex_escape(info['profile'])} profile), positives within {info['threshold']} m. Epoch 0: each variant "
+            f"before training, on SF-XS val; chance: the exact expectation of a random ranking. Best mean per "
             f"column in bold.")
 
 
@@ -84,16 +91,12 @@ def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) ->
             lines.append(rf"\defres{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{metric}}}{{{tex_escape(row[column])}}}")
     if versus is not None:
         for _, row in versus.iterrows():
-            for column in [c for c in versus.columns if c.endswith(" p")]:
-                test_set = column[: -len(" p")]
-                delta = row[f"{test_set} Δ R@1"]
-                p = row[column]
-                if p != p:  # NaN: one seed per variant
-                    text = rf"{delta:+.1f} points from a single seed each, no estimate of the noise"
-                else:
-                    noise = "beyond" if row[f"{test_set} beyond noise"] else "within"
-                    p_text = "p < 0.01" if p < 0.01 else f"p = {p:.2f}"
-                    text = rf"{delta:+.1f} points, ${p_text}$, {noise} seed noise"
+            for column in [c for c in versus.columns if c.endswith(" verdict")]:
+                test_set = column[: -len(" verdict")]
+                p = row[f"{test_set} p Holm"]
+                p_text = "p < 0.01" if p < 0.01 else f"p = {p:.2f}"
+                text = (rf"{row[f'{test_set} Δ R@1']:+.1f} points {row[f'{test_set} 95% CI']}, {row[column]} "
+                        rf"(Holm ${p_text}$)")
                 lines.append(rf"\defvs{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{text}}}")
     return lines
 

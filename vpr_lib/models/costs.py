@@ -1,4 +1,4 @@
-"""What a model costs per image: descriptor size, parameters, FLOPs and extraction time (report 001 tables 1–3).
+"""What a model costs per image: descriptor size, parameters, FLOPs and extraction time (Gambino et al.'s report tables 1–3).
 
 FLOPs are counted by torch's FlopCounterMode (matrix multiplications and convolutions, 1 multiply-add = 2
 FLOPs); the time is the median over `repeats` timed batches of a forward pass on the CPU (after one warm-up

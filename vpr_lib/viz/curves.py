@@ -1,4 +1,4 @@
-"""Per-epoch validation curves and tables (mean ± std over seeds), as in report 000's table 1 / figure 3."""
+"""Per-epoch validation curves and tables (mean ± std over seeds), as in Sajjadi et al.'s report's table 1 / figure 3."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

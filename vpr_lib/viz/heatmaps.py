@@ -1,4 +1,4 @@
-"""Activation heatmaps over a query (report 001 figure 4): where the backbone's last feature map is strong.
+"""Activation heatmaps over a query (Gambino et al.'s report figure 4): where the backbone's last feature map is strong.
 
 The map is the L2 norm over channels of the feature map the aggregator receives, upsampled to the image;
 for GeM it is the per-position contribution to the pooled descriptor, Σ_c x_c^p (what GeM averages).
@@ -58,7 +58,7 @@ def assignment_maps(module, image_path: Path):
 
 def assignment_figure(modules: dict, image_paths: list[Path]):
     """For each image (columns): the image, then per head (rows) its dominant clusters, and its context mask
-    when it has one (report 001 figure 4)."""
+    when it has one (Gambino et al.'s report figure 4)."""
     import matplotlib.pyplot as plt
     rows = [("image", None, None)]
     for name, module in modules.items():

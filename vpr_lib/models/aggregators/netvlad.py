@@ -1,9 +1,9 @@
-"""NetVLAD (Arandjelović et al., CVPR 2016) and its context re-weighted variants (report 001 §3).
+"""NetVLAD (Arandjelović et al., CVPR 2016) and its context re-weighted variants (Gambino et al.'s report §3).
 
 Local features x_i (L2-normalised over channels) are softly assigned to K clusters,
     a_k(x_i) = softmax_k(w_k·x_i + b_k),   V_k = Σ_i m_i a_k(x_i) (x_i − c_k),
 each V_k is L2-normalised (intra-normalisation), then the flattened K·C vector.  The centroids c_k come from
-k-means (faiss) on local features of training images, and the assignment conv from them (report 001 eq. 4):
+k-means (faiss) on local features of training images, and the assignment conv from them (Gambino et al.'s report eq. 4):
 w_k = 2α c_k, b_k = −α‖c_k‖², with α chosen so that the nearest centroid outweighs the second one 100:1.
 The weight m_i is 1 for NetVLAD; CRN (Kim et al., CVPR 2017) predicts it in (0, 2) from context: 2×2 average pooling,
 3×3 / 5×5 / 7×7 convolutions (32, 32, 20 filters), a 1×1 fusion and upsampling back; CRN2 replaces pooling
