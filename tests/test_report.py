@@ -214,3 +214,24 @@ def test_docs_seeds_vs_kit_is_the_table_of_the_committed_results(tmp_path):
     table = seeds_vs_kit(tmp_path)
     assert len(table) >= 10
     assert markdown(table) in (ROOT / "docs" / "seeds_vs_kit.md").read_text()
+
+
+@pytest.mark.parametrize("up", [True, False])
+def test_findings_and_conclusion_are_generated_from_the_versus_table(tmp_path, up):
+    """Constructed outcomes, then reversed: the report's findings paragraph and conclusion follow."""
+    from test_stats import constructed
+    from vpr_lib.comparisons import versus
+    results, report = tmp_path / "results", tmp_path / "report"
+    (results / "tables").mkdir(parents=True)
+    shutil.copytree(ROOT / "report" / "sections", report / "sections")
+    _fake_step(results / "tables", "02_gem", ["avg", "gem"])
+    runs, correct = constructed({"avg": 0.4, "gem": 0.6 if up else 0.2}, sets=("SF-XS val", "SF-XS test", "Tokyo-XS"))
+    versus(runs, "avg", correct=correct).reset_index().to_csv(results / "tables" / "02_gem_versus.csv", index=False)
+    gen = generate(results, report)
+    section, conclusion = (gen / "experiments.tex").read_text(), (gen / "conclusion.tex").read_text()
+    word, other = ("better", "worse") if up else ("worse", "better")
+    assert rf"{word}: \texttt{{gem}} on SF-XS test" in conclusion.replace("Better", "better")
+    assert rf"{other}: none" in conclusion and "within noise: 0 of 2" in conclusion
+    assert r"\paragraph{Findings (generated from the comparison table).}" in section
+    finding = section.split("Findings (generated")[1]
+    assert (rf"better: \texttt{{gem}} on SF-XS test (+" if up else rf"Worse: \texttt{{gem}} on SF-XS test (-") in finding

@@ -22,6 +22,7 @@ from vpr_lib.analysis import stalled_variants
 from vpr_lib.paths import repo_root, results_dir
 from vpr_lib.report_tex import (TEX_INSTALL, caption_of, describe_data, epoch_tex, figure_tex, macros_tex,
                                 plain_table, progress_tex, runs_appendix, table_tex, tex_escape)
+from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
 from vpr_lib.results import atomic_write_text, git_commit, run_lock
 from vpr_lib.seeds import seeds_vs_kit
 
@@ -130,9 +131,12 @@ def _step_section(name: str, title: str, what: str, results: Path, gen: Path, re
         path = _copy_figure(results, gen, figure)
         if path:
             parts.append(figure_tex(path, caption, f"fig:{figure}"))
+    versus = read_versus(results / "tables" / f"{name}_versus.csv")
+    if versus is not None:
+        parts.append(step_findings_tex(versus))
     parts.append(r"\FloatBarrier")
-    macros = macros_tex(name, summary, _read(results / "tables" / f"{name}_versus.csv"))
-    return "\n".join(parts), macros, runs, info
+    macros = macros_tex(name, summary, versus.reset_index() if versus is not None else None)
+    return "\n".join(parts), macros, runs, {**info, "versus": versus, "title": title}
 
 
 def _knn_section(results: Path, gen: Path, report: Path) -> str | None:
@@ -295,6 +299,8 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
     (gen / "experiments.tex").write_text("\n\n".join(sections) + "\n")
     (gen / "runs.tex").write_text(runs_appendix(all_runs))
+    (gen / "conclusion.tex").write_text(conclusion_tex(
+        [(name, info["title"], info["versus"]) for (name, _), info in zip(all_runs, infos) if info["versus"] is not None]))
     commits = sorted({str(c) for _, runs in all_runs for c in runs.commit})
     atomic_write_text(results / "STAMP", "\n".join([
         f"tables and figures from {len(run_ids)} runs on {', '.join(data)}",

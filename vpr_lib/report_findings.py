@@ -1,0 +1,68 @@
+"""The report's findings, generated from the versus tables (vpr_lib.comparisons): one paragraph per step, and a
+conclusion that lists, step by step, what is better or worse than its baseline on the test sets."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from vpr_lib.comparisons import SELECTION_SET, findings
+from vpr_lib.report_tex import tex_escape
+
+
+def markdown_to_tex(text: str) -> str:
+    """The findings' Markdown (`code`, **bold**) in LaTeX, everything else escaped."""
+    parts = re.split(r"(`[^`]*`|\*\*[^*]*\*\*)", text)
+    out = []
+    for part in parts:
+        if part.startswith("`") and part.endswith("`") and len(part) > 1:
+            out.append(rf"\texttt{{{tex_escape(part[1:-1])}}}")
+        elif part.startswith("**") and part.endswith("**") and len(part) > 3:
+            out.append(rf"\textbf{{{markdown_to_tex(part[2:-2])}}}")
+        else:
+            out.append(tex_escape(part).replace("p = ", "$p$ = "))
+    return "".join(out)
+
+
+def read_versus(path: Path) -> pd.DataFrame | None:
+    """A saved versus table with the attributes findings() reads (baseline, metric)."""
+    if not Path(path).is_file():
+        return None
+    table = pd.read_csv(path).set_index("variant")
+    metric = next(c for c in table.columns if " Δ " in c).split(" Δ ")[1]
+    baseline = pd.read_csv(Path(path).with_name(Path(path).name.replace("_versus", "_runs"))).variant.iloc[0]
+    table.attrs.update(baseline=baseline, metric=metric)
+    return table
+
+
+def step_findings_tex(table: pd.DataFrame) -> str:
+    """The findings paragraph of a step (generated from its versus table)."""
+    return r"\paragraph{Findings (generated from the comparison table).} " + markdown_to_tex(findings(table))
+
+
+def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame]]) -> str:
+    """One item per step with comparisons: what is better or worse than its baseline on the test sets."""
+    items = []
+    for name, title, table in steps:
+        sets = [c[: -len(" verdict")] for c in table.columns if c.endswith(" verdict") and not c.startswith(SELECTION_SET)]
+        metric, baseline = table.attrs["metric"], table.attrs["baseline"]
+        said = {"better": [], "worse": []}
+        for variant, row in table.iterrows():
+            for test_set in sets:
+                if row[f"{test_set} verdict"] in said:
+                    said[row[f"{test_set} verdict"]].append(
+                        rf"\texttt{{{tex_escape(variant)}}} on {tex_escape(test_set)} "
+                        rf"({row[f'{test_set} Δ {metric}']:+.1f})")
+        total = len(table) * len(sets)
+        rest = total - len(said["better"]) - len(said["worse"])
+        text = [rf"\item \textbf{{{tex_escape(title)}}} (\cref{{sec:{name}}}), against \texttt{{{tex_escape(baseline)}}}:"]
+        text.append(f"better: {'; '.join(said['better']) or 'none'};")
+        text.append(f"worse: {'; '.join(said['worse']) or 'none'};")
+        text.append(f"within noise: {rest} of {total}.")
+        items.append(" ".join(text))
+    if not items:
+        return ""
+    return "\n".join([r"\paragraph{What the test sets show (generated).} Each step's variants against its baseline "
+                      rf"on the test sets ({metric}, points; paired bootstrap over seeds and queries, Holm-corrected "
+                      r"within each step):", r"\begin{itemize}", *items, r"\end{itemize}", ""])
