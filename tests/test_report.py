@@ -235,3 +235,25 @@ def test_findings_and_conclusion_are_generated_from_the_versus_table(tmp_path, u
     assert r"\paragraph{Findings (generated from the comparison table).}" in section
     finding = section.split("Findings (generated")[1]
     assert (rf"better: \texttt{{gem}} on SF-XS test (+" if up else rf"Worse: \texttt{{gem}} on SF-XS test (-") in finding
+
+
+def test_the_data_section_is_generated_from_notebook_00s_outputs(tmp_path):
+    results, report = tmp_path / "results", tmp_path / "report"
+    (results / "tables").mkdir(parents=True)
+    (results / "figures").mkdir()
+    shutil.copytree(ROOT / "report" / "sections", report / "sections")
+    _fake_step(results / "tables", "09_heads", ["cosplace", "netvlad"])
+    pd.DataFrame([{"set": "GSV-XS train", "role": "train", "images": 8341, "places": 1679.0, "queries with a positive within 25 m": None},
+                  {"set": "SF-XS test", "role": "queries", "images": 200, "places": None,
+                   "queries with a positive within 25 m": 200.0}]).to_csv(results / "tables" / "00_datasets_counts.csv",
+                                                                           index=False)
+    shutil.copy(ROOT / "results" / "figures" / "00_utm_map.png", results / "figures")
+    gen = generate(results, report)
+    data = (gen / "data.tex").read_text()
+    assert data.startswith(r"\section{Data}") and r"\input{sections/00_datasets}" in data
+    table = (gen / "tables" / "00_datasets_counts.tex").read_text()
+    assert "8,341 & 1,679" in table and "SynthCity demo" in table and r"\begin{table*}" in table
+    assert "generated/figures/00_utm_map.png" in data and (gen / "figures" / "00_utm_map.png").is_file()
+    shutil.rmtree(results / "tables"), (results / "tables").mkdir()
+    _fake_step(results / "tables", "09_heads", ["cosplace", "netvlad"])
+    assert (generate(results, report) / "data.tex").read_text().strip() == ""  # notebook 00 not run: no section

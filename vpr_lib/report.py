@@ -22,6 +22,7 @@ from vpr_lib.analysis import stalled_variants
 from vpr_lib.paths import repo_root, results_dir
 from vpr_lib.report_tex import (TEX_INSTALL, caption_of, describe_data, epoch_tex, figure_tex, macros_tex,
                                 plain_table, progress_tex, runs_appendix, table_tex, tex_escape)
+from vpr_lib.report_data import data_section
 from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
 from vpr_lib.results import atomic_write_text, git_commit, run_lock
 from vpr_lib.seeds import seeds_vs_kit
@@ -297,6 +298,7 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
                rf"\newcommand{{\DataName}}{{{tex_escape(', '.join(data))}}}",
                rf"\newcommand{{\MinSeeds}}{{{min(i['seeds'] for i in infos)}}}"]
     (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
+    (gen / "data.tex").write_text(data_section(results, gen, report, ", ".join(data)) + "\n")
     (gen / "experiments.tex").write_text("\n\n".join(sections) + "\n")
     (gen / "runs.tex").write_text(runs_appendix(all_runs))
     (gen / "conclusion.tex").write_text(conclusion_tex(

@@ -42,11 +42,14 @@ def table_tex(summary: pd.DataFrame, caption: str, label: str) -> str:
         cells = [tex_escape(row[c]) if _mean(row[c]) < best[c] else rf"\textbf{{{tex_escape(row[c])}}}"
                  for c in columns]
         rows.append(" & ".join([tex_escape(row["variant"])] + cells) + r" \\")
+    # more than 4 value columns span both columns of the page, at body size (shrunk only if still too wide)
+    env, width = ("table*", r"\textwidth") if len(columns) > 4 else ("table", r"\columnwidth")
     return "\n".join([
-        r"\begin{table}[!htbp]", r"\centering", rf"\caption{{{caption}}}", rf"\label{{{label}}}",
-        r"\resizebox{\columnwidth}{!}{%", rf"\begin{{tabular}}{{l{'c' * len(columns)}}}", r"\toprule",
+        rf"\begin{{{env}}}[!htbp]", r"\centering", rf"\caption{{{caption}}}", rf"\label{{{label}}}",
+        rf"\resizebox{{\ifdim\width>{width}{width}\else\width\fi}}{{!}}{{%",
+        rf"\begin{{tabular}}{{l{'c' * len(columns)}}}", r"\toprule",
         rf" & {head1} \\", rules, rf"variant & {head2} \\", r"\midrule", *rows, r"\bottomrule",
-        r"\end{tabular}}", r"\end{table}", ""])
+        r"\end{tabular}}", rf"\end{{{env}}}", ""])
 
 
 def epoch_tex(epochs: pd.DataFrame, caption: str, label: str) -> str:
