@@ -135,7 +135,6 @@ def _step_section(name: str, title: str, what: str, results: Path, gen: Path, re
     versus = read_versus(results / "tables" / f"{name}_versus.csv")
     if versus is not None:
         parts.append(step_findings_tex(versus))
-    parts.append(r"\FloatBarrier")
     macros = macros_tex(name, summary, versus.reset_index() if versus is not None else None)
     return "\n".join(parts), macros, runs, {**info, "versus": versus, "title": title}
 

@@ -36,5 +36,4 @@ def data_section(results: Path, gen: Path, report: Path, data_name: str) -> str:
             shutil.copy(source, gen / "figures" / source.name)
             parts.append(figure_tex(f"generated/figures/{source.name}", f"{caption}; {data_name}.", f"fig:{name}",
                                     wide=True))
-    parts.append(r"\FloatBarrier")
-    return "\n".join(parts)
+    return "\n".join(parts)  # no float barrier: the figures may float into the next section's pages
