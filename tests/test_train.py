@@ -88,7 +88,7 @@ def test_a_run_trains_evaluates_and_is_then_reused(synth_smoke, results_tmp, mon
     assert not (run_dir / "checkpoints/last.ckpt").exists()  # only needed to resume: removed once complete
     assert json.loads((run_dir / "env.json").read_text())["packages"]["torch"]
     # course step 3: the saved weights evaluated on another set without training
-    from vpr_lib.evaluate import main as evaluate_main
+    from vpr_lib.evaluate.__main__ import main as evaluate_main
     assert evaluate_main(["--checkpoint", str(run_dir / "checkpoints/best.ckpt"),
                           "--dataset", str(synth_smoke / "tokyo_xs/test")]) == 0
     printed = capsys.readouterr().out

@@ -2,6 +2,8 @@
 
 recall@N = % of queries with a positive (database image within the threshold) among their first N
 predictions, exactly as in the reference codebases (the deep geo-localization benchmark's evaluation).
+The command line (`python -m vpr_lib.evaluate`) is in __main__.py: it reads checkpoints through vpr_lib.train,
+which imports these metrics, so the two stay apart.
 """
 from __future__ import annotations
 
@@ -57,31 +59,3 @@ def evaluate_descriptors(descriptors: np.ndarray, dataset, k: int = max(RECALL_V
     distances, predictions = knn_search(db, queries, k)
     return {"recalls": compute_recalls(predictions, dataset.positives_per_query),
             "predictions": predictions, "distances": distances}
-
-
-def main(argv=None) -> int:
-    """python -m vpr_lib.evaluate --checkpoint PATH --dataset DIR [--threshold 25]"""
-    import argparse
-    import sys
-
-    from vpr_lib.errors import VPRInputError
-    ap = argparse.ArgumentParser(prog="python -m vpr_lib.evaluate",
-                                 description="Evaluate saved weights on a retrieval set (no training).")
-    ap.add_argument("--checkpoint", required=True, help="a run's checkpoints/best.ckpt or last.ckpt")
-    ap.add_argument("--dataset", required=True, help="a folder with database/ and queries/, e.g. tokyo_xs/test")
-    ap.add_argument("--threshold", type=float, default=None, help="positive distance in metres (default: the run's)")
-    ap.add_argument("--device", default=None)
-    args = ap.parse_args(argv)
-    from vpr_lib.train.run import evaluate_checkpoint
-    try:
-        dataset, result = evaluate_checkpoint(args.checkpoint, args.dataset, args.threshold, args.device)
-    except VPRInputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"{dataset}  threshold {dataset.threshold:g} m")
-    print("  ".join(f"{k}: {v:.1f}" for k, v in result["recalls"].items()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
