@@ -64,7 +64,7 @@ def test_findings_follow_the_data_when_the_outcome_is_reversed(up, down):
     assert f"`{winner}` on SF-XS test (+" in better and f"`{loser}`" not in better
     assert f"`{loser}` on SF-XS test (-" in worse and f"`{winner}`" not in worse and "`same`" not in text
     assert "The other 2 comparisons are within noise." in text  # `same` on both sets
-    assert "Holm-corrected over 6 comparisons" in text and "SF-XS val picked each run's checkpoint" in text
+    assert "Holm's correction over 6 comparisons" in text and "SF-XS val picked each run's checkpoint" in text
 
 
 def test_one_seed_says_the_interval_covers_the_queries_only():

@@ -55,13 +55,13 @@ def versus(results: pd.DataFrame, baseline: str, metric: str = "R@1", correct=sa
                                       _stack(results, variant, test_set, seeds, metric, correct))
             row[f"{test_set} Δ {metric}"] = round(found["delta"], 1)
             row[f"{test_set} 95% CI"] = f"[{found['low']:+.1f}, {found['high']:+.1f}]"
-            row[f"{test_set} p"] = round(found["p"], 3)
+            row[f"{test_set} p"] = round(found["p"], 4)
             row[f"{test_set} seeds"] = found["seeds"]
             cells.append((len(rows), test_set, found["p"]))
         rows.append(row)
     adjusted = holm([p for _, _, p in cells])
     for (index, test_set, _), p in zip(cells, adjusted):
-        rows[index][f"{test_set} p Holm"] = round(float(p), 3)
+        rows[index][f"{test_set} p Holm"] = round(float(p), 4)
         rows[index][f"{test_set} verdict"] = verdict(rows[index][f"{test_set} Δ {metric}"], p)
     table = pd.DataFrame(rows).set_index("variant")
     sets = list(results.set.unique())
@@ -69,17 +69,6 @@ def versus(results: pd.DataFrame, baseline: str, metric: str = "R@1", correct=sa
     table = table[order]
     table.attrs.update(baseline=baseline, metric=metric)  # for findings
     return table
-
-
-def compare(results: pd.DataFrame, a: str, b: str, test_set: str, metric: str = "R@1") -> str:
-    """One sentence: b against a on one set (a `versus` of the two, on that set alone)."""
-    pair = results[results.variant.isin([a, b]) & (results.set == test_set)]
-    if not {a, b} <= set(pair.variant):
-        return f"{b} − {a} on {test_set}: not both run here (the variants picked for this run)."
-    row = versus(pair, a, metric).loc[b]
-    return (f"{b} − {a} on {test_set} {metric}: {row[f'{test_set} Δ {metric}']:+.1f} points "
-            f"{row[f'{test_set} 95% CI']} over {row[f'{test_set} seeds']} seed(s) and the queries (paired "
-            f"bootstrap, p = {row[f'{test_set} p']:.3f}): {row[f'{test_set} verdict']}.")
 
 
 def findings(table: pd.DataFrame) -> str:
@@ -100,13 +89,18 @@ def findings(table: pd.DataFrame) -> str:
     n = len(table) * len(sets)
     seeds = int(min(table[f"{s} seeds"].min() for s in sets))
     parts = [f"**Against `{baseline}`** ({metric}, difference in points with its 95 % interval; paired bootstrap "
-             f"over {seeds} seed{'s' if seeds > 1 else ''} and the queries, Holm-corrected over {n} comparisons at "
-             f"{ALPHA:g}):"]
+             f"over {seeds} seed{'s' if seeds > 1 else ''} and the queries; the verdict uses Holm's correction over "
+             f"{n} comparisons at {ALPHA:g}, the interval does not, so an interval that excludes 0 may still be "
+             "within noise):"]
     parts.append(f"better: {'; '.join(said['better']) or 'none'}.")
     parts.append(f"Worse: {'; '.join(said['worse']) or 'none'}.")
     rest = n - len(said["better"]) - len(said["worse"])
-    parts.append(f"{'All' if rest == n else 'The other'} {rest} comparison{'s are' if rest != 1 else ' is'} within noise."
-                 if rest else "No comparison is within noise.")
+    if rest == 1:
+        parts.append("The only comparison is within noise." if n == 1 else "The one other comparison is within noise.")
+    elif rest:
+        parts.append(f"{'All' if rest == n else 'The other'} {rest} comparisons are within noise.")
+    else:
+        parts.append("No comparison is within noise.")
     if SELECTION_SET in sets:
         parts.append(f"{SELECTION_SET} picked each run's checkpoint, so its differences are optimistic; the test "
                      "sets are the evidence.")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from vpr_lib.analysis import STALLED_POINTS, stalled_variants
-from vpr_lib.comparisons import SELECTION_SET, chance_levels, compare, noise_sentence, versus  # noqa: F401 (notebooks)
+from vpr_lib.comparisons import SELECTION_SET, chance_levels, noise_sentence, versus  # noqa: F401 (notebooks)
 from vpr_lib.config import load_params, run_configs
 from vpr_lib.datasets import data_label
 from vpr_lib.errors import VPRInputError
@@ -130,11 +130,13 @@ def below_start(epochs: pd.DataFrame, metric: str = "R@1"):
     if below:
         parts.append(f"below its own start: {listed(below)}.")
     if stalled:
-        parts.append(f"less than {STALLED_POINTS:g} points above it: {listed(stalled)}.")
+        parts.append(f"less than {STALLED_POINTS:g} points above its own start: {listed(stalled)}.")
     if below or stalled:
-        parts.append(f"These did not improve on their start in this budget: their gap to the others reflects that, "
-                     f"not the method at convergence. Every other variant ends at least {STALLED_POINTS:g} points "
-                     f"above its epoch 0.")
+        one = len(below) + len(stalled) == 1
+        parts.append(("This variant did not improve on its start in this budget: its gap to the others reflects that, "
+                      if one else "These did not improve on their start in this budget: their gap to the others "
+                      "reflects that, ") + f"not the method at convergence. Every other variant ends at least "
+                     f"{STALLED_POINTS:g} points above its epoch 0.")
     else:
         parts.append(f"every variant ends at least {STALLED_POINTS:g} points above its own epoch 0.")
     return Markdown(" ".join(parts))

@@ -19,13 +19,16 @@ from pathlib import Path
 import pandas as pd
 
 from vpr_lib.analysis import stalled_variants
+from vpr_lib.datasets import TEST_SETS
 from vpr_lib.paths import repo_root, results_dir
-from vpr_lib.report_tex import (TEX_INSTALL, caption_of, describe_data, epoch_tex, figure_tex, macros_tex,
+from vpr_lib.report_tex import (TEX_INSTALL, caption_of, plural, describe_data, epoch_tex, figure_tex, macros_tex,
                                 plain_table, progress_tex, runs_appendix, table_tex, tex_escape)
 from vpr_lib.report_data import data_section
 from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
 from vpr_lib.results import atomic_write_text, git_commit, run_lock
 from vpr_lib.seeds import seeds_vs_kit
+
+SET_LABELS = {rel: name for name, rel in TEST_SETS.items()}  # sf_xs/test -> SF-XS test
 
 # The study's steps, in report order: notebook, section title, what its table compares.
 STEPS = [
@@ -45,7 +48,8 @@ STEPS = [
 ]
 # Steps whose summary splits into several tables: (label, regular expression on the variant names).
 TABLE_GROUPS = {
-    "08_optimizers": [("optimizers at Sajjadi et al.'s report's settings", r"(sgd|adam|adamw|asgd)"),
+    "08_optimizers": [("optimizers at Sajjadi et al.'s report's settings (none: the profile's own optimizer)",
+                       r"(none|sgd|adam|adamw|asgd)"),
                       ("SGD learning rates", r"sgd(_lr.*)?"),
                       ("schedulers", r"(none|cosine|plateau|multistep.*)"),
                       ("AdamW learning rate x weight decay", r"adamw_lr.*")],
@@ -107,20 +111,20 @@ def _step_section(name: str, title: str, what: str, results: Path, gen: Path, re
         parts.append(rf"\input{{sections/{name}}}")
     for suffix, label, rows in table_groups(name, summary):
         (gen / "tables" / f"{name}{suffix}.tex").write_text(table_tex(
-            rows, caption_of(f"Test recalls: {label or what}", info), f"tab:{name}{suffix}"))
+            rows, caption_of(f"Recalls: {label or what}", info), f"tab:{name}{suffix}"))
         parts.append(rf"\input{{generated/tables/{name}{suffix}}}")
     epochs = _read(results / "tables" / f"{name}_epochs.csv")
     if epochs is not None:
         parts.append(progress_tex(*stalled_variants(epochs)))
     if name == "02_gem" and epochs is not None:
         (gen / "tables" / f"{name}_epochs.tex").write_text(epoch_tex(
-            epochs, caption_of(f"SF-XS val R@1 per epoch (epoch 0 = before training): {what}", info),
+            epochs, caption_of(f"SF-XS val R@1 per epoch (epoch 0 = before training): {what}", info, baselines=False),
             f"tab:{name}_epochs"))
         parts.append(rf"\input{{generated/tables/{name}_epochs}}")
     for figure, caption in ((f"{name}_val_curves", f"SF-XS val R@1 per epoch, {what}; shaded: $\\pm$ one std "
-                                                   f"over {info['seeds']} seed(s), {info['data']}."),
+                                                   f"over {plural(info['seeds'], 'seed')}, {info['data']}."),
                             (f"{name}_bars", f"Test R@1, {what}; error bars: $\\pm$ one std over "
-                                             f"{info['seeds']} seed(s), {info['data']}.")):
+                                             f"{plural(info['seeds'], 'seed')}, {info['data']}.")):
         path = _copy_figure(results, gen, figure)
         if path:
             parts.append(figure_tex(path, caption, f"fig:{figure}", wide=figure.endswith("_bars")))
@@ -136,7 +140,9 @@ def _step_section(name: str, title: str, what: str, results: Path, gen: Path, re
     if versus is not None:
         parts.append(step_findings_tex(versus))
     macros = macros_tex(name, summary, versus.reset_index() if versus is not None else None)
-    return "\n".join(parts), macros, runs, {**info, "versus": versus, "title": title}
+    below, stalled, _ = stalled_variants(epochs) if epochs is not None else ([], [], 0)
+    untrained = {v for v, _, _ in below + stalled}
+    return "\n".join(parts), macros, runs, {**info, "versus": versus, "title": title, "untrained": untrained}
 
 
 def _knn_section(results: Path, gen: Path, report: Path) -> str | None:
@@ -160,7 +166,7 @@ def _knn_section(results: Path, gen: Path, report: Path) -> str | None:
     summary["memory MB"] = summary["memory MB"].map(lambda v: f"{v:.3f}")
     summary["query ms"] = summary["query ms"].map(lambda v: f"{v:.4f}")
     parts.append(plain_table(summary, f"Exact and approximate search on the test sets with the descriptors of "
-                                      f"{seeds} trained GeM model(s) (one per seed; R@N mean $\\pm$ std over them), {where}: "
+                                      f"{plural(seeds, 'trained GeM model')} (one per seed; R@N mean $\\pm$ std over them), {where}: "
                                       "index memory, query time per query on this machine's CPU", "12_knn_test_sets", gen))
     table = scaling[["index", "database", "memory MB", "query ms", "R@1", "% memory saved", "% time saved"]].copy()
     table["database"] = table["database"].map(lambda v: f"{int(v):,}")
@@ -210,8 +216,12 @@ def _analysis_section(results: Path, gen: Path, report: Path) -> str | None:
                                                            "failures; categories overlap")):
         table = _read(results / "tables" / f"{table_name}.csv")
         if table is not None:
+            table = table.rename(columns=lambda c: c.replace("_", " "))  # readable headings: time of day
+            if "set" in table:
+                table["set"] = table["set"].map(lambda rel: SET_LABELS.get(rel, rel))
+            if "queries" in table:
+                table["queries"] = table["queries"].round().astype(int)  # a count, also when averaged over runs
             parts.append(plain_table(table, caption, table_name, gen))
-    parts.append(r"\FloatBarrier")
     return "\n".join(parts), []
 
 
@@ -295,13 +305,14 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     data = sorted({i["data"] for i in infos})
     macros += [rf"\newcommand{{\NumRuns}}{{{len(run_ids)}}}", rf"\newcommand{{\NumSteps}}{{{len(all_runs)}}}",
                rf"\newcommand{{\DataName}}{{{tex_escape(', '.join(data))}}}",
-               rf"\newcommand{{\MinSeeds}}{{{min(i['seeds'] for i in infos)}}}"]
+               rf"\newcommand{{\MinSeeds}}{{{plural(min(i['seeds'] for i in infos), 'seed')}}}"]
     (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
     (gen / "data.tex").write_text(data_section(results, gen, report, ", ".join(data)) + "\n")
     (gen / "experiments.tex").write_text("\n\n".join(sections) + "\n")
     (gen / "runs.tex").write_text(runs_appendix(all_runs))
     (gen / "conclusion.tex").write_text(conclusion_tex(
-        [(name, info["title"], info["versus"]) for (name, _), info in zip(all_runs, infos) if info["versus"] is not None]))
+        [(name, info["title"], info["versus"], info["untrained"])
+         for (name, _), info in zip(all_runs, infos) if info["versus"] is not None]))
     commits = sorted({str(c) for _, runs in all_runs for c in runs.commit})
     atomic_write_text(results / "STAMP", "\n".join([
         f"tables and figures from {len(run_ids)} runs on {', '.join(data)}",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vpr_lib.analysis import STALLED_POINTS
 from vpr_lib.comparisons import SELECTION_SET, findings
 from vpr_lib.report_tex import tex_escape
 
@@ -38,21 +39,24 @@ def read_versus(path: Path) -> pd.DataFrame | None:
 
 def step_findings_tex(table: pd.DataFrame) -> str:
     """The findings paragraph of a step (generated from its versus table)."""
-    return r"\paragraph{Findings (generated from the comparison table).} " + markdown_to_tex(findings(table))
+    return r"\paragraph{Findings.} " + markdown_to_tex(findings(table))
 
 
-def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame]]) -> str:
-    """One item per step with comparisons: what is better or worse than its baseline on the test sets."""
-    items = []
-    for name, title, table in steps:
+def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame, set]]) -> str:
+    """One item per step with comparisons: what is better or worse than its baseline on the test sets; a dagger
+    marks the variants that did not improve on their epoch 0 (their gap says that, not how the method does)."""
+    items, marked = [], False
+    for name, title, table, untrained in steps:
         sets = [c[: -len(" verdict")] for c in table.columns if c.endswith(" verdict") and not c.startswith(SELECTION_SET)]
         metric, baseline = table.attrs["metric"], table.attrs["baseline"]
         said = {"better": [], "worse": []}
         for variant, row in table.iterrows():
             for test_set in sets:
                 if row[f"{test_set} verdict"] in said:
+                    dagger = r"$^\dagger$" if variant in untrained else ""
+                    marked = marked or bool(dagger)
                     said[row[f"{test_set} verdict"]].append(
-                        rf"\texttt{{{tex_escape(variant)}}} on {tex_escape(test_set)} "
+                        rf"\texttt{{{tex_escape(variant)}}}{dagger} on {tex_escape(test_set)} "
                         rf"({row[f'{test_set} Δ {metric}']:+.1f})")
         total = len(table) * len(sets)
         rest = total - len(said["better"]) - len(said["worse"])
@@ -63,6 +67,8 @@ def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame]]) -> str:
         items.append(" ".join(text))
     if not items:
         return ""
-    return "\n".join([r"\paragraph{What the test sets show (generated).} Each step's variants against its baseline "
+    note = (rf" $^\dagger$: ends below its epoch 0 or less than {STALLED_POINTS:g} points above it on SF-XS val (it did "
+            r"not train in this budget; its gap says that, not how the method does at convergence)." if marked else "")
+    return "\n".join([r"\paragraph{What the test sets show.} Each step's variants against its baseline "
                       rf"on the test sets ({metric}, points; paired bootstrap over seeds and queries, Holm-corrected "
-                      r"within each step):", r"\begin{itemize}", *items, r"\end{itemize}", ""])
+                      r"within each step):", r"\begin{itemize}", *items, r"\end{itemize}" + note, ""])

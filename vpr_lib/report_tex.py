@@ -77,12 +77,16 @@ def describe_data(runs: pd.DataFrame) -> dict:
             "seeds": int(seeds.min()), "threshold": runs.threshold_m.iloc[0]}
 
 
-def caption_of(what: str, info: dict) -> str:
-    seeds = f"{info['seeds']} seed{'s' if info['seeds'] != 1 else ''}"
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def caption_of(what: str, info: dict, baselines: bool = True) -> str:
+    seeds = plural(info["seeds"], "seed")
     return (f"{tex_escape(what)}. R@N (\\%), mean $\\pm$ std over {seeds}; {info['data']} "
-            f"({tex_escape(info['profile'])} profile), positives within {info['threshold']} m. Epoch 0: each variant "
-            f"before training, on SF-XS val; chance: the exact expectation of a random ranking. Best mean per "
-            f"column in bold.")
+            f"({tex_escape(info['profile'])} profile), positives within {info['threshold']} m. " +
+            ("Epoch 0: each variant before training, on SF-XS val; chance: the exact expectation of a random "
+             "ranking. " if baselines else "") + "Best mean per column in bold.")
 
 
 def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) -> list[str]:
@@ -109,14 +113,16 @@ def progress_tex(below: list, stalled: list, last: int) -> str:
     listed = lambda rows: "; ".join(rf"\texttt{{{tex_escape(v)}}} ({a:.1f} $\to$ {b:.1f})" for v, a, b in rows)
     parts = []
     if below:
-        parts.append(f"below its own start: {listed(below)}")
+        parts.append(f"below its own epoch 0: {listed(below)}")
     if stalled:
-        parts.append(f"less than {STALLED_POINTS:g} points above it: {listed(stalled)}")
+        parts.append(f"less than {STALLED_POINTS:g} points above its own epoch 0: {listed(stalled)}")
     if not parts:
         return ""
+    one = len(below) + len(stalled) == 1
     return (f"Training progress (SF-XS val R@1, epoch 0 $\\to$ {last}, mean over seeds), " + "; ".join(parts) +
-            ". These did not improve on their start in this budget, so their gap to the other variants says that, "
-            "not how the method does at convergence.")
+            (". This variant did not improve on its start in this budget, so its gap to the other variants says that,"
+             if one else ". These did not improve on their start in this budget, so their gap to the other variants "
+             "says that,") + " not how the method does at convergence.")
 
 
 def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]]) -> str:
