@@ -177,10 +177,12 @@ def _knn_section(results: Path, gen: Path, report: Path) -> str | None:
                                     "search of the same size", "12_knn_scaling", gen))
     figure = _copy_figure(results, gen, "12_knn_scaling")
     if figure:
-        parts.append(figure_tex(figure, "Memory, query time and R@1 against database size (log scales).",
+        parts.append(figure_tex(figure, "Memory and query time (log scales) and R@1 against database size.",
                                 "fig:12_knn_scaling", wide=True))
     largest = scaling[scaling.database == scaling.database.max()].set_index("index")
-    macros = [rf"\newcommand{{\KnnLargest}}{{{int(largest.database.iloc[0]):,}}}"]
+    macros = [rf"\newcommand{{\KnnLargest}}{{{int(largest.database.iloc[0]):,}}}",
+              rf"\newcommand{{\KnnHnswLargest}}{{{int(scaling[scaling['index'] == 'hnsw'].database.max()):,}}}"
+              if (scaling["index"] == "hnsw").any() else r"\newcommand{\KnnHnswLargest}{0}"]
     if "ivf_pq" in largest.index:
         row = largest.loc["ivf_pq"]
         macros += [rf"\newcommand{{\KnnPqMemorySaved}}{{{row['% memory saved']:.1f}}}",
