@@ -241,3 +241,39 @@ def test_sigterm_stops_the_runner_and_shuts_its_kernel_down(tmp_path):
         time.sleep(0.2)
     else:
         pytest.fail("the notebook's kernel survived the runner")
+
+
+def _run_setup_cell(tmp_path, **env):
+    """The notebooks' shared set-up cell in a fresh interpreter where google.colab is imported, as on Colab (a
+    fake module whose drive.mount records its call)."""
+    import os
+    import subprocess
+    import sys
+    fake = tmp_path / "fake_colab"
+    (fake / "google" / "colab").mkdir(parents=True)
+    (fake / "google" / "__init__.py").write_text("")
+    (fake / "google" / "colab" / "__init__.py").write_text("")
+    (fake / "google" / "colab" / "drive.py").write_text(
+        "import os\ndef mount(path):\n    open(os.environ['FAKE_MOUNT_LOG'], 'a').write(path + '\\n')\n")
+    source = nbformat.read(ROOT / "notebooks" / "00_datasets.ipynb", as_version=4).cells[1].source
+    code = "import google.colab\n" + source + "\nprint('VPR_ROOT=' + os.environ.get('VPR_ROOT', ''))"
+    environ = {k: v for k, v in os.environ.items() if k not in ("VPR_REPO_URL", "VPR_ROOT")}
+    environ.update(PYTHONPATH=str(fake), FAKE_MOUNT_LOG=str(tmp_path / "mounts.log"), **env)
+    return subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=120)
+
+
+def test_colab_setup_cell_stops_before_cloning_without_a_repository_url(tmp_path):
+    done = _run_setup_cell(tmp_path, VPR_COLAB_DIR=str(tmp_path / "kit"))
+    assert done.returncode == 1 and "Set the kit's repository first" in done.stderr
+    assert "%env VPR_REPO_URL=" in done.stderr and not (tmp_path / "kit").exists()
+    assert not (tmp_path / "mounts.log").exists()
+
+
+def test_colab_setup_cell_reuses_an_installed_kit_and_mounts_drive(tmp_path):
+    """A second run of the cell (the kit already cloned and installed): no clone, VPR_ROOT set, Drive mounted.
+    The first run's clone and `pip install` are not exercised here (they need Colab's own environment)."""
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    done = _run_setup_cell(tmp_path, VPR_REPO_URL="file:///nowhere.git", VPR_COLAB_DIR=str(kit))
+    assert done.returncode == 0, done.stderr
+    assert f"VPR_ROOT={kit}" in done.stdout and (tmp_path / "mounts.log").read_text() == "/content/drive\n"
