@@ -123,7 +123,9 @@ def test_report_exit_codes(tmp_path, monkeypatch, capsys):
     shutil.copytree(ROOT / "report" / "sections", tmp_path / "report" / "sections")
     _fake_step(tmp_path / "results" / "tables", "09_heads", ["cosplace", "netvlad"])
     monkeypatch.setattr(report_module.shutil, "which", lambda name: None)
+    (tmp_path / "report" / ".generated.left_by_a_kill").mkdir()
     assert report_module.main([]) == 0 and "PDF skipped: latexmk not found" in capsys.readouterr().err
+    assert not list((tmp_path / "report").glob(".generated.*"))  # a killed build's folder is cleaned up
 
 
 @pytest.mark.parametrize("args,message", [

@@ -345,6 +345,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     report = repo_root() / "report"
     with run_lock(report):  # two builds at once (two run_all.sh) take turns: generated/ and latexmk are shared
+        for stale in report.glob(".generated.*"):  # left by a killed build (none runs while we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
         try:
             generated = generate(report=report)
         except NothingToReport as e:
