@@ -2,7 +2,7 @@
 during report writing, two run_all.sh at once on one store and on two.  Prints one line per trial (held or
 FAILED) and exits 1 if any failed; docs/reliability.md records the last output.
 
-    python bench/fault_battery.py [--skip-run-all]
+    python bench/fault_battery.py [--skip-run-all] [--only bad-values|kills|report|run-all]
 """
 from __future__ import annotations
 
@@ -149,10 +149,10 @@ def two_run_alls(work: Path) -> None:
     clone = work / "run_all_clone"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     if (REPO / ".venv").exists() and not (clone / ".venv").exists():
-        (clone / ".venv").symlink_to(REPO / ".venv")
+        (clone / ".venv").symlink_to(REPO / ".venv")  # its packages; the clone's own code comes first (PYTHONPATH)
     for stores in ("one store", "two stores"):
-        env = [dict(os.environ, VPR_RESULTS=str(work / f"store_{stores[:3]}_{i if stores == 'two stores' else 0}"))
-               for i in range(2)]
+        env = [dict(os.environ, PYTHONPATH=str(clone),
+                    VPR_RESULTS=str(work / f"store_{stores[:3]}_{i if stores == 'two stores' else 0}")) for i in range(2)]
         procs = [subprocess.Popen(["./run_all.sh", "--profile", "smoke", "--only", "01,02"], cwd=clone, env=e,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for e in env]
         outs = [p.communicate(timeout=1800)[0] for p in procs]
@@ -164,6 +164,7 @@ def two_run_alls(work: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-run-all", action="store_true", help="leave out the two run_all.sh trials (minutes)")
+    ap.add_argument("--only", choices=["bad-values", "kills", "report", "run-all"], help="one group of trials")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fault_battery."))
     cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], capture_output=True, text=True).stdout
@@ -171,11 +172,11 @@ def main() -> int:
     try:
         data = work / "smoke"
         generate("smoke", 0, data, workers=2, progress=False)
-        bad_values(data, work)
-        kills_during_a_run(data, work)
-        kills_during_the_report(work)
-        if not args.skip_run_all:
-            two_run_alls(work)
+        groups = {"bad-values": lambda: bad_values(data, work), "kills": lambda: kills_during_a_run(data, work),
+                  "report": lambda: kills_during_the_report(work), "run-all": lambda: two_run_alls(work)}
+        for name, run in groups.items():
+            if (args.only in (None, name)) and not (name == "run-all" and args.skip_run_all):
+                run()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     failed = [name for name, held, _ in RESULTS if not held]

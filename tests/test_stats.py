@@ -78,3 +78,10 @@ def test_a_baseline_that_did_not_run_gives_a_sentence_not_an_error():
     results, correct = constructed({"gem": 0.4})
     table = versus(results, "avg", correct=correct)
     assert table.empty and "the baseline `avg` has no runs here" in findings(table)
+
+
+def test_a_baseline_alone_gives_a_sentence_not_an_error():
+    """01's smoke profile runs only the starter: nothing to compare it with."""
+    results, correct = constructed({"starter": 0.4})
+    table = versus(results, "starter", correct=correct)
+    assert table.empty and "only `starter` ran here" in findings(table)

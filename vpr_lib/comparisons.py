@@ -39,12 +39,13 @@ def versus(results: pd.DataFrame, baseline: str, metric: str = "R@1", correct=sa
     """Every variant against `baseline` on each set, paired on their common seeds and on the queries: the
     difference of the means, its 95 % interval, the bootstrap p, Holm's p over the whole table, and a verdict
     (better | worse | within noise).  `results` holds one row per run and set with its run_id."""
-    if baseline not in set(results.variant):  # e.g. a notebook told to run only some variants
+    others = [v for v in results.variant.unique() if v != baseline]
+    if baseline not in set(results.variant) or not others:  # a profile or a notebook that ran only some variants
         empty = pd.DataFrame(index=pd.Index([], name="variant"))
-        empty.attrs.update(baseline=baseline, metric=metric, missing=True)
+        empty.attrs.update(baseline=baseline, metric=metric, missing=baseline not in set(results.variant))
         return empty
     rows, cells = [], []
-    for variant in [v for v in results.variant.unique() if v != baseline]:
+    for variant in others:
         row = {"variant": variant}
         for test_set in results.set.unique():
             seeds = sorted(set(results[(results.variant == baseline) & (results.set == test_set)].seed)
@@ -75,8 +76,10 @@ def findings(table: pd.DataFrame) -> str:
     """A `versus` table in words (Markdown): what is better, what is worse, and that the rest is within noise;
     the selection set apart."""
     metric, baseline = table.attrs["metric"], table.attrs["baseline"]
-    if table.attrs.get("missing") or table.empty:
+    if table.attrs.get("missing"):
         return f"**No comparison:** the baseline `{baseline}` has no runs here (the variants picked for this run)."
+    if table.empty:
+        return f"**No comparison:** only `{baseline}` ran here (the profile's or the picked variants)."
     sets = [c[: -len(" verdict")] for c in table.columns if c.endswith(" verdict")]
     said = {"better": [], "worse": []}
     for test_group in ([s for s in sets if s != SELECTION_SET], [s for s in sets if s == SELECTION_SET]):

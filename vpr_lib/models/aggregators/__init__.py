@@ -1,6 +1,9 @@
 """Aggregators: feature map (B, C, H, W) → descriptor (B, D). A string-keyed registry."""
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from vpr_lib.errors import VPRInputError
 
 AGGREGATORS: dict = {}
@@ -31,4 +34,6 @@ def build_aggregator(name: str, in_shape: tuple, **kwargs):
         raise VPRInputError(f"Bad parameters for aggregator {name!r}: {e}.") from None
 
 
-from vpr_lib.models.aggregators import avg, convap, gem, mixvpr, netvlad  # noqa: E402,F401  (registration)
+# every module of this package registers itself: adding one is adding a file
+for _module in sorted(pkgutil.iter_modules(__path__)):
+    importlib.import_module(f"{__name__}.{_module.name}")

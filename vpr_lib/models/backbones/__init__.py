@@ -6,6 +6,9 @@ The frozen stages form the `prefix`: no gradients, batch norm in eval mode, so i
 for a given input size and weights (what the prefix cache, vpr_lib.models.cache, stores)."""
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -127,4 +130,6 @@ class Backbone(nn.Module):
         return shape
 
 
-from vpr_lib.models.backbones import mobilenet_v2, resnet18  # noqa: E402,F401  (registration)
+# every module of this package registers itself: adding one is adding a file
+for _module in sorted(pkgutil.iter_modules(__path__)):
+    importlib.import_module(f"{__name__}.{_module.name}")
