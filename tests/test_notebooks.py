@@ -99,8 +99,12 @@ def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, res
     epochs = pd.read_csv(results_tmp / "tables" / "02_gem_epochs.csv")
     assert set(epochs.epoch) == {0, 1, 2}
     executed = nbformat.read(results_tmp / "executed" / "02_gem.ipynb", as_version=4)
-    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
-    assert "gem − avg on SF-XS val R@1" in text
+    markdown = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in executed.cells
+                       for o in c.get("outputs", []))
+    assert "**Against `avg`** (R@1" in markdown and "over 2 seeds and the queries" in markdown  # generated findings
+    first = nbformat.read(results_tmp / "executed" / "01_baseline.ipynb", as_version=4)
+    assert "only `starter` ran here" in "".join("".join(o.get("data", {}).get("text/markdown", ""))
+                                                for c in first.cells for o in c.get("outputs", []))
     assert (results_tmp / "figures" / "02_gem_val_curves.png").is_file()
 
 
