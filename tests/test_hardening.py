@@ -197,3 +197,16 @@ def test_changing_one_parameter_changes_only_the_run_ids_it_affects(synth_smoke)
     assert ids({"num_workers": 3}) == before and ids({"prefix_cache": False}) == before
     shared = ids({"epochs": 7})
     assert all(shared[key] != before[key] for key in before)
+
+
+def test_resuming_does_not_warn_that_the_checkpoint_folder_exists():
+    """Resuming is the design: Lightning's "Checkpoint directory … exists and is not empty" is silenced."""
+    import warnings
+    from vpr_lib.train.run import _quiet
+    for progress in (True, False):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with _quiet(progress):
+                warnings.warn("Checkpoint directory /x/checkpoints exists and is not empty.", UserWarning)
+                warnings.warn("another warning", UserWarning)
+        assert [str(w.message) for w in caught] == ["another warning"]

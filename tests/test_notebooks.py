@@ -84,6 +84,24 @@ def test_dataset_views_work_without_synthcity_metadata(synth_smoke, tmp_path):
     assert titles == every_set
 
 
+def test_dataset_views_list_images_as_the_readers_do(synth_smoke, tmp_path):
+    """A queries folder of .JPG files: the map and the samples use the readers' listing (glob('*.jpg') missed
+    them and crashed on an empty folder)."""
+    import shutil
+
+    from vpr_lib.viz import datasets as views
+    root = tmp_path / "real"
+    for rel in ("gsv_xs", "sf_xs", "tokyo_xs"):
+        shutil.copytree(synth_smoke / rel, root / rel)
+    for path in (root / "tokyo_xs/test/queries").iterdir():
+        path.rename(path.with_suffix(".JPG"))
+    fig = views.plot_utm_map(root)
+    tokyo = next(ax for ax in fig.axes if ax.get_title() == "Tokyo-XS")
+    queries = len(list((root / "tokyo_xs/test/queries").iterdir()))
+    assert sum(len(c.get_offsets()) for c in tokyo.collections) == queries + len(
+        list((root / "tokyo_xs/test/database").iterdir()))
+
+
 def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, results_tmp):
     run_notebook(ROOT / "notebooks" / "01_baseline.ipynb", "smoke", str(synth_smoke))
     base = pd.read_csv(results_tmp / "tables" / "01_baseline_runs.csv")
