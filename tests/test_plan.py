@@ -13,7 +13,7 @@ def test_plan_counts_runs_to_do_and_complete_and_estimates_a_time(synth_smoke, r
     assert (after["runs to do"], after["runs complete"]) == (3, 1)
     assert main(["--profile", "smoke", "--only", "02", "--data-root", str(synth_smoke)]) == 0
     out = capsys.readouterr().out
-    assert "3 runs to do, 1 complete. Estimated" in out and "an estimate" in out
+    assert "3 distinct runs to do, 1 complete" in out and "Estimated" in out and "an estimate" in out
     assert main(["--profile", "smoke", "--only", "99"]) == 2
 
 

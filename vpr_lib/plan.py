@@ -72,7 +72,7 @@ def cpu_model() -> str:
 def plan(profile: str, only=None, data_root: str = "", device: str | None = None) -> pd.DataFrame:
     """One row per notebook with training: runs to do, runs complete, images per epoch, estimated minutes."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    rows, timed = [], {}
+    rows, timed, shared_ids = [], {}, {}  # run id -> still to do (notebooks share runs: 02's avg is 01's starter)
     for path in notebook_paths(only):
         params = load_params(path.stem, profile, {"data_root": data_root} if data_root else None)
         if "loss" not in params:
@@ -82,6 +82,7 @@ def plan(profile: str, only=None, data_root: str = "", device: str | None = None
             validate(config)
         root = resolve_data_root(params["data_root"], profile)
         pending = [c for c in configs if not is_complete(run_dir_of(c))]
+        shared_ids.update({run_dir_of(c).name: c in pending for c in configs})
         seconds = 0.0
         for config in pending:
             places = len(PlacesDataset.from_folder(root / config["train_set"], img_per_place=config["img_per_place"],
@@ -98,7 +99,9 @@ def plan(profile: str, only=None, data_root: str = "", device: str | None = None
                          root / example["train_set"], img_per_place=example["img_per_place"],
                          min_img_per_place=example["min_img_per_place"]))),
                      "estimated minutes": round(seconds / 60, 1)})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["distinct"] = (sum(shared_ids.values()), len(shared_ids) - sum(shared_ids.values()))
+    return table
 
 
 def main(argv=None) -> int:
@@ -115,8 +118,10 @@ def main(argv=None) -> int:
     device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
               else f"{cpu_model()} ({torch.get_num_threads()} threads)")
     print(table.to_string(index=False))
-    print(f"\n{int(table['runs to do'].sum())} runs to do, {int(table['runs complete'].sum())} complete. "
-          f"Estimated {table['estimated minutes'].sum() / 60:.2f} h on {device}: an estimate from timing one training "
+    todo, complete = table.attrs["distinct"]
+    minutes = table["estimated minutes"].sum()  # a run shared by two notebooks is estimated in each
+    print(f"\n{todo} distinct runs to do, {complete} complete (a run shared by notebooks counts once). "
+          f"Estimated {minutes / 60:.1f} h ({minutes:.0f} min) on {device}: an estimate from timing one training "
           f"step of {TIMED_BATCH} images per model here; evaluation, data loading, triplet mining and the "
           "frozen-prefix cache's savings are not counted.")
     return 0
