@@ -108,7 +108,7 @@ def summarise(results: pd.DataFrame, metrics=("R@1", "R@5")) -> pd.DataFrame:
     return table[order]
 
 
-def _count_places(config: dict) -> int | None:
+def count_places(config: dict) -> int | None:
     """Places of a run's training set (None when the data is not there)."""
     from vpr_lib.data import PlacesDataset
     from vpr_lib.data.roots import resolve_data_root
@@ -185,7 +185,7 @@ def regime_note(params: dict, name: str = ""):
                  f"the cache of triplets refreshed every {kwargs['cache_refresh']} queries")
     else:
         batch = f"{config['places_per_batch']} places × {config['img_per_place']} images"
-        places = _count_places(config)
+        places = count_places(config)
         if places:
             full = places // config["places_per_batch"]
             steps = config["epochs"] * (batches if isinstance(batches, int) else int(full * batches))

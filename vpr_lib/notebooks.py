@@ -63,15 +63,21 @@ def _stop(signum, frame):
     raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
+def add_study_arguments(ap: argparse.ArgumentParser) -> None:
+    """--profile, --only, --data-root: which notebooks of which profile on which data (shared by the CLIs)."""
+    ap.add_argument("--profile", choices=PROFILES, default="demo")
+    ap.add_argument("--only", default="", type=lambda text: [o.strip() for o in text.split(",") if o.strip()],
+                    help="comma-separated notebook numbers, e.g. 00,01")
+    ap.add_argument("--data-root", default="", help="real data (default: SynthCity of the profile)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vpr_lib.notebooks", description=__doc__.splitlines()[0])
-    ap.add_argument("--profile", choices=PROFILES, default="demo")
-    ap.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 00,01")
-    ap.add_argument("--data-root", default="", help="real data (default: SynthCity of the profile)")
+    add_study_arguments(ap)
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        paths = notebook_paths([o.strip() for o in args.only.split(",") if o.strip()])
+        paths = notebook_paths(args.only)
     except VPRInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

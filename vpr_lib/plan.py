@@ -13,11 +13,10 @@ import time
 import pandas as pd
 import torch
 
-from vpr_lib.config import PROFILES, load_params, run_configs
-from vpr_lib.data import PlacesDataset
-from vpr_lib.data.roots import resolve_data_root
+from vpr_lib.config import load_params, run_configs
 from vpr_lib.errors import VPRInputError
-from vpr_lib.notebooks import notebook_paths
+from vpr_lib.experiments import count_places
+from vpr_lib.notebooks import add_study_arguments, notebook_paths
 from vpr_lib.train.run import is_complete, run_dir_of
 from vpr_lib.train.settings import TRIPLET_KWARGS, validate
 
@@ -70,9 +69,10 @@ def cpu_model() -> str:
 
 
 def plan(profile: str, only=None, data_root: str = "", device: str | None = None) -> pd.DataFrame:
-    """One row per notebook with training: runs to do, runs complete, images per epoch, estimated minutes."""
+    """One row per notebook with training: runs to do, runs complete, images per epoch, estimated minutes.
+    attrs["distinct"]: (runs to do, runs complete) counting once a run that notebooks share."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    rows, timed, shared_ids = [], {}, {}  # run id -> still to do (notebooks share runs: 02's avg is 01's starter)
+    rows, timed, places, todo, done = [], {}, {}, set(), set()
     for path in notebook_paths(only):
         params = load_params(path.stem, profile, {"data_root": data_root} if data_root else None)
         if "loss" not in params:
@@ -80,38 +80,38 @@ def plan(profile: str, only=None, data_root: str = "", device: str | None = None
         configs = run_configs(params)
         for config in configs:
             validate(config)
-        root = resolve_data_root(params["data_root"], profile)
-        pending = [c for c in configs if not is_complete(run_dir_of(c))]
-        shared_ids.update({run_dir_of(c).name: c in pending for c in configs})
+        complete = {id(c): is_complete(run_dir_of(c)) for c in configs}
+        pending = [c for c in configs if not complete[id(c)]]
+        for c in configs:
+            (done if complete[id(c)] else todo).add(run_dir_of(c).name)
         seconds = 0.0
-        for config in pending:
-            places = len(PlacesDataset.from_folder(root / config["train_set"], img_per_place=config["img_per_place"],
-                                                   min_img_per_place=config["min_img_per_place"]))
-            key = (config["backbone"], config["last_stage"], tuple(config["image_size"]), config["frozen_stages"],
-                   config["aggregator"], str(config["aggregator_kwargs"]))
-            if key not in timed:
-                timed[key] = step_seconds_per_image(config, device)
-            seconds += images_per_epoch(config, places) * config["epochs"] * timed[key]
-        example = pending[0] if pending else configs[0]
+        for config in pending or configs[:1]:  # the first config also gives the images per epoch when none is to do
+            data_key = (config["train_set"], config["img_per_place"], config["min_img_per_place"])
+            if data_key not in places:  # one scan of a training set per plan
+                places[data_key] = count_places(config) or 0
+            if pending:
+                key = (config["backbone"], config["last_stage"], tuple(config["image_size"]), config["frozen_stages"],
+                       config["aggregator"], str(config["aggregator_kwargs"]))
+                if key not in timed:
+                    timed[key] = step_seconds_per_image(config, device)
+                seconds += images_per_epoch(config, places[data_key]) * config["epochs"] * timed[key]
+        example = (pending or configs)[0]
+        example_places = places[(example["train_set"], example["img_per_place"], example["min_img_per_place"])]
         rows.append({"notebook": path.stem, "runs to do": len(pending), "runs complete": len(configs) - len(pending),
                      "epochs": example["epochs"],
-                     "images / epoch (first run to do)": images_per_epoch(example, len(PlacesDataset.from_folder(
-                         root / example["train_set"], img_per_place=example["img_per_place"],
-                         min_img_per_place=example["min_img_per_place"]))),
+                     "images / epoch (first run to do)": images_per_epoch(example, example_places),
                      "estimated minutes": round(seconds / 60, 1)})
     table = pd.DataFrame(rows)
-    table.attrs["distinct"] = (sum(shared_ids.values()), len(shared_ids) - sum(shared_ids.values()))
+    table.attrs["distinct"] = (len(todo), len(done))
     return table
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vpr_lib.plan", description=__doc__.splitlines()[0])
-    ap.add_argument("--profile", choices=PROFILES, default="demo")
-    ap.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 07,09")
-    ap.add_argument("--data-root", default="", help="real data (default: SynthCity of the profile)")
+    add_study_arguments(ap)
     args = ap.parse_args(argv)
     try:
-        table = plan(args.profile, [o.strip() for o in args.only.split(",") if o.strip()], args.data_root)
+        table = plan(args.profile, args.only, args.data_root)
     except VPRInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
