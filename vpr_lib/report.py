@@ -27,6 +27,7 @@ from vpr_lib.report_data import data_section
 from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
 from vpr_lib.results import atomic_write_text, git_commit, run_lock
 from vpr_lib.seeds import seeds_vs_kit
+from vpr_lib.stats import REPLICATES
 
 SET_LABELS = {rel: name for name, rel in TEST_SETS.items()}  # sf_xs/test -> SF-XS test
 
@@ -307,6 +308,7 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     data = sorted({i["data"] for i in infos})
     macros += [rf"\newcommand{{\NumRuns}}{{{len(run_ids)}}}", rf"\newcommand{{\NumSteps}}{{{len(all_runs)}}}",
                rf"\newcommand{{\DataName}}{{{tex_escape(', '.join(data))}}}",
+               rf"\newcommand{{\BootstrapReplicates}}{{{REPLICATES:,}}}",
                rf"\newcommand{{\MinSeeds}}{{{plural(min(i['seeds'] for i in infos), 'seed')}}}"]
     (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
     (gen / "data.tex").write_text(data_section(results, gen, report, ", ".join(data)) + "\n")
