@@ -2,19 +2,31 @@
 # The whole study: set up .venv (first run), generate SynthCity if missing, execute every notebook, then
 # build the report (report/main.pdf) from results/.
 #   ./run_all.sh [--profile smoke|demo|full] [--only 00,01] [--data-root DIR] [--report-only]
-# Exit status: 0 done (without TeX the PDF is skipped, said so), 1 a notebook or the PDF failed (named),
-# 2 bad arguments (checked before any work), 130/143 stopped.
+#                [--executor local|slurm] [--jobs N] [--cluster KEY=VALUE]...
+# --executor slurm trains the pending runs as a SLURM job array first (params/cluster.yaml, docs/cluster.md);
+# --jobs N trains N runs at once on this machine.  Without them the notebooks train their runs one by one.
+# Exit status: 0 done (without TeX the PDF is skipped, said so), 1 a notebook, a dispatched run or the PDF failed
+# (named), 2 bad arguments (checked before any work), 130/143 stopped.
 set -euo pipefail
 CALLER_DIR="$PWD"
 cd "$(dirname "${BASH_SOURCE[0]}")"
-PROFILE=demo ONLY="" DATA_ROOT="" REPORT_ONLY=""
+PROFILE=demo ONLY="" DATA_ROOT="" REPORT_ONLY="" DISPATCH=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) PROFILE="$2"; shift 2 ;;
         --only) ONLY="$2"; shift 2 ;;
         --data-root) DATA_ROOT="$2"; shift 2 ;;
         --report-only) REPORT_ONLY=1; shift ;;
-        -h|--help) sed -n 2,6p "$0"; exit 0 ;;
+        --executor)
+            case "${2:-}" in local|slurm) ;; *) echo "--executor must be local or slurm" >&2; exit 2 ;; esac
+            DISPATCH+=(--executor "$2"); shift 2 ;;
+        --jobs)
+            case "${2:-}" in ''|*[!0-9]*|0) echo "--jobs must be a positive number of runs at once" >&2; exit 2 ;; esac
+            DISPATCH+=(--jobs "$2"); shift 2 ;;
+        --cluster)
+            case "${2:-}" in *=*) ;; *) echo "--cluster takes KEY=VALUE (params/cluster.yaml's keys)" >&2; exit 2 ;; esac
+            DISPATCH+=(--cluster "$2"); shift 2 ;;
+        -h|--help) sed -n 2,9p "$0"; exit 0 ;;
         *) echo "unknown option: $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
     esac
 done
@@ -52,7 +64,9 @@ if [ -z "$DATA_ROOT" ]; then
 fi
 echo "== notebooks ($PROFILE)"
 status=0
-run python -m vpr_lib.notebooks --profile "$PROFILE" --only "$ONLY" --data-root "$DATA_ROOT" || status=$?
+run python -m vpr_lib.notebooks --profile "$PROFILE" --only "$ONLY" --data-root "$DATA_ROOT" ${DISPATCH[@]+"${DISPATCH[@]}"} \
+    || status=$?
+[ "$status" -eq 2 ] && exit 2  # a bad --cluster setting or data: said above, nothing trained
 echo "== report"
 run python -m vpr_lib.report --allow-empty || status=1
 exit $status

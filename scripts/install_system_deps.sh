@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages that some tests and the report need: `browser` (headless Chromium for the widget test),
-# `tex` (TeX Live + latexmk + poppler for report/main.pdf, ~180 MB download).  Installs them when run as
-# root (CI); otherwise prints the command to run.  Usage: install_system_deps.sh browser tex
+# `tex` (TeX Live + latexmk + poppler for report/main.pdf, ~180 MB download), `slurm` (slurm-wlm + munge for the
+# single-node cluster of the dispatch tests, scripts/slurm_cluster.sh).  Installs them when run as root (CI);
+# otherwise prints the command to run.  Usage: install_system_deps.sh browser tex slurm
 set -euo pipefail
 packages=()
 for want in "$@"; do
@@ -10,7 +11,8 @@ for want in "$@"; do
         tex) command -v latexmk >/dev/null && command -v pdftotext >/dev/null ||
                  packages+=(texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-science
                             texlive-fonts-recommended latexmk poppler-utils) ;;
-        *) echo "install_system_deps.sh: unknown group '$want' (expected: browser, tex)" >&2; exit 2 ;;
+        slurm) command -v slurmctld >/dev/null && command -v munged >/dev/null || packages+=(slurm-wlm munge) ;;
+        *) echo "install_system_deps.sh: unknown group '$want' (expected: browser, tex, slurm)" >&2; exit 2 ;;
     esac
 done
 [ ${#packages[@]} -eq 0 ] && exit 0

@@ -6,7 +6,7 @@ import torch
 
 from vpr_lib.config import load_params, run_configs
 from vpr_lib.data.transforms import BatchAugment
-from vpr_lib.notebooks import notebook_paths
+from vpr_lib.config import notebook_paths
 from vpr_lib.train.module import VPRModule
 from vpr_lib.train.settings import TRIPLET_KWARGS, validate
 

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from vpr_lib.errors import VPRInputError
-from vpr_lib.notebooks import notebook_paths, run_notebook
+from vpr_lib.config import notebook_paths
+from vpr_lib.notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -133,6 +133,9 @@ def test_report_exit_codes(tmp_path, monkeypatch, capsys):
     (["--data-root", "no/such/folder"], "is not a folder"),
     (["--profile", "full"], "give --data-root DIR"),
     (["--profile", "huge"], "--profile must be smoke, demo or full"),
+    (["--executor", "pbs"], "--executor must be local or slurm"),
+    (["--jobs", "two"], "--jobs must be a positive number"),
+    (["--cluster", "mem_gb"], "--cluster takes KEY=VALUE"),
 ])
 def test_run_all_stops_on_bad_arguments_with_2_before_any_work(tmp_path, args, message):
     done = subprocess.run([str(ROOT / "run_all.sh"), *args], cwd=tmp_path, capture_output=True, text=True,

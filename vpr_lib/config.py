@@ -9,13 +9,14 @@ Unknown keys (in a profile, a variant or an override) stop with a message listin
 """
 from __future__ import annotations
 
+import argparse
 import copy
 from pathlib import Path
 
 import yaml
 
 from vpr_lib.errors import VPRInputError
-from vpr_lib.paths import params_dir
+from vpr_lib.paths import params_dir, repo_root
 
 PROFILES = ("smoke", "demo", "full")
 TOP_KEYS = ("extends", "defaults", "profiles", "variants")
@@ -96,3 +97,31 @@ def run_configs(params: dict) -> list[dict]:
         for seed in _check_seeds(seeds, f" (variant {name})" if "seeds" in changes else ""):
             runs.append(dict(base, variant=name, seed=int(seed)))
     return runs
+
+
+def notebook_runs(name: str, profile: str, data_root: str = "") -> list[dict]:
+    """The run configs a notebook trains or reuses: its own variants × seeds; a notebook that analyses another's
+    runs (an `experiment:` key, as 03 and 12) those of that experiment; none for a notebook without training."""
+    params = load_params(name, profile, {"data_root": data_root} if data_root else None)
+    if "loss" not in params and params.get("experiment"):
+        params = load_params(params["experiment"], profile, {"data_root": data_root} if data_root else None)
+    return run_configs(params) if "loss" in params else []
+
+
+def notebook_paths(only: list[str] | None = None) -> list[Path]:
+    """Numbered notebooks in order, optionally filtered by number prefix ('00', '01', …)."""
+    paths = sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        unknown = [o for o in only if not any(p.name.startswith(o) for p in paths)]
+        if unknown:
+            raise VPRInputError(f"No notebook numbered {unknown}; available: {[p.stem for p in paths]}.")
+        paths = [p for p in paths if any(p.name.startswith(o) for o in only)]
+    return paths
+
+
+def add_study_arguments(ap: argparse.ArgumentParser) -> None:
+    """--profile, --only, --data-root: which notebooks of which profile on which data (shared by the CLIs)."""
+    ap.add_argument("--profile", choices=PROFILES, default="demo")
+    ap.add_argument("--only", default="", type=lambda text: [o.strip() for o in text.split(",") if o.strip()],
+                    help="comma-separated notebook numbers, e.g. 00,01")
+    ap.add_argument("--data-root", default="", help="real data (default: SynthCity of the profile)")

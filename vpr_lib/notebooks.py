@@ -1,6 +1,9 @@
 """Execute the study's notebooks with papermill: params/<nb>.yaml + profile → results/executed/<nb>.ipynb.
 
-    python -m vpr_lib.notebooks --profile demo [--only 00,01] [--data-root DIR]
+    python -m vpr_lib.notebooks --profile demo [--only 00,01] [--data-root DIR] [--executor slurm|local --jobs N]
+
+With --executor (or --jobs N > 1), the selected notebooks' pending runs first train as jobs (vpr_lib.dispatch: a
+SLURM job array, or N processes here); the notebooks then find them complete.
 
 Continues past a failing notebook and exits non-zero naming the failures.  SIGTERM stops it like Ctrl-C:
 the running notebook's kernel is shut down, not left training on its own.
@@ -15,20 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from vpr_lib.config import PROFILES, load_params
+from vpr_lib.config import add_study_arguments, load_params, notebook_paths
+from vpr_lib.dispatch import add_dispatch_arguments, dispatch, parse_settings
 from vpr_lib.errors import VPRInputError
-from vpr_lib.paths import repo_root, results_dir
-
-
-def notebook_paths(only: list[str] | None = None) -> list[Path]:
-    """Numbered notebooks in order, optionally filtered by number prefix ('00', '01', …)."""
-    paths = sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if only:
-        unknown = [o for o in only if not any(p.name.startswith(o) for p in paths)]
-        if unknown:
-            raise VPRInputError(f"No notebook numbered {unknown}; available: {[p.stem for p in paths]}.")
-        paths = [p for p in paths if any(p.name.startswith(o) for o in only)]
-    return paths
+from vpr_lib.paths import results_dir
 
 
 def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool = False) -> Path:
@@ -63,24 +56,29 @@ def _stop(signum, frame):
     raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
-def add_study_arguments(ap: argparse.ArgumentParser) -> None:
-    """--profile, --only, --data-root: which notebooks of which profile on which data (shared by the CLIs)."""
-    ap.add_argument("--profile", choices=PROFILES, default="demo")
-    ap.add_argument("--only", default="", type=lambda text: [o.strip() for o in text.split(",") if o.strip()],
-                    help="comma-separated notebook numbers, e.g. 00,01")
-    ap.add_argument("--data-root", default="", help="real data (default: SynthCity of the profile)")
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vpr_lib.notebooks", description=__doc__.splitlines()[0])
     add_study_arguments(ap)
+    add_dispatch_arguments(ap)
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
     try:
         paths = notebook_paths(args.only)
+        executor = args.executor or ("local" if args.jobs > 1 else None)
+        if executor:  # the runs train as jobs first; the notebooks then reuse them
+            failed = dispatch(args.profile, args.only, args.data_root, executor, args.jobs,
+                              parse_settings(args.cluster))
+            if failed:
+                print(f"{len(failed)} run(s) failed ({', '.join(failed)}): the notebooks are not executed, as they "
+                      "would train those runs here. Fix the cause (see the logs) and run the same command again: it "
+                      "submits only what is pending.", file=sys.stderr)
+                return 1
     except VPRInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("stopped while dispatching (SLURM jobs already submitted go on; completed runs are kept)", flush=True)
+        return 130
     failed = []
     for i, path in enumerate(paths, 1):
         start = time.time()

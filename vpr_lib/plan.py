@@ -13,10 +13,9 @@ import time
 import pandas as pd
 import torch
 
-from vpr_lib.config import load_params, run_configs
+from vpr_lib.config import add_study_arguments, notebook_paths, notebook_runs
 from vpr_lib.errors import VPRInputError
 from vpr_lib.experiments import count_places
-from vpr_lib.notebooks import add_study_arguments, notebook_paths
 from vpr_lib.train.run import is_complete, run_dir_of
 from vpr_lib.train.settings import TRIPLET_KWARGS, validate
 
@@ -74,10 +73,9 @@ def plan(profile: str, only=None, data_root: str = "", device: str | None = None
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     rows, timed, places, todo, done = [], {}, {}, set(), set()
     for path in notebook_paths(only):
-        params = load_params(path.stem, profile, {"data_root": data_root} if data_root else None)
-        if "loss" not in params:
+        configs = notebook_runs(path.stem, profile, data_root)  # 03 and 12: the runs of the experiment they analyse
+        if not configs:
             continue
-        configs = run_configs(params)
         for config in configs:
             validate(config)
         complete = {id(c): is_complete(run_dir_of(c)) for c in configs}

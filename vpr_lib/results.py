@@ -94,8 +94,11 @@ def git_commit() -> str:
         return ""
 
 
+SLURM_KEYS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_NODELIST", "SLURM_RESTART_COUNT")
+
+
 def environment() -> dict:
-    """Versions, machine and git commit: saved with every run."""
+    """Versions, machine, git commit and, in a SLURM job, its ids: saved with every run."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
@@ -109,4 +112,5 @@ def environment() -> dict:
     import torch
     return {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
             "cpu_count": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "packages": packages, "git_commit": git_commit()}
+            "packages": packages, "git_commit": git_commit(),
+            "slurm": {key: os.environ[key] for key in SLURM_KEYS if key in os.environ}}

@@ -128,6 +128,8 @@ def _quiet(progress: bool):
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
             warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")  # the frozen prefix
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")  # resuming
+            # where SLURM is installed but a run trains outside a job (a notebook): one process, no srun needed
+            warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
             yield
     finally:
         logger.setLevel(level)
@@ -195,6 +197,8 @@ def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModu
     if not last.exists():  # a fresh run: NetVLAD-like heads start from k-means, then the epoch-0 baseline
         init_clusters_from_data(module, data.train_set, config["seed"])
         trainer.validate(module, datamodule=data, verbose=False)
+    elif trainer.is_global_zero:
+        print(f"resuming {run_dir.name} from {last.relative_to(run_dir.parent)}", flush=True)
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.exists() else None)
     if trainer.is_global_zero:
         checkpoint = Path(best.best_model_path or last)
