@@ -294,7 +294,7 @@ def test_colab_setup_cell_stops_before_cloning_without_a_repository_url(tmp_path
 
 def test_colab_setup_cell_reuses_an_installed_kit_and_mounts_drive(tmp_path):
     """A second run of the cell (the kit already cloned and installed): no clone, VPR_ROOT set, Drive mounted.
-    The first run's clone and `pip install` are not exercised here (they need Colab's own environment)."""
+    The first run's clone and `pip install` are exercised in tests/test_colab.py."""
     kit = tmp_path / "kit"
     kit.mkdir()
     done = _run_setup_cell(tmp_path, VPR_REPO_URL="file:///nowhere.git", VPR_COLAB_DIR=str(kit))
