@@ -178,8 +178,8 @@ def test_local_executor_runs_two_at_a_time_and_names_a_failed_run(synth_smoke, t
 
 @pytest.mark.parametrize("overrides,message", [
     ({"gpus": 1}, r"Unknown cluster setting\(s\) \['gpus'\] in --cluster; valid: \['array_parallelism'"),
-    ({"mem_gb": "lots"}, r"Cluster setting mem_gb must be"),
-    ({"partition": 3}, r"Cluster setting partition must be"),
+    ({"mem_gb": "lots"}, r"Cluster setting mem_gb must be a number, got 'lots'"),
+    ({"partition": 3}, r"Cluster setting partition must be a name or null, got 3"),
 ])
 def test_bad_cluster_settings_stop_with_one_message(overrides, message):
     with pytest.raises(VPRInputError, match=message):

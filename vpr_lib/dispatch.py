@@ -28,6 +28,9 @@ EXECUTORS = ("local", "slurm")
 CLUSTER_TYPES = {"partition": (str, type(None)), "gpus_per_task": int, "cpus_per_task": int, "mem_gb": (int, float),
                  "timeout_min": int, "array_parallelism": int, "logs": str, "poll_seconds": (int, float)}
 
+CLUSTER_WORDS = {key: {(str, type(None)): "a name or null", int: "an integer", (int, float): "a number",
+                       str: "a folder name"}[kind] for key, kind in CLUSTER_TYPES.items()}
+
 
 def cluster_settings(overrides: dict | None = None, path: Path | None = None) -> dict:
     """params/cluster.yaml with overrides applied; an unknown key or a value of the wrong type stops here."""
@@ -41,7 +44,8 @@ def cluster_settings(overrides: dict | None = None, path: Path | None = None) ->
     for key, kind in CLUSTER_TYPES.items():
         value = settings.get(key)
         if key not in settings or isinstance(value, bool) or not isinstance(value, kind):
-            raise VPRInputError(f"Cluster setting {key} must be {kind}, got {value!r} ({path} or --cluster).")
+            raise VPRInputError(f"Cluster setting {key} must be {CLUSTER_WORDS[key]}, got {value!r} ({path} or "
+                                "--cluster).")
     return settings
 
 
