@@ -192,3 +192,10 @@ def test_cluster_settings_parse_from_the_command_line():
     assert cluster_settings()["gpus_per_task"] == 1
     with pytest.raises(VPRInputError, match="--cluster expects key=value, got 'mem_gb'"):
         parse_settings(["mem_gb"])
+
+
+def test_slurm_without_its_commands_stops_with_one_message(monkeypatch):
+    import vpr_lib.dispatch as dispatch_module
+    monkeypatch.setattr(dispatch_module.shutil, "which", lambda name: None)
+    with pytest.raises(VPRInputError, match="--executor slurm needs SLURM's commands .* use --executor local"):
+        dispatch_module.dispatch("smoke", ["01"], executor="slurm")

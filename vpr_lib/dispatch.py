@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -167,6 +168,9 @@ def dispatch(profile: str, only=None, data_root: str = "", executor: str = "slur
         raise VPRInputError(f"Unknown executor {executor!r}; expected one of {list(EXECUTORS)}.")
     if jobs < 1:
         raise VPRInputError(f"--jobs must be a positive number of runs at once, got {jobs}.")
+    if executor == "slurm" and not shutil.which("sbatch"):
+        raise VPRInputError("--executor slurm needs SLURM's commands (sbatch, squeue) on the PATH of this machine, "
+                            "a login node of the cluster; sbatch was not found. On one machine, use --executor local.")
     settings = cluster_settings(cluster)
     configs = pending_runs(profile, only, data_root)
     if not configs:
