@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A single-node SLURM cluster on this machine (Debian's slurm-wlm + munge, run as root), for the dispatch tests
-# and for trying `--executor slurm` without a cluster.  Everything lives in DIR: its own munge key and socket,
+# and for trying `--executor slurm` without a cluster (its node has no GPU: pass --cluster gpus_per_task=0
+# cpus_per_task=1 mem_gb=2).  Everything lives in DIR: its own munge key and socket,
 # slurm.conf, state, logs and pid files; the ports are free ones picked at start.
 #   scripts/slurm_cluster.sh start DIR   starts munged, slurmctld, slurmd; waits until the node is idle; prints
 #                                        the line to use it: export SLURM_CONF=DIR/slurm.conf
@@ -12,6 +13,12 @@ if [ -z "$DIR" ] || { [ "$ACTION" != start ] && [ "$ACTION" != stop ]; }; then
     echo "usage: $0 start|stop DIR" >&2; exit 2
 fi
 stop() {
+    if [ -s "$DIR/slurmctld.pid" ] && kill -0 "$(cat "$DIR/slurmctld.pid")" 2>/dev/null; then
+        # end this cluster's jobs first (SLURM_CONF names it), so that no job step outlives its slurmd
+        export SLURM_CONF="$DIR/slurm.conf"
+        scancel --user "$(id -un)" 2>/dev/null || true
+        for _ in $(seq 100); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.2; done
+    fi
     for daemon in slurmd slurmctld munged; do
         pid="$(cat "$DIR/$daemon.pid" 2>/dev/null || true)"
         [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
@@ -25,6 +32,12 @@ stop() {
 }
 if [ "$ACTION" = stop ]; then stop; exit 0; fi
 
+for daemon in munged slurmctld slurmd; do  # a second start on one folder would orphan the first daemons
+    pid="$(cat "$DIR/$daemon.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        echo "$daemon of $DIR already runs (pid $pid): stop it first ($0 stop $DIR)" >&2; exit 2
+    fi
+done
 for tool in munged slurmctld slurmd sinfo sbatch; do
     command -v "$tool" >/dev/null || { echo "$tool not found: install Debian's slurm-wlm and munge" \
         "(scripts/install_system_deps.sh slurm)" >&2; exit 2; }

@@ -71,6 +71,15 @@ def test_two_notebooks_dispatched_to_slurm_give_the_tables_of_a_local_run(slurm,
         pd.testing.assert_frame_equal(read(tmp_path / "slurm/tables" / local.name), read(local))
 
 
+def test_a_job_array_that_sbatch_refuses_stops_with_its_message(slurm, synth_smoke, tmp_path):
+    env = dict(os.environ, VPR_RESULTS=str(tmp_path / "results"), SLURM_CONF=slurm)
+    done = subprocess.run([sys.executable, "-m", "vpr_lib.dispatch", "--executor", "slurm", "--profile", "smoke",
+                           "--only", "01", "--data-root", str(synth_smoke), "--cluster", *TASK, "partition=nosuch"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "sbatch refused the job array" in done.stderr, done.stderr[-2000:]
+    assert "invalid partition" in done.stderr.lower() and "Traceback" not in done.stderr
+
+
 def write_long_study(root: Path, epochs: int) -> Path:
     """A copy of the kit's params with 01_baseline's smoke run trained for `epochs` (VPR_ROOT points at it)."""
     shutil.copytree(ROOT / "params", root / "params")
@@ -177,7 +186,7 @@ def test_local_executor_runs_two_at_a_time_and_names_a_failed_run(synth_smoke, t
 
 
 @pytest.mark.parametrize("overrides,message", [
-    ({"gpus": 1}, r"Unknown cluster setting\(s\) \['gpus'\] in --cluster; valid: \['array_parallelism'"),
+    ({"gpus": 1}, r"Unknown cluster setting\(s\) \['gpus'\] in --cluster; valid: \['additional', 'array_parallelism'"),
     ({"mem_gb": "lots"}, r"Cluster setting mem_gb must be a number, got 'lots'"),
     ({"partition": 3}, r"Cluster setting partition must be a name or null, got 3"),
 ])
@@ -190,6 +199,8 @@ def test_cluster_settings_parse_from_the_command_line():
     assert parse_settings(["partition=gpu", "mem_gb=64", "gpus_per_task=0"]) == {
         "partition": "gpu", "mem_gb": 64, "gpus_per_task": 0}
     assert cluster_settings()["gpus_per_task"] == 1
+    assert cluster_settings({"additional": {"account": "lab"}, "setup": ["module load cuda"]})["additional"] == {
+        "account": "lab"}
     with pytest.raises(VPRInputError, match="--cluster expects key=value, got 'mem_gb'"):
         parse_settings(["mem_gb"])
 

@@ -27,10 +27,12 @@ from vpr_lib.paths import data_dir, params_dir, results_dir
 
 EXECUTORS = ("local", "slurm")
 CLUSTER_TYPES = {"partition": (str, type(None)), "gpus_per_task": int, "cpus_per_task": int, "mem_gb": (int, float),
-                 "timeout_min": int, "array_parallelism": int, "logs": str, "poll_seconds": (int, float)}
+                 "timeout_min": int, "max_requeues": int, "array_parallelism": int, "additional": dict,
+                 "setup": list, "logs": str, "poll_seconds": (int, float)}
 
 CLUSTER_WORDS = {key: {(str, type(None)): "a name or null", int: "an integer", (int, float): "a number",
-                       str: "a folder name"}[kind] for key, kind in CLUSTER_TYPES.items()}
+                       str: "a folder name", dict: "a mapping of sbatch options",
+                       list: "a list of shell lines"}[kind] for key, kind in CLUSTER_TYPES.items()}
 
 
 def cluster_settings(overrides: dict | None = None, path: Path | None = None) -> dict:
@@ -67,11 +69,17 @@ def pending_runs(profile: str, only=None, data_root: str = "") -> list[dict]:
 class TrainTask:
     """One run in a job: trains it (or resumes it from last.ckpt) into the results store the dispatcher uses."""
 
-    def __init__(self, results: str, data: str):
+    def __init__(self, results: str, data: str, gpus: int = 0):
         self.environment = {"VPR_RESULTS": results, "VPR_DATA": data, "VPR_NO_PROGRESS": "1"}
+        self.gpus = gpus
 
     def __call__(self, config: dict) -> str:
         os.environ.update(self.environment)  # the dispatcher's stores, whatever environment the job starts with
+        import torch
+        if self.gpus and not torch.cuda.is_available():  # else it would train on the CPU inside a GPU allocation
+            raise RuntimeError(f"the task asked for {self.gpus} GPU(s) but torch {torch.__version__} sees none on "
+                               f"{os.uname().nodename}: check the driver and the CUDA build of torch (srun "
+                               f"--gpus=1 python -c 'import torch; print(torch.cuda.is_available())').")
         from vpr_lib.train.run import train
         return train(config, progress=False).name
 
@@ -88,7 +96,8 @@ def make_executor(kind: str, settings: dict):
         executor = submitit.LocalExecutor(folder=results_dir() / settings["logs"] / "local")
         executor.update_parameters(timeout_min=settings["timeout_min"])
         return executor
-    executor = submitit.AutoExecutor(folder=results_dir() / settings["logs"] / "%j", cluster="slurm")
+    executor = submitit.AutoExecutor(folder=results_dir() / settings["logs"] / "%j", cluster="slurm",
+                                     slurm_max_num_timeout=settings["max_requeues"])
     resources = dict(timeout_min=settings["timeout_min"], cpus_per_task=settings["cpus_per_task"],
                      mem_gb=settings["mem_gb"], tasks_per_node=1, nodes=1, name="vpr",
                      slurm_array_parallelism=settings["array_parallelism"])
@@ -96,17 +105,27 @@ def make_executor(kind: str, settings: dict):
         resources["gpus_per_node"] = settings["gpus_per_task"]
     if settings["partition"]:
         resources["slurm_partition"] = settings["partition"]
+    if settings["additional"]:  # e.g. {account: mylab, qos: normal, constraint: a100}
+        resources["slurm_additional_parameters"] = settings["additional"]
+    if settings["setup"]:  # e.g. ["module load cuda/12.4"]: run in each task's script before Python
+        resources["slurm_setup"] = settings["setup"]
     executor.update_parameters(**resources)
     return executor
 
 
-def _slurm_states(jobs) -> dict:
-    """{job id: SLURM state} of the jobs still queued or running (squeue, which needs no accounting database)."""
+def _slurm_states(jobs) -> dict | None:
+    """{job id: SLURM state} of the jobs still queued or running (squeue, which needs no accounting database);
+    None when squeue did not answer."""
     arrays = sorted({job.job_id.split("_")[0] for job in jobs})
     if not arrays:
         return {}
-    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(arrays)], capture_output=True,
-                         text=True, timeout=60)
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(arrays)], capture_output=True,
+                             text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+    if out.returncode != 0:  # a busy controller: no answer is not "no job"
+        return None
     return dict(line.split()[:2] for line in out.stdout.splitlines() if len(line.split()) >= 2)
 
 
@@ -127,10 +146,15 @@ def watch(jobs: dict, kind: str, poll: float, say=print, waiting: list | None = 
     fewer than `limit` run (local); print pending / running / done / failed when it changes.  Returns {run id: error}
     of the failed ones.  A job is over when its result file exists, or (SLURM) when it has left the queue without
     one (cancelled, killed, out of memory): squeue is the source of truth, as a cluster may keep no accounting."""
+    from vpr_lib.train.run import is_complete
     left, waiting, failed, shown, gone = dict(jobs), list(waiting or []), {}, None, {}
+    run_dirs = {run_id: results_dir() / "runs" / run_id for run_id in [*jobs, *(r for r, _ in waiting or [])]}
     total = len(jobs) + len(waiting)
     while left or waiting:
         queued = _slurm_states(left.values()) if kind == "slurm" else {}
+        if queued is None:  # squeue did not answer: ask again at the next poll
+            time.sleep(poll)
+            continue
         for run_id, job in list(left.items()):
             if job.job_id in queued:
                 gone.pop(run_id, None)
@@ -139,7 +163,8 @@ def watch(jobs: dict, kind: str, poll: float, say=print, waiting: list | None = 
                 error = _failure(job)
             elif kind == "slurm" and job.job_id not in queued:  # left the queue: over after a grace period
                 over = gone.setdefault(run_id, time.time()) < time.time() - 2 * poll
-                error = "left the queue without a result (cancelled, killed, timed out or out of memory)"
+                error = "" if is_complete(run_dirs[run_id]) else (  # its result file may not be visible yet (NFS)
+                    "left the queue without a result (cancelled, killed, timed out or out of memory)")
             if over:
                 del left[run_id]
                 if error:
@@ -178,16 +203,24 @@ def dispatch(profile: str, only=None, data_root: str = "", executor: str = "slur
         return {}
     for root in {(c["data_root"], c["profile"]) for c in configs}:  # SynthCity is generated here, not by each task
         resolve_data_root(*root)
+    from vpr_lib.models import VPRModel
+    for config in {(c["backbone"], str(c["pretrained"])): c for c in configs}.values():
+        VPRModel.from_config(config)  # ImageNet weights are fetched here into TORCH_HOME: compute nodes may be offline
     from vpr_lib.train.run import run_dir_of
     run_ids = [run_dir_of(c).name for c in configs]
-    task = TrainTask(str(results_dir()), str(data_dir()))
+    task = TrainTask(str(results_dir()), str(data_dir()), settings["gpus_per_task"] if executor == "slurm" else 0)
     submitter = make_executor(executor, settings)
     logs = results_dir() / settings["logs"]
     if executor == "slurm":
-        submitted = submitter.map_array(task, configs)
+        try:
+            submitted = submitter.map_array(task, configs)
+        except (subprocess.CalledProcessError, RuntimeError) as e:  # sbatch refused: a partition, account, limit…
+            detail = getattr(e, "output", None) or getattr(e, "stderr", None) or e
+            raise VPRInputError(f"sbatch refused the job array: {str(detail).strip()[-500:]} "
+                                f"(resources: params/cluster.yaml or --cluster).") from None
         array = submitted[0].job_id.split("_")[0]
         say(f"[dispatch] submitted {len(configs)} run{'s' if len(configs) > 1 else ''} to SLURM "
-            f"(job{' array' if len(configs) > 1 else ''} {array}; logs: {logs}/<job id>/)")
+            f"(job{' array' if len(configs) > 1 else ''} {array}; logs: {logs}/{array}{'_<task>' if len(configs) > 1 else ''}/)")
         return watch(dict(zip(run_ids, submitted)), executor, settings["poll_seconds"], say)
     say(f"[dispatch] {len(configs)} runs, {jobs} at a time on this machine (logs: {logs}/local/)")
     started = {}
