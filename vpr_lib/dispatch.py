@@ -8,6 +8,9 @@ Each pending run (the run ids the notebooks would train, a run shared by noteboo
 is reported with its run id and log, and the others go on.  A task that times out or is preempted is requeued by
 submitit and resumes from its run's last.ckpt; a killed one is resubmitted by the next dispatch, which submits only
 what is still pending.  Resources come from params/cluster.yaml, overridden by --cluster key=value.
+
+vpr_lib.train, .models and .data are imported inside the functions that use them: vpr_lib.notebooks imports this
+module, and its runner must not load torch and Lightning unless it dispatches.
 """
 from __future__ import annotations
 
