@@ -18,11 +18,12 @@ import pandas as pd
 
 from vpr_lib.analysis import correct_at, load_predictions, query_conditions
 from vpr_lib.config import load_params, run_configs
-from vpr_lib.datasets import TEST_SETS
+from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.evaluate import first_correct_rank
 from vpr_lib.data.roots import resolve_data_root
 from vpr_lib.train.module import VPRModule
-from vpr_lib.train.run import evaluate_module, is_complete, run_dir_of
+from vpr_lib.train.checkpoints import evaluate_module, is_complete
+from vpr_lib.train.run import run_dir_of
 
 
 

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from vpr_lib.data import PlacesDataset, RetrievalDataset
 from vpr_lib.data.transforms import eval_transform, train_transform
-from vpr_lib.datasets import TEST_SETS
+from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors, first_correct_rank
 from vpr_lib.models import VPRModel
 
@@ -86,7 +86,7 @@ def main():
         torch.manual_seed(seed)
         np.random.seed(seed)
         random.seed(seed)
-        model = VPRModel(size, last_stage=args.last_stage, aggregator="gem", pretrained="none")
+        model = VPRModel(image_size=size, last_stage=args.last_stage, aggregator="gem", pretrained="none")
         for r in evaluate_all(model, args.data, size, conditions, args.device):
             records.append(dict(r, seed=seed, stage="untrained"))
         places = PlacesDataset.from_folder(args.data / "gsv_xs/train", img_per_place=4,

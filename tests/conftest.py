@@ -107,3 +107,10 @@ def fake_run(tmp_path, results_tmp):
              database_utms=np.array([[0, 0], [5, 0], [10, 0], [100, 0], [500, 0]], float),
              queries_utms=np.array([[1, 0], [6, 0], [101, 0], [900, 0]], float))
     return root
+
+
+def model_config(**changes) -> dict:
+    """A run config for VPRModel.from_config (the one way to build a model): the training defaults without ImageNet
+    weights (tests never download), then `changes`."""
+    from vpr_lib.train.settings import TRAIN_DEFAULTS
+    return {**TRAIN_DEFAULTS, "pretrained": "none", **changes}

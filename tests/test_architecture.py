@@ -59,3 +59,46 @@ def test_the_import_graph_has_no_cycle():
 @pytest.mark.parametrize("graph,cycle", [({"a": {"b"}, "b": {"a"}}, ["a", "b", "a"]), ({"a": {"b"}, "b": set()}, None)])
 def test_the_cycle_finder_finds_a_planted_cycle(graph, cycle):
     assert find_cycle(graph) == cycle
+
+
+# Layers, lowest first: a module imports its own layer or lower ones (docs/extending.md). Command lines
+# (`__main__`) sit above everything.
+LAYERS = [
+    ("base", ("errors", "paths", "results", "stats", "evaluate")),  # evaluate: the recall metrics
+    ("data", ("data", "synth")),
+    ("models", ("models",)),
+    ("train", ("train",)),
+    ("experiments", ("config", "experiments", "comparisons", "analysis", "knn", "plan", "viz", "dispatch",
+                     "notebooks")),
+    ("report", ("report", "report_data", "report_findings", "report_sections", "report_tex", "seeds")),
+]
+# Modules that import first-party modules inside functions, and why (anything else imports at the top).
+LAZY = {"vpr_lib.dispatch": "vpr_lib.notebooks imports it and must not load torch unless it dispatches",
+        "vpr_lib.train.__main__": "--help and a bad --set answer without loading torch"}
+
+
+def layer_of(module: str) -> int:
+    if module.endswith(".__main__"):
+        return len(LAYERS)
+    top = module.split(".")[1] if "." in module else ""
+    for i, (_, tops) in enumerate(LAYERS):
+        if top in tops:
+            return i
+    raise AssertionError(f"{module} is in no layer of tests/test_architecture.py: add it to LAYERS")
+
+
+def test_no_module_imports_a_higher_layer():
+    upward = [f"{m} → {d}" for m, deps in imports().items() if m != "vpr_lib"
+              for d in deps if layer_of(d) > layer_of(m)]
+    assert not upward, upward
+
+
+def test_first_party_imports_inside_functions_only_where_a_reason_is_given():
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith("vpr_lib"):
+                        found.add(module_name(path))
+    assert found <= set(LAZY), sorted(found - set(LAZY))

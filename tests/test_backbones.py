@@ -6,6 +6,7 @@ from urllib.error import URLError
 import pytest
 import torch
 
+from conftest import model_config
 from vpr_lib.data import PlacesDataset, RetrievalDataset
 from vpr_lib.data.transforms import BatchAugment, eval_transform
 from vpr_lib.errors import VPRInputError
@@ -92,7 +93,8 @@ def test_cached_prefix_gives_the_descriptors_of_the_images(name, synth_smoke, ca
     """Retrieval images and training batches: the model fed the cached prefix output gives exactly the
     descriptors it gives from the images (the cache is computed once, then read from disk)."""
     torch.manual_seed(0)
-    model = VPRModel((64, 64), "layer3", "none", 3, "convap", {"out_channels": 32}, backbone=name).eval()
+    model = VPRModel.from_config(model_config(image_size=[64, 64], last_stage="layer3", frozen_stages=3, aggregator="convap",
+                                               aggregator_kwargs={"out_channels": 32}, backbone=name)).eval()
     split = synth_smoke / "sf_xs" / "val"
     images = RetrievalDataset(split, 25, eval_transform(), (64, 64))
     cached = RetrievalDataset(split, 25, eval_transform(), (64, 64))

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import model_config
 from vpr_lib.evaluate import compute_recalls, first_correct_rank, knn_search
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models import VPRModel, build_aggregator
@@ -33,10 +34,11 @@ def test_unknown_aggregator_lists_the_valid_ones():
 
 @pytest.mark.parametrize("stage,channels", [("layer3", 256), ("layer4", 512)])
 def test_feature_shape_is_computed_and_outputs_are_l2(stage, channels):
-    model = VPRModel((64, 48), last_stage=stage, aggregator="gem")
+    model = VPRModel.from_config(model_config(image_size=[64, 48], last_stage=stage, aggregator="gem",
+                                                   aggregator_kwargs={}, normalize=True))
     assert model.feature_shape[0] == channels
     assert model.feature_shape[1:] == ((4, 3) if stage == "layer3" else (2, 2))
     out = model(torch.randn(3, 3, 64, 48))
     assert out.shape == (3, channels) and torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
-    starter = VPRModel((64, 64), aggregator="avg", aggregator_kwargs={"out_dim": 512}, normalize=False)
+    starter = VPRModel.from_config(model_config(image_size=[64, 64]))  # the starter: avg + Linear(512), no L2
     assert starter(torch.randn(2, 3, 64, 64)).shape == (2, 512)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import model_config
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models import VPRModel
 from vpr_lib.models.aggregators import build_aggregator
@@ -59,7 +60,8 @@ def test_crn_starts_as_netvlad():
 
 
 def test_cost_table_counts_parameters_and_flops():
-    model = VPRModel((32, 32), "layer3", "none", 0, "netvlad", {"clusters": 8})
+    model = VPRModel.from_config(model_config(image_size=[32, 32], last_stage="layer3", aggregator="netvlad",
+                                               aggregator_kwargs={"clusters": 8}, normalize=True))
     costs = model_costs(model, batch=2, repeats=1)
     assert costs["descriptor dim"] == 8 * 256 and costs["feature map (C, H, W)"] == (256, 2, 2)
     assert costs["aggregator params"] == 256 * 8 + 8 + 8 * 256  # 1x1 conv (weights + bias) + centroids

@@ -5,9 +5,10 @@ from vpr_lib.train.run import train
 
 
 def test_plan_counts_runs_to_do_and_complete_and_estimates_a_time(synth_smoke, results_tmp, capsys):
-    before = plan("smoke", ["02"], str(synth_smoke)).iloc[0]
+    table = plan("smoke", ["02"], str(synth_smoke))
+    before = table.iloc[0]
     assert (before["runs to do"], before["runs complete"]) == (4, 0)  # avg, gem x seeds 0, 1
-    assert before["estimated minutes"] > 0 and before["images / epoch (first run to do)"] > 0
+    assert table.attrs["seconds"]["02_gem"] > 0 and before["images / epoch (first run to do)"] > 0
     train(run_configs(load_params("02_gem", "smoke", {"data_root": str(synth_smoke)}))[0], progress=False)
     after = plan("smoke", ["02"], str(synth_smoke)).iloc[0]
     assert (after["runs to do"], after["runs complete"]) == (3, 1)

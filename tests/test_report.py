@@ -239,7 +239,7 @@ def test_findings_and_conclusion_are_generated_from_the_versus_table(tmp_path, u
     assert rf"{other}: none" in conclusion and "within noise: 0 of 2" in conclusion
     assert r"\paragraph{Findings.}" in section
     finding = section.split(r"\paragraph{Findings.}")[1]
-    assert (rf"better: \texttt{{gem}} on SF-XS test (+" if up else rf"Worse: \texttt{{gem}} on SF-XS test (-") in finding
+    assert (r"better: \texttt{gem} on SF-XS test (+" if up else r"Worse: \texttt{gem} on SF-XS test (-") in finding
 
 
 def test_the_data_section_is_generated_from_notebook_00s_outputs(tmp_path):

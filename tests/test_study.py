@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import model_config
 from vpr_lib.data import PlacesDataset
 from vpr_lib.data.samplers import ImageIdentities, ViewsBatchSampler, PlaceImages, ProxyBatchSampler, image_batch_sampler
 from vpr_lib.errors import VPRInputError
@@ -59,7 +60,7 @@ def test_self_supervised_batches_hold_k_views_of_p_distinct_images(places):
 
 def test_self_supervised_sampler_refuses_class_weight_losses():
     from vpr_lib.config import load_params, run_configs
-    from vpr_lib.train.settings import validate
+    from vpr_lib.train.checks import validate
     config = run_configs(load_params("13_self_supervised", "smoke", {"loss": "arcface"}))[1]
     with pytest.raises(VPRInputError, match="labels images, not places"):
         validate(config)
@@ -117,7 +118,8 @@ def test_miner_statistics_are_fractions_of_the_batch_candidates():
                                              ("mixvpr", {"out_channels": 64, "out_rows": 4}, 256)])
 def test_convap_and_mixvpr_sizes_follow_backbone_and_resolution(name, kwargs, dim):
     for stage, size, feature in (("layer3", (64, 48), (256, 4, 3)), ("layer4", (64, 64), (512, 2, 2))):
-        model = VPRModel(size, stage, aggregator=name, aggregator_kwargs=kwargs)
+        model = VPRModel.from_config(model_config(image_size=list(size), last_stage=stage, aggregator=name,
+                                                       aggregator_kwargs=kwargs, normalize=True))
         assert model.feature_shape == feature
         out = model(torch.zeros(2, 3, *size))
         assert out.shape == (2, dim) and torch.allclose(out.norm(dim=1), torch.ones(2))

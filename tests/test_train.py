@@ -49,7 +49,7 @@ def test_every_factory_name_of_the_params_files_resolves():
     import torch
 
     from vpr_lib.models import VPRModel
-    from vpr_lib.train.settings import validate
+    from vpr_lib.train.checks import validate
     built = set()
     for path in sorted((ROOT / "params").glob("[0-9][0-9]_*.yaml")):
         for profile in ("smoke", "demo", "full"):
@@ -148,7 +148,7 @@ def test_a_checkpoint_from_before_the_backbone_key_still_loads(tmp_path):
     import torch
 
     from vpr_lib.train.module import VPRModule
-    from vpr_lib.train.run import load_module
+    from vpr_lib.train.checkpoints import load_module
     config = run_configs(load_params("01_baseline", "smoke"))[0]
     module = VPRModule(config, num_classes=5)
     old = {k: v for k, v in config.items() if k not in ("backbone", "prefix_cache")}

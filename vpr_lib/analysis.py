@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from vpr_lib.data.names import parse_name
-from vpr_lib.datasets import conditions
+from vpr_lib.data.layout import conditions
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import first_correct_rank
 from vpr_lib.paths import results_dir

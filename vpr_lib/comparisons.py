@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from vpr_lib.analysis import correct_at, load_predictions
-from vpr_lib.datasets import TEST_SETS
+from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.errors import VPRInputError
 from vpr_lib.stats import ALPHA, chance_recall, holm, paired_difference, verdict
 
@@ -110,9 +110,3 @@ def findings(table: pd.DataFrame) -> str:
     if seeds == 1:
         parts.append("With one seed, the interval covers the sampling of the queries only, not the seed.")
     return " ".join(parts)
-
-
-def noise_sentence(table: pd.DataFrame):
-    """findings(table) for a notebook cell."""
-    from IPython.display import Markdown
-    return Markdown(findings(table))

@@ -4,6 +4,7 @@
     defaults: {key: value, ...}      # the notebook's keys and defaults
     profiles: {smoke: {...}, demo: {...}, full: {...}}   # a profile's `variants: [names]` runs only those
     variants: {name: {key: value}}   # optional: the experiment's variants (each run = variant x seed)
+    report: {title: ..., compares: ...}  # optional: the notebook's section in the PDF (REPORT_KEYS)
 
 Unknown keys (in a profile, a variant or an override) stop with a message listing the valid ones.
 """
@@ -17,9 +18,15 @@ import yaml
 
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import params_dir, repo_root
+from vpr_lib.train.settings import TRAIN_DEFAULTS, TRAIN_PROFILES
 
 PROFILES = ("smoke", "demo", "full")
-TOP_KEYS = ("extends", "defaults", "profiles", "variants")
+TOP_KEYS = ("extends", "defaults", "profiles", "variants", "report")
+# A notebook's section in the report: `section` names its builder (vpr_lib.report: `experiment`, the default, for
+# a notebook that trains; `visual_analysis`, `knn`); `title` and `compares` (what its table compares, in a caption);
+# `table_groups` splits its summary into one table per [label, regular expression on the variant names];
+# `tables` and `figures` add results/tables|figures/<name> with a caption; `epoch_table` adds its per-epoch table.
+REPORT_KEYS = ("section", "title", "compares", "table_groups", "tables", "figures", "epoch_table")
 
 
 def _check_keys(given: dict, valid, where: str) -> None:
@@ -56,7 +63,6 @@ def load_params(name_or_path, profile: str = "demo", overrides: dict | None = No
     if spec.get("extends"):
         if spec["extends"] != "train":
             raise VPRInputError(f"{path}: extends {spec['extends']!r} unknown; expected 'train'.")
-        from vpr_lib.train.settings import TRAIN_DEFAULTS, TRAIN_PROFILES
         params = copy.deepcopy(TRAIN_DEFAULTS)
         params.update(copy.deepcopy(TRAIN_PROFILES[profile]))
     params.update(copy.deepcopy(spec["defaults"]))
@@ -76,6 +82,28 @@ def load_params(name_or_path, profile: str = "demo", overrides: dict | None = No
     params["profile"] = profile
     params["variants"] = {name: dict(changes or {}) for name, changes in variants.items()}
     return params
+
+
+def study_params(name: str, profile: str = "demo", data_root: str = "", overrides: dict | None = None) -> dict:
+    """A notebook's parameters, resolved once from the three every notebook declares: the profile, the data
+    (empty: SynthCity of the profile) and overrides of keys of its params file."""
+    changes = dict(overrides or {})
+    if data_root:
+        changes["data_root"] = data_root
+    return load_params(name, profile, changes)
+
+
+def report_settings(name: str) -> dict | None:
+    """The `report:` block of params/<name>.yaml (keys checked), or None for a notebook outside the report."""
+    path, spec = _read_spec(name)
+    settings = spec.get("report")
+    if settings is None:
+        return None
+    if not isinstance(settings, dict):
+        raise VPRInputError(f"{path}: report must be a mapping of {list(REPORT_KEYS)}, got {settings!r}.")
+    _check_keys(settings, REPORT_KEYS, f"{path} (report)")
+    return {"section": "experiment", "title": name, "compares": name, "table_groups": [], "tables": [],
+            "figures": [], "epoch_table": False, **settings}
 
 
 def _check_seeds(seeds, where: str) -> list:
@@ -102,9 +130,9 @@ def run_configs(params: dict) -> list[dict]:
 def notebook_runs(name: str, profile: str, data_root: str = "") -> list[dict]:
     """The run configs a notebook trains or reuses: its own variants × seeds; a notebook that analyses another's
     runs (an `experiment:` key, as 03 and 12) those of that experiment; none for a notebook without training."""
-    params = load_params(name, profile, {"data_root": data_root} if data_root else None)
+    params = study_params(name, profile, data_root)
     if "loss" not in params and params.get("experiment"):
-        params = load_params(params["experiment"], profile, {"data_root": data_root} if data_root else None)
+        params = study_params(params["experiment"], profile, data_root, params.get("experiment_overrides"))
     return run_configs(params) if "loss" in params else []
 
 

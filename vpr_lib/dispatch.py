@@ -58,7 +58,7 @@ def cluster_settings(overrides: dict | None = None, path: Path | None = None) ->
 def pending_runs(profile: str, only=None, data_root: str = "") -> list[dict]:
     """The configs of the selected notebooks' runs that are not complete, each run id once, in notebook order."""
     from vpr_lib.train.run import is_complete, run_dir_of
-    from vpr_lib.train.settings import validate
+    from vpr_lib.train.checks import validate
     pending = {}
     for path in notebook_paths(only):
         for config in notebook_runs(path.stem, profile, data_root):

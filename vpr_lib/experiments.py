@@ -6,19 +6,26 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from vpr_lib.analysis import STALLED_POINTS, stalled_variants
-from vpr_lib.comparisons import SELECTION_SET, chance_levels, noise_sentence, versus  # noqa: F401 (notebooks)
-from vpr_lib.config import load_params, run_configs
-from vpr_lib.datasets import data_label
+from vpr_lib.comparisons import SELECTION_SET, chance_levels, findings, versus
+from vpr_lib.config import load_params, run_configs, study_params
+from vpr_lib.data import PlacesDataset
+from vpr_lib.data.roots import resolve_data_root
+from vpr_lib.data.layout import data_label
 from vpr_lib.errors import VPRInputError
+from vpr_lib.models import VPRModel
+from vpr_lib.models.backbones import stage_names
+from vpr_lib.models.cache import cache_applies
+from vpr_lib.models.costs import variant_costs
 from vpr_lib.results import save_table
 from vpr_lib.train.run import train
-from vpr_lib.train.settings import TRIPLET_KWARGS, validate
+from vpr_lib.train.checks import validate
+from vpr_lib.train.settings import TRIPLET_KWARGS
 
 
 @dataclass
@@ -28,6 +35,7 @@ class Experiment:
     runs: pd.DataFrame  # per run: variant, seed, run_id, best_epoch, train_seconds, commit, profile, data, threshold_m
     results: pd.DataFrame  # one row per run and test set: R@1, R@5, R@10, R@20
     epochs: pd.DataFrame  # one row per run and epoch: train_loss, lr, val R@N
+    versus_first: pd.DataFrame | None = field(default=None, repr=False)  # every variant against the first (saved)
 
     def summary(self, metrics=("R@1", "R@5")) -> pd.DataFrame:
         """Mean ± std over seeds per variant and test set (a wide table, variants as rows), each variant's SF-XS val
@@ -41,9 +49,38 @@ class Experiment:
         table.loc["chance"] = [chance.get(c, np.nan) for c in table.columns]
         return table
 
+    def compare(self, baseline: str | None = None, variants: list | None = None) -> "Comparison":
+        """Every variant (or those in `variants`) against `baseline` (default: the first variant, the notebook's
+        baseline, whose table run_experiment saved as <name>_versus.csv): the paired table of `versus` and its
+        findings in words, shown together in a notebook."""
+        first = self.results.variant.iloc[0]
+        if (baseline is None or baseline == first) and variants is None and self.versus_first is not None:
+            return Comparison(self.versus_first)
+        rows = self.results if variants is None else self.results[self.results.variant.isin(variants)]
+        return Comparison(versus(rows, baseline or first))
+
+    def costs(self, **kwargs) -> pd.DataFrame:
+        """Descriptor size, parameters, FLOPs and extraction time of each variant that ran (models.costs)."""
+        ran = set(self.results.variant)
+        return variant_costs([c for c in run_configs(self.params) if c["variant"] in ran], **kwargs)
+
     def setting(self, key: str) -> pd.Series:
         """The resolved value of a parameter for each variant (e.g. its train-time positive radius)."""
         return pd.Series({c["variant"]: c[key] for c in run_configs(self.params)}, name=key)
+
+
+@dataclass
+class Comparison:
+    """A `versus` table and its findings (comparisons.findings); a notebook cell shows both."""
+    table: pd.DataFrame
+
+    @property
+    def text(self) -> str:
+        return findings(self.table)
+
+    def _ipython_display_(self):
+        from IPython.display import Markdown, display
+        display(self.table, Markdown(self.text))
 
 
 def run_experiment(name: str, profile: str = "demo", data_root: str = "", overrides: dict | None = None,
@@ -57,11 +94,9 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
     if progress is None:
         progress = not os.environ.get("VPR_NO_PROGRESS")
     changes = dict(overrides or {})
-    if data_root:
-        changes["data_root"] = data_root
     if seeds is not None:
         changes["seeds"] = list(seeds)
-    params = load_params(name, profile, changes)
+    params = study_params(name, profile, data_root, changes)
     if variants is not None:
         unknown = sorted(set(variants) - set(params["variants"]))
         if unknown or not variants:
@@ -90,7 +125,8 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
     save_table(exp.epochs, f"{name}_epochs")
     save_table(exp.summary().reset_index(), f"{name}_summary")
     if exp.results.variant.nunique() > 1:  # every variant against the first one, the notebook's baseline
-        save_table(versus(exp.results, configs[0]["variant"]).reset_index(), f"{name}_versus")
+        exp.versus_first = versus(exp.results, configs[0]["variant"])
+        save_table(exp.versus_first.reset_index(), f"{name}_versus")
     return exp
 
 
@@ -110,8 +146,6 @@ def summarise(results: pd.DataFrame, metrics=("R@1", "R@5")) -> pd.DataFrame:
 
 def count_places(config: dict) -> int | None:
     """Places of a run's training set (None when the data is not there)."""
-    from vpr_lib.data import PlacesDataset
-    from vpr_lib.data.roots import resolve_data_root
     try:
         root = resolve_data_root(config["data_root"], config["profile"])
         return len(PlacesDataset.from_folder(root / config["train_set"], img_per_place=config["img_per_place"],
@@ -152,9 +186,6 @@ def regime_note(params: dict, name: str = ""):
     profile, the full profile's (params file `name`)."""
     from IPython.display import Markdown
 
-    from vpr_lib.models import VPRModel
-    from vpr_lib.models.backbones import stage_names
-    from vpr_lib.models.cache import cache_applies
     config = run_configs(params)[0]
     if "loss" not in config:
         return Markdown("")

@@ -10,14 +10,19 @@ Memory is the size of the serialised index; query time per query, from searches 
 """
 from __future__ import annotations
 
+import io
 import time
 
 import faiss
 import numpy as np
 import pandas as pd
 
-from vpr_lib.evaluate import compute_recalls
+from vpr_lib.analysis import load_predictions
 from vpr_lib.errors import VPRInputError
+from vpr_lib.evaluate import compute_recalls
+from vpr_lib.paths import results_dir
+from vpr_lib.results import atomic_write_bytes, atomic_write_text
+from vpr_lib.train.checkpoints import best_checkpoint, evaluate_checkpoint
 
 INDEXES = {"exact": "Flat", "ivf_flat": "IVF{nlist},Flat", "ivf_pq": "IVF{nlist},PQ{m}x{nbits}np", "hnsw": "HNSW32"}
 
@@ -119,12 +124,6 @@ def scaling_study(database, queries, positives, sizes, kinds=tuple(INDEXES), max
 def run_descriptors(run_id: str, test_set: str, data_root) -> tuple[np.ndarray, np.ndarray, list]:
     """(database, queries, positives) of a completed run on a test set folder: descriptors computed once with its
     best checkpoint and cached in results/runs/<run>/descriptors/<set>.npz; positives from its saved predictions."""
-    import io
-
-    from vpr_lib.analysis import load_predictions
-    from vpr_lib.paths import results_dir
-    from vpr_lib.results import atomic_write_bytes
-    from vpr_lib.train.run import best_checkpoint, evaluate_checkpoint
     cache = results_dir() / "runs" / run_id / "descriptors" / f"{test_set.replace('/', '_')}.npz"
     if not cache.is_file():
         dataset, result = evaluate_checkpoint(best_checkpoint(run_id), data_root / test_set, return_descriptors=True)
@@ -143,8 +142,6 @@ def cached_scaling_study(run_id: str, database, queries, positives, sizes, kinds
     import hashlib
     import json
 
-    from vpr_lib.paths import results_dir
-    from vpr_lib.results import atomic_write_text
     settings = {"sizes": sorted(sizes), "kinds": list(kinds), "max_size": max_size or {}, **options}
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     cache = results_dir() / "runs" / run_id / "knn" / f"scaling-{digest}.csv"

@@ -28,10 +28,9 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
     """Execute one notebook into results/executed/, written atomically; returns the output path."""
     import papermill
 
-    params = load_params(path.stem, profile, {"data_root": data_root} if data_root else None)
-    declared = papermill.inspect_notebook(str(path))  # inject only what the parameters cell declares
-    # the params file's `variants` are the experiment's definitions, not the notebook's selection (a list of names)
-    params = {k: v for k, v in params.items() if k in declared and k != "variants"}
+    load_params(path.stem, profile)  # a bad params file stops here, before a kernel starts
+    # every notebook declares profile, data_root and overrides, and resolves its params itself, once
+    params = {"profile": profile, **({"data_root": data_root} if data_root else {})}
     out = results_dir() / "executed" / path.name
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{path.stem}.", suffix=".ipynb")

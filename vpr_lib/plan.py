@@ -17,7 +17,9 @@ from vpr_lib.config import add_study_arguments, notebook_paths, notebook_runs
 from vpr_lib.errors import VPRInputError
 from vpr_lib.experiments import count_places
 from vpr_lib.train.run import is_complete, run_dir_of
-from vpr_lib.train.settings import TRIPLET_KWARGS, validate
+from vpr_lib.train.checks import validate
+from vpr_lib.train.module import VPRModule
+from vpr_lib.train.settings import TRIPLET_KWARGS
 
 TIMED_BATCH = 8  # images per timed step
 
@@ -38,7 +40,6 @@ def images_per_epoch(config: dict, places: int) -> int:
 
 def step_seconds_per_image(config: dict, device: str) -> float:
     """Seconds per image of one training step (forward, backward, optimizer) of the run's model, measured here."""
-    from vpr_lib.train.module import VPRModule
     module = VPRModule({**config, "pretrained": "none"}, num_classes=TIMED_BATCH).to(device).train()
     optimizer = torch.optim.SGD([p for p in module.parameters() if p.requires_grad], lr=1e-6)
     images = torch.randn(TIMED_BATCH, 3, *config["image_size"], device=device)
@@ -69,9 +70,10 @@ def cpu_model() -> str:
 
 def plan(profile: str, only=None, data_root: str = "", device: str | None = None) -> pd.DataFrame:
     """One row per notebook with training: runs to do, runs complete, images per epoch, estimated minutes.
-    attrs["distinct"]: (runs to do, runs complete) counting once a run that notebooks share."""
+    attrs["distinct"]: (runs to do, runs complete) counting once a run that notebooks share; attrs["seconds"]: the
+    estimate per notebook in seconds."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    rows, timed, places, todo, done = [], {}, {}, set(), set()
+    rows, timed, places, todo, done, estimates = [], {}, {}, set(), set(), {}
     for path in notebook_paths(only):
         configs = notebook_runs(path.stem, profile, data_root)  # 03 and 12: the runs of the experiment they analyse
         if not configs:
@@ -93,6 +95,7 @@ def plan(profile: str, only=None, data_root: str = "", device: str | None = None
                 if key not in timed:
                     timed[key] = step_seconds_per_image(config, device)
                 seconds += images_per_epoch(config, places[data_key]) * config["epochs"] * timed[key]
+        estimates[path.stem] = seconds
         example = (pending or configs)[0]
         example_places = places[(example["train_set"], example["img_per_place"], example["min_img_per_place"])]
         rows.append({"notebook": path.stem, "runs to do": len(pending), "runs complete": len(configs) - len(pending),
@@ -101,6 +104,7 @@ def plan(profile: str, only=None, data_root: str = "", device: str | None = None
                      "estimated minutes": round(seconds / 60, 1)})
     table = pd.DataFrame(rows)
     table.attrs["distinct"] = (len(todo), len(done))
+    table.attrs["seconds"] = estimates  # per notebook, unrounded (a smoke plan is well under a minute)
     return table
 
 

@@ -2,11 +2,13 @@
 macros and the run appendix.  Pure formatting: vpr_lib.report decides what goes where."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from vpr_lib.analysis import STALLED_POINTS
+from vpr_lib.viz.curves import epoch_table
 
 TEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -54,7 +56,6 @@ def table_tex(summary: pd.DataFrame, caption: str, label: str) -> str:
 
 def epoch_tex(epochs: pd.DataFrame, caption: str, label: str) -> str:
     """Validation R@1 per epoch (mean ± std over seeds), as Sajjadi et al.'s report's table 1."""
-    from vpr_lib.viz.curves import epoch_table
     table = epoch_table(epochs).reset_index()
     return table_tex(table.rename(columns={c: f"SF-XS val {c.replace(' ', '')}" for c in table.columns
                                            if c != "variant"}), caption, label)
@@ -157,3 +158,18 @@ def plain_table(table: pd.DataFrame, caption: str, name: str, gen: Path, wide: b
         r"\toprule", " & ".join(tex_escape(c) for c in table.columns) + r" \\", r"\midrule", *body,
         r"\bottomrule", r"\end{tabular}}", rf"\end{{{env}}}", ""]))
     return rf"\input{{generated/tables/{name}}}"
+
+
+def read_table(path: Path) -> pd.DataFrame | None:
+    """A results CSV, or None when it does not exist (its notebook has not run)."""
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def copy_figure(results: Path, gen: Path, name: str) -> str | None:
+    """results/figures/<name>.png copied into the generated folder; its path for \\includegraphics, or None."""
+    source = results / "figures" / f"{name}.png"
+    if not source.is_file():
+        return None
+    (gen / "figures").mkdir(exist_ok=True)
+    shutil.copyfile(source, gen / "figures" / source.name)
+    return f"generated/figures/{source.name}"

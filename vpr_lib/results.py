@@ -4,11 +4,13 @@ from __future__ import annotations
 import fcntl
 import io
 import os
+import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from vpr_lib.paths import results_dir
+from vpr_lib.errors import VPRInputError
+from vpr_lib.paths import repo_root, results_dir
 
 
 _UMASK = os.umask(0)
@@ -39,7 +41,6 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def ensure_writable(folder: Path) -> Path:
     """Create `folder` if needed and check that files can be written in it, or stop saying so."""
-    from vpr_lib.errors import VPRInputError
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -80,9 +81,6 @@ def save_figure(fig, name: str, dpi: int = 110) -> Path:
 def git_commit() -> str:
     """HEAD of the repository, with '-dirty' when tracked files other than the study's outputs (results/,
     report/main.pdf) differ from it ('' outside git)."""
-    import subprocess
-
-    from vpr_lib.paths import repo_root
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True,
                               check=True).stdout.strip()

@@ -7,7 +7,6 @@ the reference codebases.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from vpr_lib.errors import VPRInputError
-from vpr_lib.train.run import evaluate_checkpoint
+from vpr_lib.train.checkpoints import evaluate_checkpoint
 
 
 def main(argv=None) -> int:

@@ -16,8 +16,9 @@ class VPRModel(nn.Module):
     It also takes the output of its backbone's frozen prefix, (B, *prefix_shape), as cached by
     vpr_lib.models.cache: the descriptor is then the same as from the images."""
 
-    def __init__(self, image_size=(64, 64), last_stage="layer4", pretrained="none", frozen_stages=0,
+    def __init__(self, *, image_size=(64, 64), last_stage="layer4", pretrained="none", frozen_stages=0,
                  aggregator="gem", aggregator_kwargs=None, normalize=True, backbone="resnet18"):
+        """Build models with `from_config` (training, costs, notebooks and tests do); keywords only."""
         super().__init__()
         self.backbone = Backbone(backbone, last_stage, pretrained, frozen_stages)
         self.image_size = tuple(image_size)
@@ -32,9 +33,11 @@ class VPRModel(nn.Module):
     def from_config(cls, config: dict, pretrained: str | None = None) -> "VPRModel":
         """The model of a run config (image_scale already applied to image_size by config.run_configs);
         `pretrained` replaces the config's initial weights (e.g. 'none' before loading a checkpoint)."""
-        return cls(tuple(config["image_size"]), config["last_stage"],
-                   config["pretrained"] if pretrained is None else pretrained, config["frozen_stages"],
-                   config["aggregator"], config["aggregator_kwargs"], config["normalize"], config["backbone"])
+        return cls(image_size=tuple(config["image_size"]), last_stage=config["last_stage"],
+                   pretrained=config["pretrained"] if pretrained is None else pretrained,
+                   frozen_stages=config["frozen_stages"], aggregator=config["aggregator"],
+                   aggregator_kwargs=config["aggregator_kwargs"], normalize=config["normalize"],
+                   backbone=config["backbone"])
 
     @property
     def descriptor_dim(self) -> int:

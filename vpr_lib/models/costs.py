@@ -37,12 +37,13 @@ def model_costs(model: VPRModel, batch: int = 32, repeats: int = 5) -> dict:
             "extraction ms / image": round(1e3 * float(np.median(times)) / batch, 3)}
 
 
-def variant_costs(params: dict, variants=None, **kwargs) -> pd.DataFrame:
-    """model_costs of every variant of a resolved params file (untrained models: costs do not depend on weights)."""
-    rows = []
-    for variant, changes in params["variants"].items():
-        if variants is not None and variant not in set(variants):
-            continue
-        model = VPRModel.from_config({**params, **changes}, pretrained="none")
-        rows.append({"variant": variant, **model_costs(model, **kwargs)})
+def variant_costs(configs: list[dict], **kwargs) -> pd.DataFrame:
+    """model_costs of each variant's run config (the first of its seeds; untrained models: costs do not depend on
+    weights), built as training builds them (VPRModel.from_config)."""
+    rows, seen = [], set()
+    for config in configs:
+        if config["variant"] not in seen:
+            seen.add(config["variant"])
+            model = VPRModel.from_config(config, pretrained="none")
+            rows.append({"variant": config["variant"], **model_costs(model, **kwargs)})
     return pd.DataFrame(rows).set_index("variant")

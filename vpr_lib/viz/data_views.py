@@ -11,7 +11,7 @@ from vpr_lib.data import PlacesDataset, RetrievalDataset
 from vpr_lib.data.images import list_images, load_image
 from vpr_lib.data.places import scan_gsv_xs
 from vpr_lib.data.retrieval import utm_of
-from vpr_lib.datasets import conditions, find_sets
+from vpr_lib.data.layout import conditions, find_sets
 
 
 def split_counts(root: Path, threshold: float = 25.0) -> pd.DataFrame:

@@ -1,0 +1,89 @@
+"""The recipes of docs/extending.md, followed as a newcomer would: each extension is one class, entry or file
+(plus a params variant), and then works in training, costs, the registries' tests and the report."""
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import torch
+import torchvision
+from pytorch_metric_learning import losses
+from torch import nn
+
+from conftest import model_config
+from test_registries import check_aggregator
+from vpr_lib.config import load_params, run_configs
+from vpr_lib.models import VPRModel
+from vpr_lib.models.aggregators import AGGREGATORS, register
+from vpr_lib.models.backbones import BACKBONES, BackboneSpec
+from vpr_lib.models.backbones import register as register_backbone
+from vpr_lib.models.costs import variant_costs
+from vpr_lib.train.losses import LOSSES
+from vpr_lib.train.run import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_new_aggregator_and_loss_are_one_class_and_one_entry(synth_smoke, results_tmp, monkeypatch):
+    """The aggregator recipe (one registered class) and the loss recipe (one entry), then a params variant."""
+    @register("toy_max")
+    class ToyMax(nn.Module):
+        """Max pooling + Linear: the smallest aggregator that keeps the contract."""
+        def __init__(self, in_shape, out_dim: int = 16):
+            super().__init__()
+            self.fc, self.out_dim = nn.Linear(in_shape[0], out_dim), out_dim
+
+        def forward(self, x):
+            return self.fc(x.amax(dim=(2, 3)))
+
+    monkeypatch.setitem(LOSSES, "toy_margin", losses.MarginLoss)
+    try:
+        check_aggregator("toy_max")  # what the registries' tests check for every aggregator
+        variant = {"aggregator": "toy_max", "aggregator_kwargs": {"out_dim": 16}, "loss": "toy_margin",
+                   "loss_kwargs": {}}
+        config = run_configs(load_params("01_baseline", "smoke", {"data_root": str(synth_smoke), **variant}))[0]
+        metrics = json.loads((train(config, progress=False) / "metrics.json").read_text())
+        assert set(metrics["test"]) == {"SF-XS val", "SF-XS test", "Tokyo-XS"}
+        assert variant_costs([config]).loc["starter", "descriptor dim"] == 16
+    finally:
+        AGGREGATORS.pop("toy_max")
+
+
+def test_a_new_backbone_is_one_registered_spec(monkeypatch):
+    """The backbone recipe: build, weights enum and named stages; channels and map sizes are computed."""
+    def stages(m):
+        return {"conv1": [m.conv1, m.bn1, m.relu, m.maxpool], "layer1": [m.layer1], "layer2": [m.layer2],
+                "layer3": [m.layer3]}
+
+    monkeypatch.setitem(BACKBONES, "toy_resnet18", None)  # restored after the test
+    register_backbone("toy_resnet18", BackboneSpec(lambda: torchvision.models.resnet18(weights=None),
+                                                   torchvision.models.ResNet18_Weights.IMAGENET1K_V1, stages))
+    model = VPRModel.from_config(model_config(backbone="toy_resnet18", image_size=[64, 64], last_stage="layer3",
+                                              frozen_stages=2))
+    assert model.feature_shape == (256, 4, 4) and model(torch.randn(2, 3, 64, 64)).shape == (2, 512)
+
+
+def test_a_new_notebook_is_the_notebook_its_params_and_a_section(synth_smoke, results_tmp, tmp_path, monkeypatch):
+    """The notebook recipe: notebooks/14_toy.ipynb, params/14_toy.yaml (with its `report:` block) and
+    report/sections/14_toy.tex; the runner, the plan and the report find it with no other file edited."""
+    root = tmp_path / "kit"
+    for folder in ("notebooks", "params", "report", "docs"):
+        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("generated", "main.*"))
+    nb = nbformat.read(ROOT / "notebooks" / "02_gem.ipynb", as_version=4)
+    for cell in nb.cells:
+        cell.source = cell.source.replace("02_gem", "14_toy")
+    nbformat.write(nb, root / "notebooks" / "14_toy.ipynb")
+    (root / "params" / "14_toy.yaml").write_text(
+        "extends: train\ndefaults: {seeds: [0]}\nprofiles: {smoke: {}, demo: {}, full: {}}\n"
+        "variants:\n  avg: {}\n  gem: {aggregator: gem, aggregator_kwargs: {out_dim: 512}}\n"
+        "report: {title: A toy comparison, compares: average pooling vs GeM}\n")
+    (root / "report" / "sections" / "14_toy.tex").write_text("Why this comparison (authored, no numbers).\n")
+    monkeypatch.setenv("VPR_ROOT", str(root))
+    from vpr_lib.config import notebook_runs
+    from vpr_lib.experiments import run_experiment
+    from vpr_lib.report import generate, report_steps
+    assert report_steps()[-1][0] == "14_toy" and len(notebook_runs("14_toy", "smoke")) == 2
+    run_experiment("14_toy", "smoke", str(synth_smoke), progress=False)
+    text = (generate(report=root / "report") / "experiments.tex").read_text()
+    assert r"\subsection{A toy comparison}" in text and r"\input{sections/14_toy}" in text
+    assert r"\input{generated/tables/14_toy}" in text

@@ -1,0 +1,116 @@
+"""The report's sections that are not one experiment's: notebook 03's visual analysis, notebook 12's search study,
+and the course reports beside the kit.  Each takes (results, gen, report) and returns (LaTeX, macros) or None."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from vpr_lib.data.layout import TEST_SETS
+from vpr_lib.report_tex import copy_figure, describe_data, figure_tex, plain_table, plural, read_table, tex_escape
+from vpr_lib.results import atomic_write_text
+from vpr_lib.seeds import seeds_vs_kit
+
+SET_LABELS = {rel: name for name, rel in TEST_SETS.items()}  # sf_xs/test -> SF-XS test
+
+
+def knn_section(results: Path, gen: Path, report: Path) -> str | None:
+    """Notebook 12: exact vs approximate search on the test sets and the scaling study."""
+    scaling = read_table(results / "tables" / "12_knn_scaling.csv")
+    by_set = read_table(results / "tables" / "12_knn_test_sets.csv")
+    if scaling is None or by_set is None:
+        return None
+    parts = [r"\subsection{Exact and approximate nearest-neighbour search}", r"\label{sec:12_knn}"]
+    if (report / "sections" / "12_knn.tex").is_file():
+        parts.append(r"\input{sections/12_knn}")
+    seeds = by_set.seed.nunique()
+    source = read_table(results / "tables" / "02_gem_runs.csv")  # whose descriptors notebook 12 searched
+    info = describe_data(source) if source is not None else None
+    where = (f"{info['data']} ({tex_escape(info['profile'])} profile), positives within {info['threshold']} m"
+             if info else "positives within 25 m")
+    summary = by_set.groupby(["set", "index"], sort=False).agg(
+        **{"memory MB": ("memory MB", "mean"), "query ms": ("query ms", "mean"),
+           "R@1": ("R@1", lambda v: f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0:.1f}"),
+           "R@5": ("R@5", lambda v: f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0:.1f}")}).reset_index()
+    summary["memory MB"] = summary["memory MB"].map(lambda v: f"{v:.3f}")
+    summary["query ms"] = summary["query ms"].map(lambda v: f"{v:.4f}")
+    parts.append(plain_table(summary, f"Exact and approximate search on the test sets with the descriptors of "
+                                      f"{plural(seeds, 'trained GeM model')} (one per seed; R@N mean $\\pm$ std over them), {where}: "
+                                      "index memory, query time per query on this machine's CPU", "12_knn_test_sets", gen))
+    table = scaling[["index", "database", "memory MB", "query ms", "R@1", "% memory saved", "% time saved"]].copy()
+    table["database"] = table["database"].map(lambda v: f"{int(v):,}")
+    for column, digits in (("memory MB", 1), ("query ms", 3), ("R@1", 1), ("% memory saved", 1), ("% time saved", 1)):
+        table[column] = table[column].map(lambda v, d=digits: f"{v:.{d}f}")
+    parts.append(plain_table(table, "Scaling study: the SF-XS test database padded with synthetic distractors "
+                                    f"(one trained model, SF-XS test queries; {where}); savings relative to exact "
+                                    "search of the same size", "12_knn_scaling", gen))
+    figure = copy_figure(results, gen, "12_knn_scaling")
+    if figure:
+        parts.append(figure_tex(figure, "Memory and query time (log scales) and R@1 against database size.",
+                                "fig:12_knn_scaling", wide=True))
+    largest = scaling[scaling.database == scaling.database.max()].set_index("index")
+    macros = [rf"\newcommand{{\KnnLargest}}{{{int(largest.database.iloc[0]):,}}}",
+              rf"\newcommand{{\KnnHnswLargest}}{{{int(scaling[scaling['index'] == 'hnsw'].database.max()):,}}}"
+              if (scaling["index"] == "hnsw").any() else r"\newcommand{\KnnHnswLargest}{0}"]
+    if "ivf_pq" in largest.index:
+        row = largest.loc["ivf_pq"]
+        macros += [rf"\newcommand{{\KnnPqMemorySaved}}{{{row['% memory saved']:.1f}}}",
+                   rf"\newcommand{{\KnnPqTimeSaved}}{{{row['% time saved']:.1f}}}",
+                   rf"\newcommand{{\KnnPqRone}}{{{row['R@1']:.1f}}}",
+                   rf"\newcommand{{\KnnExactRone}}{{{largest.loc['exact', 'R@1']:.1f}}}"]
+    parts.append(r"\FloatBarrier")
+    return "\n".join(parts), macros
+
+
+def analysis_section(results: Path, gen: Path, report: Path) -> str | None:
+    """Notebook 03: prediction grid, heatmaps, recall by time of day, failure categories."""
+    grid = copy_figure(results, gen, "03_grid_sf_xs_test")
+    if grid is None:
+        return None
+    parts = [r"\subsection{Visual analysis}", r"\label{sec:03_visual_analysis}"]
+    if (report / "sections" / "03_visual_analysis.tex").is_file():
+        parts.append(r"\input{sections/03_visual_analysis}")
+    parts.append(figure_tex(grid, "SF-XS test queries (left) and their top-4 predictions: green within 25 m, "
+                                  "red beyond; labels give rank and distance in metres.", "fig:grid"))
+    by_time = copy_figure(results, gen, "03_recall_by_time_of_day")
+    if by_time:
+        parts.append(figure_tex(by_time, "R@1 by the query's time of day on each test set (GeM runs, mean over "
+                                         "seeds).", "fig:recall_by_time"))
+    heat = copy_figure(results, gen, "03_heatmaps")
+    if heat:
+        parts.append(figure_tex(heat, "Activation heatmaps over SF-XS test queries (norm of the last feature "
+                                      "map; for GeM the per-position sum it averages).", "fig:heatmaps", wide=True))
+    for table_name, caption in (("03_recall_by_time_of_day_gem", "R@1 (\\%) by the query's time of day (GeM runs, "
+                                                                 "mean over seeds)"),
+                                ("03_failures_sf_xs_test", "Failure categories on SF-XS test (GeM runs): queries, "
+                                                           "R@1 within the category and its share of all rank-1 "
+                                                           "failures; categories overlap")):
+        table = read_table(results / "tables" / f"{table_name}.csv")
+        if table is not None:
+            table = table.rename(columns=lambda c: c.replace("_", " "))  # readable headings: time of day
+            if "set" in table:
+                table["set"] = table["set"].map(lambda rel: SET_LABELS.get(rel, rel))
+            if "queries" in table:
+                table["queries"] = table["queries"].round().astype(int)  # a count, also when averaged over runs
+            parts.append(plain_table(table, caption, table_name, gen))
+    return "\n".join(parts), []
+
+
+def seeds_section(results: Path, gen: Path, report: Path) -> tuple[str, list] | None:
+    """The course reports' numbers beside the kit's (vpr_lib.seeds), and how often their best variant agrees."""
+    table = seeds_vs_kit(results)
+    if table.empty:
+        return None
+    best = table.groupby("comparison", sort=False).apply(
+        lambda g: set(g.variant[g["report rank"] == 1]) & set(g.variant[g["kit rank"] == 1]) != set())
+    parts = [r"\subsection{The course reports beside the kit}", r"\label{sec:seeds_vs_kit}"]
+    if (report / "sections" / "seeds_vs_kit.tex").is_file():
+        parts.append(r"\input{sections/seeds_vs_kit}")
+    kit = [c for c in table.columns if c.startswith("kit ") and "R@" in c][0]
+    shown = table.drop(columns=["kit seeds"]).rename(columns={kit: f"{kit} (mean ± std)"})
+    parts += [plain_table(shown, f"The same comparisons in the course's reports (their own data, backbone and "
+                                 f"training; rank 1 = best within the comparison) and in this study "
+                                 f"({table['kit seeds'].min()}+ seeds, the results store's runs)",
+                          "seeds_vs_kit", gen, wide=True), r"\FloatBarrier"]
+    macros = [rf"\newcommand{{\SeedsComparisons}}{{{len(best)}}}",
+              rf"\newcommand{{\SeedsSameBest}}{{{int(best.sum())}}}"]
+    atomic_write_text(results / "tables" / "seeds_vs_kit.csv", table.to_csv(index=False))
+    return "\n".join(parts), macros
