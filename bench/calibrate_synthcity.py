@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from vpr_lib.data import PlacesDataset, RetrievalDataset
 from vpr_lib.data.transforms import eval_transform, train_transform
 from vpr_lib.data.layout import TEST_SETS
+from vpr_lib.train.settings import TRAIN_DEFAULTS
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors, first_correct_rank
 from vpr_lib.models import VPRModel
 
@@ -86,7 +87,9 @@ def main():
         torch.manual_seed(seed)
         np.random.seed(seed)
         random.seed(seed)
-        model = VPRModel(image_size=size, last_stage=args.last_stage, aggregator="gem", pretrained="none")
+        model = VPRModel.from_config({**TRAIN_DEFAULTS, "image_size": list(size), "last_stage": args.last_stage,
+                                      "pretrained": "none", "aggregator": "gem", "aggregator_kwargs": {},
+                                      "normalize": True})
         for r in evaluate_all(model, args.data, size, conditions, args.device):
             records.append(dict(r, seed=seed, stage="untrained"))
         places = PlacesDataset.from_folder(args.data / "gsv_xs/train", img_per_place=4,

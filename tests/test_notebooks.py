@@ -140,6 +140,9 @@ def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, res
     markdown = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in executed.cells
                        for o in c.get("outputs", []))
     assert "**Against `avg`** (R@1" in markdown and "over 2 seeds and the queries" in markdown  # generated findings
+    from findings_text import check
+    assert not check(markdown[markdown.index("**Against `avg`**"):],
+                     pd.read_csv(results_tmp / "tables" / "02_gem_versus.csv").set_index("variant"))
     first = nbformat.read(results_tmp / "executed" / "01_baseline.ipynb", as_version=4)
     assert "only `starter` ran here" in "".join("".join(o.get("data", {}).get("text/markdown", ""))
                                                 for c in first.cells for o in c.get("outputs", []))
@@ -147,8 +150,10 @@ def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, res
 
 
 def test_03_visual_analysis_saves_grids_and_condition_tables(synth_smoke, results_tmp):
+    from vpr_lib.experiments import run_experiment
     run_notebook(ROOT / "notebooks" / "03_visual_analysis.ipynb", "smoke", str(synth_smoke))
-    runs = pd.read_csv(results_tmp / "tables" / "02_gem_runs.csv")  # 03 analyses 02's runs (trained here)
+    assert not (results_tmp / "tables" / "02_gem_runs.csv").exists()  # 02's tables are 02's to write
+    runs = run_experiment("02_gem", "smoke", str(synth_smoke), save=False).runs  # 03 trained them: now reused
     for run_id in runs.groupby("variant").first().run_id:
         for test_set in ("sf_xs_test", "tokyo_xs_test"):
             grids = sorted((results_tmp / "grids" / run_id / test_set).glob("query_*.png"))
@@ -179,6 +184,14 @@ def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
     versus = pd.read_csv(results_tmp / "tables" / f"{name}_versus.csv")
     assert len(versus) == len(variants) - 1 and "SF-XS test Δ R@1" in versus
     assert set(versus["SF-XS test verdict"]) <= {"better", "worse", "within noise"}
+    from findings_text import check  # the findings under the table say what the saved versus table says
+    executed = nbformat.read(results_tmp / "executed" / f"{name}.ipynb", as_version=4)
+    first = list(variants)[0]
+    cells = [c for c in executed.cells if c.cell_type == "code" and c.source.strip().endswith(f'exp.compare("{first}")')
+             and "variants=" not in c.source]
+    if cells:  # 10 compares a subset first (its own table)
+        text = "".join("".join(o["data"]["text/markdown"]) for o in cells[0].outputs if "text/markdown" in o.get("data", {}))
+        assert not check(text, versus.set_index("variant"))
     for figure in ("val_curves", "bars"):
         assert (results_tmp / "figures" / f"{name}_{figure}.png").is_file()
     if name == "05_miners":  # fractions of the batch each miner kept, per epoch
@@ -237,8 +250,9 @@ def test_12_knn_compares_indexes_on_trained_descriptors(synth_smoke, results_tmp
     assert set(by_set["index"]) == {"exact", "ivf_flat", "ivf_pq", "hnsw"}
     assert set(by_set["set"]) == {"sf_xs/test", "tokyo_xs/test"} and set(by_set.seed) == {0, 1}  # 02's gem seeds
     # exact search on the cached descriptors gives the run's own evaluation recall
-    runs = pd.read_csv(results_tmp / "tables" / "02_gem_runs.csv")
-    results = pd.read_csv(results_tmp / "tables" / "02_gem_results.csv")
+    from vpr_lib.experiments import run_experiment
+    source = run_experiment("02_gem", "smoke", str(synth_smoke), save=False)  # 12 trained them: now reused
+    runs, results = source.runs, source.results
     expected = results[(results.variant == "gem") & (results.seed == 0) & (results.set == "SF-XS test")]["R@1"].item()
     exact = by_set[(by_set["index"] == "exact") & (by_set.seed == 0) & (by_set.set == "sf_xs/test")]["R@1"].item()
     assert exact == pytest.approx(expected)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from vpr_lib.errors import VPRInputError
 from vpr_lib.report import build_pdf, generate, tex_escape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -262,3 +263,34 @@ def test_the_data_section_is_generated_from_notebook_00s_outputs(tmp_path):
     shutil.rmtree(results / "tables"), (results / "tables").mkdir()
     _fake_step(results / "tables", "09_heads", ["cosplace", "netvlad"])
     assert (generate(results, report) / "data.tex").read_text().strip() == ""  # notebook 00 not run: no section
+
+
+def test_report_settings_are_checked_item_by_item(tmp_path):
+    from vpr_lib.config import report_settings
+    bad = tmp_path / "14_bad.yaml"
+    bad.write_text("defaults: {}\nprofiles: {}\nreport: {title: T, tables: [{name: 14_costs}]}\n")
+    with pytest.raises(VPRInputError, match=r"report tables must be a list of \{name, caption\} mappings"):
+        report_settings(str(bad))
+    bad.write_text("defaults: {}\nprofiles: {}\nreport: {title: T, table_groups: [[optimizers, sgd.*]]}\n")
+    with pytest.raises(VPRInputError, match=r"report table_groups must be a list of \{label, variants\}"):
+        report_settings(str(bad))
+
+
+def test_a_variant_no_table_group_names_is_reported_in_an_other_group():
+    from vpr_lib.report import table_groups
+    summary = pd.DataFrame({"variant": ["none", "sgd", "lion", "chance"], "SF-XS val R@1": ["1 ± 0"] * 4})
+    settings = {"table_groups": [{"label": "optimizers", "variants": "(none|sgd)"}]}
+    groups = table_groups(settings, summary)
+    assert [(suffix, label, list(rows.variant)) for suffix, label, rows in groups] == [
+        ("_1", "optimizers", ["none", "sgd", "chance"]), ("_2", "other variants", ["lion", "chance"])]
+
+
+def test_compare_on_a_subset_keeps_the_baseline(monkeypatch):
+    from vpr_lib import experiments
+    seen = []
+    monkeypatch.setattr(experiments, "versus", lambda rows, baseline: seen.append((set(rows.variant), baseline))
+                        or pd.DataFrame())
+    results = pd.DataFrame({"variant": ["random", "full", "partial", "positives_25m"], "set": "sf_xs/test"})
+    exp = experiments.Experiment("10_mining", {}, pd.DataFrame(), results, pd.DataFrame())
+    exp.compare("random", variants=["full", "partial"])
+    assert seen == [({"random", "full", "partial"}, "random")]

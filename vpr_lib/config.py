@@ -24,9 +24,12 @@ PROFILES = ("smoke", "demo", "full")
 TOP_KEYS = ("extends", "defaults", "profiles", "variants", "report")
 # A notebook's section in the report: `section` names its builder (vpr_lib.report: `experiment`, the default, for
 # a notebook that trains; `visual_analysis`, `knn`); `title` and `compares` (what its table compares, in a caption);
-# `table_groups` splits its summary into one table per [label, regular expression on the variant names];
-# `tables` and `figures` add results/tables|figures/<name> with a caption; `epoch_table` adds its per-epoch table.
+# `table_groups` splits its summary into one table per {label, variants: regular expression on the variant names};
+# `tables` and `figures` add results/tables|figures/<name> with a caption: [{name, caption}]; `epoch_table: true`
+# adds its per-epoch table.
 REPORT_KEYS = ("section", "title", "compares", "table_groups", "tables", "figures", "epoch_table")
+REPORT_ITEM_KEYS = {"table_groups": ("label", "variants"), "tables": ("name", "caption"), "figures": ("name", "caption")}
+REPORT_ITEM_OPTIONS = {"tables": {"wide": bool}}  # wide: across both columns (a table of many columns)
 
 
 def _check_keys(given: dict, valid, where: str) -> None:
@@ -102,6 +105,18 @@ def report_settings(name: str) -> dict | None:
     if not isinstance(settings, dict):
         raise VPRInputError(f"{path}: report must be a mapping of {list(REPORT_KEYS)}, got {settings!r}.")
     _check_keys(settings, REPORT_KEYS, f"{path} (report)")
+    for key, fields in REPORT_ITEM_KEYS.items():
+        items = settings.get(key, [])
+        options = REPORT_ITEM_OPTIONS.get(key, {})
+        if not (isinstance(items, list) and all(
+                isinstance(i, dict) and set(fields) <= set(i) <= set(fields) | set(options)
+                and all(isinstance(v, options.get(k, str)) for k, v in i.items()) for i in items)):
+            optional = "".join(f", optional {k}: {t.__name__}" for k, t in options.items())
+            raise VPRInputError(f"{path}: report {key} must be a list of {{{', '.join(fields)}}} mappings of strings"
+                                f"{optional}, got {items!r}.")
+    for key in ("section", "title", "compares"):
+        if key in settings and not isinstance(settings[key], str):
+            raise VPRInputError(f"{path}: report {key} must be a string, got {settings[key]!r}.")
     return {"section": "experiment", "title": name, "compares": name, "table_groups": [], "tables": [],
             "figures": [], "epoch_table": False, **settings}
 

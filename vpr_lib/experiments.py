@@ -56,8 +56,9 @@ class Experiment:
         first = self.results.variant.iloc[0]
         if (baseline is None or baseline == first) and variants is None and self.versus_first is not None:
             return Comparison(self.versus_first)
-        rows = self.results if variants is None else self.results[self.results.variant.isin(variants)]
-        return Comparison(versus(rows, baseline or first))
+        baseline = baseline or first
+        rows = self.results if variants is None else self.results[self.results.variant.isin({baseline, *variants})]
+        return Comparison(versus(rows, baseline))
 
     def costs(self, **kwargs) -> pd.DataFrame:
         """Descriptor size, parameters, FLOPs and extraction time of each variant that ran (models.costs)."""
@@ -85,12 +86,13 @@ class Comparison:
 
 def run_experiment(name: str, profile: str = "demo", data_root: str = "", overrides: dict | None = None,
                    variants: list | None = None, seeds: list | None = None,
-                   progress: bool | None = None) -> Experiment:
+                   progress: bool | None = None, save: bool = True) -> Experiment:
     """Train (or reuse) every run of params/<name>.yaml and save its tables under results/tables/.
 
     `variants` and `seeds` run only those of the profile's (a notebook's parameters cell sets them: a student with
     a few GPU hours picks `["gem", "mixvpr"]` and `[0]`); the tables then hold exactly what ran.
-    Progress bars show unless `progress` is False or VPR_NO_PROGRESS is set (as run_all does)."""
+    Progress bars show unless `progress` is False or VPR_NO_PROGRESS is set (as run_all does).  A notebook that
+    analyses another's runs (03, 12) passes save=False: the tables of that experiment stay its own notebook's."""
     if progress is None:
         progress = not os.environ.get("VPR_NO_PROGRESS")
     changes = dict(overrides or {})
@@ -120,6 +122,8 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
             results.append(dict(key, run_id=run_dir.name, set=test_set, **recalls))
         epochs.append(pd.read_csv(run_dir / "epochs.csv").assign(**key))
     exp = Experiment(name, params, pd.DataFrame(runs), pd.DataFrame(results), pd.concat(epochs, ignore_index=True))
+    if not save:
+        return exp
     save_table(exp.runs, f"{name}_runs")
     save_table(exp.results, f"{name}_results")
     save_table(exp.epochs, f"{name}_epochs")

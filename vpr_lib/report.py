@@ -51,11 +51,16 @@ def table_groups(settings: dict, summary: pd.DataFrame):
     if not settings["table_groups"]:
         return [("", None, summary)]
     groups, chance = [], summary[summary.variant == "chance"]  # the chance row goes with every group
+    variants = summary[summary.variant != "chance"].variant.astype(str)
+    grouped = pd.Series(False, index=variants.index)
     for i, group in enumerate(settings["table_groups"]):
-        label, pattern = group["label"], group["variants"]
-        rows = summary[summary.variant.astype(str).str.fullmatch(pattern) & (summary.variant != "chance")]
-        if len(rows) > (1 if i else 0):  # a group of one row compares nothing
-            groups.append((f"_{i + 1}", label, pd.concat([rows, chance])))
+        matched = variants.str.fullmatch(group["variants"])
+        grouped |= matched
+        if matched.sum() > (1 if i else 0):  # a group of one row compares nothing
+            groups.append((f"_{i + 1}", group["label"], pd.concat([summary.loc[matched[matched].index], chance])))
+    if not grouped.all():  # a variant that no group names is not left out of the report
+        others = summary.loc[grouped[~grouped].index]
+        groups.append((f"_{len(settings['table_groups']) + 1}", "other variants", pd.concat([others, chance])))
     return groups
 
 
@@ -88,11 +93,11 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
                                              f"{plural(info['seeds'], 'seed')}, {info['data']}.")):
         path = copy_figure(results, gen, figure)
         if path:
-            parts.append(figure_tex(path, caption, f"fig:{figure}", wide=figure.endswith("_bars")))
+            parts.append(figure_tex(path, caption, f"fig:{figure}"))
     for extra in settings["tables"]:
         table = read_table(results / "tables" / f"{extra['name']}.csv")
         if table is not None:
-            parts.append(plain_table(table, extra["caption"], extra["name"], gen))
+            parts.append(plain_table(table, extra["caption"], extra["name"], gen, wide=extra.get("wide", False)))
     for extra in settings["figures"]:
         path = copy_figure(results, gen, extra["name"])
         if path:
@@ -142,7 +147,7 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     sections, macros, all_runs, infos = [], [], [], []
     for name, settings in report_steps():
         if settings["section"] != "experiment":
-            special = SECTIONS[settings["section"]](results, gen, report)
+            special = SECTIONS[settings["section"]](name, results, gen, report)
             if special:
                 sections.append(special[0])
                 macros += special[1]
@@ -165,7 +170,7 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     macros += [rf"\newcommand{{\NumRuns}}{{{len(run_ids)}}}", rf"\newcommand{{\NumSteps}}{{{len(all_runs)}}}",
                rf"\newcommand{{\DataName}}{{{tex_escape(', '.join(data))}}}",
                rf"\newcommand{{\BootstrapReplicates}}{{{REPLICATES:,}}}",
-               rf"\newcommand{{\MinSeeds}}{{{plural(min(i['seeds'] for i in infos), 'seed')}}}"]
+               rf"\newcommand{{\MinSeeds}}{{{plural(min((i['seeds'] for i in infos), default=0), 'seed')}}}"]
     (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
     (gen / "data.tex").write_text(data_section(results, gen, report, ", ".join(data)) + "\n")
     (gen / "experiments.tex").write_text("\n\n".join(sections) + "\n")

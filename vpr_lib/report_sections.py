@@ -1,9 +1,11 @@
 """The report's sections that are not one experiment's: notebook 03's visual analysis, notebook 12's search study,
-and the course reports beside the kit.  Each takes (results, gen, report) and returns (LaTeX, macros) or None."""
+and the course reports beside the kit.  Each returns (LaTeX, macros) or None; the first two read which runs they
+show from their notebook's params (`name`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from vpr_lib.config import load_params
 from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.report_tex import copy_figure, describe_data, figure_tex, plain_table, plural, read_table, tex_escape
 from vpr_lib.results import atomic_write_text
@@ -12,7 +14,7 @@ from vpr_lib.seeds import seeds_vs_kit
 SET_LABELS = {rel: name for name, rel in TEST_SETS.items()}  # sf_xs/test -> SF-XS test
 
 
-def knn_section(results: Path, gen: Path, report: Path) -> str | None:
+def knn_section(name: str, results: Path, gen: Path, report: Path) -> str | None:
     """Notebook 12: exact vs approximate search on the test sets and the scaling study."""
     scaling = read_table(results / "tables" / "12_knn_scaling.csv")
     by_set = read_table(results / "tables" / "12_knn_test_sets.csv")
@@ -22,7 +24,8 @@ def knn_section(results: Path, gen: Path, report: Path) -> str | None:
     if (report / "sections" / "12_knn.tex").is_file():
         parts.append(r"\input{sections/12_knn}")
     seeds = by_set.seed.nunique()
-    source = read_table(results / "tables" / "02_gem_runs.csv")  # whose descriptors notebook 12 searched
+    params = load_params(name)
+    source = read_table(results / "tables" / f"{params['experiment']}_runs.csv")  # whose descriptors it searched
     info = describe_data(source) if source is not None else None
     where = (f"{info['data']} ({tex_escape(info['profile'])} profile), positives within {info['threshold']} m"
              if info else "positives within 25 m")
@@ -30,10 +33,11 @@ def knn_section(results: Path, gen: Path, report: Path) -> str | None:
         **{"memory MB": ("memory MB", "mean"), "query ms": ("query ms", "mean"),
            "R@1": ("R@1", lambda v: f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0:.1f}"),
            "R@5": ("R@5", lambda v: f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0:.1f}")}).reset_index()
+    summary["set"] = summary["set"].map(lambda rel: SET_LABELS.get(rel, rel))
     summary["memory MB"] = summary["memory MB"].map(lambda v: f"{v:.3f}")
     summary["query ms"] = summary["query ms"].map(lambda v: f"{v:.4f}")
     parts.append(plain_table(summary, f"Exact and approximate search on the test sets with the descriptors of "
-                                      f"{plural(seeds, 'trained GeM model')} (one per seed; R@N mean $\\pm$ std over them), {where}: "
+                                      f"{plural(seeds, 'trained ' + tex_escape(params['variant']) + ' model')} (one per seed; R@N mean $\\pm$ std over them), {where}: "
                                       "index memory, query time per query on this machine's CPU", "12_knn_test_sets", gen))
     table = scaling[["index", "database", "memory MB", "query ms", "R@1", "% memory saved", "% time saved"]].copy()
     table["database"] = table["database"].map(lambda v: f"{int(v):,}")
@@ -41,7 +45,7 @@ def knn_section(results: Path, gen: Path, report: Path) -> str | None:
         table[column] = table[column].map(lambda v, d=digits: f"{v:.{d}f}")
     parts.append(plain_table(table, "Scaling study: the SF-XS test database padded with synthetic distractors "
                                     f"(one trained model, SF-XS test queries; {where}); savings relative to exact "
-                                    "search of the same size", "12_knn_scaling", gen))
+                                    "search of the same size", "12_knn_scaling", gen, wide=True))
     figure = copy_figure(results, gen, "12_knn_scaling")
     if figure:
         parts.append(figure_tex(figure, "Memory and query time (log scales) and R@1 against database size.",
@@ -56,12 +60,14 @@ def knn_section(results: Path, gen: Path, report: Path) -> str | None:
                    rf"\newcommand{{\KnnPqTimeSaved}}{{{row['% time saved']:.1f}}}",
                    rf"\newcommand{{\KnnPqRone}}{{{row['R@1']:.1f}}}",
                    rf"\newcommand{{\KnnExactRone}}{{{largest.loc['exact', 'R@1']:.1f}}}"]
-    parts.append(r"\FloatBarrier")
     return "\n".join(parts), macros
 
 
-def analysis_section(results: Path, gen: Path, report: Path) -> str | None:
-    """Notebook 03: prediction grid, heatmaps, recall by time of day, failure categories."""
+def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str | None:
+    """Notebook 03: prediction grid, heatmaps, recall by time of day, failure categories (of the last variant it
+    compares)."""
+    shown = load_params(name)["compare"][-1]
+    runs_of = f"{tex_escape(shown)} runs"
     grid = copy_figure(results, gen, "03_grid_sf_xs_test")
     if grid is None:
         return None
@@ -72,15 +78,16 @@ def analysis_section(results: Path, gen: Path, report: Path) -> str | None:
                                   "red beyond; labels give rank and distance in metres.", "fig:grid"))
     by_time = copy_figure(results, gen, "03_recall_by_time_of_day")
     if by_time:
-        parts.append(figure_tex(by_time, "R@1 by the query's time of day on each test set (GeM runs, mean over "
+        parts.append(figure_tex(by_time, f"R@1 by the query's time of day on each test set ({runs_of}, mean over "
                                          "seeds).", "fig:recall_by_time"))
     heat = copy_figure(results, gen, "03_heatmaps")
     if heat:
-        parts.append(figure_tex(heat, "Activation heatmaps over SF-XS test queries (norm of the last feature "
-                                      "map; for GeM the per-position sum it averages).", "fig:heatmaps", wide=True))
-    for table_name, caption in (("03_recall_by_time_of_day_gem", "R@1 (\\%) by the query's time of day (GeM runs, "
-                                                                 "mean over seeds)"),
-                                ("03_failures_sf_xs_test", "Failure categories on SF-XS test (GeM runs): queries, "
+        gem = "; for GeM the per-position sum it averages" if shown == "gem" else ""
+        parts.append(figure_tex(heat, f"Activation heatmaps over SF-XS test queries (norm of the last feature map"
+                                      f"{gem}).", "fig:heatmaps", wide=True))
+    for table_name, caption in ((f"03_recall_by_time_of_day_{shown}", f"R@1 (\\%) by the query's time of day "
+                                                                      f"({runs_of}, mean over seeds)"),
+                                ("03_failures_sf_xs_test", f"Failure categories on SF-XS test ({runs_of}): queries, "
                                                            "R@1 within the category and its share of all rank-1 "
                                                            "failures; categories overlap")):
         table = read_table(results / "tables" / f"{table_name}.csv")

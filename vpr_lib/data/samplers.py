@@ -17,8 +17,6 @@ from torch.utils.data import Dataset, Sampler
 
 from vpr_lib.errors import VPRInputError
 
-SAMPLERS = ("pk", "mperclass", "hierarchical", "proxy", "self_supervised", "triplets")  # triplets: data/triplets.py
-
 
 class PlaceImages(Dataset):
     """The images of a PlacesDataset one by one: item j = (image, place label).  For image-level samplers."""

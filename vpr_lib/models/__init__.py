@@ -16,9 +16,10 @@ class VPRModel(nn.Module):
     It also takes the output of its backbone's frozen prefix, (B, *prefix_shape), as cached by
     vpr_lib.models.cache: the descriptor is then the same as from the images."""
 
-    def __init__(self, *, image_size=(64, 64), last_stage="layer4", pretrained="none", frozen_stages=0,
-                 aggregator="gem", aggregator_kwargs=None, normalize=True, backbone="resnet18"):
-        """Build models with `from_config` (training, costs, notebooks and tests do); keywords only."""
+    def __init__(self, *, image_size, last_stage, pretrained, frozen_stages, aggregator, aggregator_kwargs, normalize,
+                 backbone):
+        """Build models with `from_config` (training, costs, notebooks and tests do): no defaults here, so that a
+        model cannot drift from the training settings' (vpr_lib.train.settings)."""
         super().__init__()
         self.backbone = Backbone(backbone, last_stage, pretrained, frozen_stages)
         self.image_size = tuple(image_size)

@@ -1,11 +1,11 @@
 """Checks of a resolved run config, before anything trains: every factory name known (the error lists the valid
 ones), every value of its default's type, lists of the right form, and the sampler's constraints."""
-from vpr_lib.data.samplers import SAMPLERS
 from vpr_lib.data.transforms import AUGMENTATIONS
 from vpr_lib.data.triplets import MININGS
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models.aggregators import AGGREGATORS
 from vpr_lib.models.backbones import BACKBONES, stage_names
+from vpr_lib.train.data import SAMPLERS
 from vpr_lib.train.losses import CLASSIFICATION_LOSSES, LOSSES, MINERS
 from vpr_lib.train.optim import OPTIMIZERS, SCHEDULERS
 from vpr_lib.train.settings import FLEXIBLE_TYPES, TRAIN_DEFAULTS, TRIPLET_KWARGS

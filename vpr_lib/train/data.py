@@ -124,29 +124,7 @@ class VPRDataModule(L.LightningDataModule):
         return len(self.train_set)
 
     def train_dataloader(self):
-        c = self.config
-        workers = {"num_workers": c["num_workers"], "persistent_workers": c["num_workers"] > 0}
-        if c["sampler"] == "pk":
-            return DataLoader(self.train_set, batch_size=c["places_per_batch"], shuffle=True, drop_last=True,
-                              collate_fn=collate_places, **workers)
-        if c["sampler"] == "proxy":
-            self.proxy_sampler = ProxyBatchSampler(len(self.train_set), c["places_per_batch"], **c["sampler_kwargs"])
-            return DataLoader(self.train_set, batch_sampler=self.proxy_sampler, collate_fn=collate_places, **workers)
-        if c["sampler"] == "triplets":
-            kwargs = {**TRIPLET_KWARGS, **c["sampler_kwargs"]}
-            self.triplet_batches = MinedTripletBatches(self.train_set, self.describe, c["mining"], seed=c["seed"],
-                                                       epoch=lambda: self.trainer.current_epoch, **kwargs)
-            return DataLoader(self.train_set, batch_sampler=self.triplet_batches, collate_fn=collate_places,
-                              **workers)
-        if c["sampler"] == "self_supervised":
-            images = ImageIdentities(self.train_set)
-            batches = ViewsBatchSampler(len(images), c["places_per_batch"], c["img_per_place"],
-                                        len(self.train_set) // c["places_per_batch"])
-            return DataLoader(images, batch_sampler=batches, collate_fn=collate_images, **workers)
-        images = PlaceImages(self.train_set)
-        batches = image_batch_sampler(c["sampler"], images, c["places_per_batch"], c["img_per_place"],
-                                      c["sampler_kwargs"])
-        return DataLoader(images, batch_sampler=batches, collate_fn=collate_images, **workers)
+        return SAMPLERS[self.config["sampler"]](self)
 
     @torch.no_grad()
     def describe(self, indices) -> np.ndarray:
@@ -165,3 +143,52 @@ class VPRDataModule(L.LightningDataModule):
         c = self.config
         return DataLoader(self.val_set, batch_size=c["eval_batch_size"], shuffle=False,
                           num_workers=0 if self.val_set.fully_cached else c["num_workers"])
+
+
+# Training batches by `sampler`: name -> (data module) -> DataLoader; a new sampler is one function and one entry.
+def _workers(c: dict) -> dict:
+    return {"num_workers": c["num_workers"], "persistent_workers": c["num_workers"] > 0}
+
+
+def _places(dm: VPRDataModule) -> DataLoader:
+    """pk: P random places x K of their images."""
+    c = dm.config
+    return DataLoader(dm.train_set, batch_size=c["places_per_batch"], shuffle=True, drop_last=True,
+                      collate_fn=collate_places, **_workers(c))
+
+
+def _proxy(dm: VPRDataModule) -> DataLoader:
+    """proxy: batches of similar places (GPM), refreshed by ProxyUpdate from the model's place proxies."""
+    c = dm.config
+    dm.proxy_sampler = ProxyBatchSampler(len(dm.train_set), c["places_per_batch"], **c["sampler_kwargs"])
+    return DataLoader(dm.train_set, batch_sampler=dm.proxy_sampler, collate_fn=collate_places, **_workers(c))
+
+
+def _triplets(dm: VPRDataModule) -> DataLoader:
+    """triplets: offline mining on a database/queries split (data/triplets.py)."""
+    c = dm.config
+    kwargs = {**TRIPLET_KWARGS, **c["sampler_kwargs"]}
+    dm.triplet_batches = MinedTripletBatches(dm.train_set, dm.describe, c["mining"], seed=c["seed"],
+                                             epoch=lambda: dm.trainer.current_epoch, **kwargs)
+    return DataLoader(dm.train_set, batch_sampler=dm.triplet_batches, collate_fn=collate_places, **_workers(c))
+
+
+def _views(dm: VPRDataModule) -> DataLoader:
+    """self_supervised: P images x K augmented views, labelled by image."""
+    c = dm.config
+    images = ImageIdentities(dm.train_set)
+    batches = ViewsBatchSampler(len(images), c["places_per_batch"], c["img_per_place"],
+                                len(dm.train_set) // c["places_per_batch"])
+    return DataLoader(images, batch_sampler=batches, collate_fn=collate_images, **_workers(c))
+
+
+def _image_batches(dm: VPRDataModule) -> DataLoader:
+    """mperclass, hierarchical: pytorch-metric-learning's image-level samplers."""
+    c = dm.config
+    images = PlaceImages(dm.train_set)
+    batches = image_batch_sampler(c["sampler"], images, c["places_per_batch"], c["img_per_place"], c["sampler_kwargs"])
+    return DataLoader(images, batch_sampler=batches, collate_fn=collate_images, **_workers(c))
+
+
+SAMPLERS = {"pk": _places, "mperclass": _image_batches, "hierarchical": _image_batches, "proxy": _proxy,
+            "self_supervised": _views, "triplets": _triplets}

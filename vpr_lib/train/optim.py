@@ -7,7 +7,6 @@ from vpr_lib.errors import VPRInputError
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
               "asgd": torch.optim.ASGD}
-SCHEDULERS = ("none", "cosine", "plateau", "multistep")
 
 
 def build_optimizer(name: str, params, kwargs: dict | None = None):
@@ -19,27 +18,36 @@ def build_optimizer(name: str, params, kwargs: dict | None = None):
         raise VPRInputError(f"Bad optimizer_kwargs for {name!r}: {e}.") from None
 
 
-def build_scheduler(name: str, optimizer, kwargs: dict | None = None, epochs: int = 1):
-    """Lightning's lr_scheduler config (stepped once per epoch), or None for 'none'.
+def _cosine(optimizer, kwargs: dict, epochs: int) -> dict:
+    """CosineAnnealingLR over the epochs."""
+    kwargs.setdefault("T_max", epochs)
+    return {"scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **kwargs), "interval": "epoch"}
 
-    cosine: CosineAnnealingLR over the epochs; plateau: ReduceLROnPlateau on val R@1 (mode max);
-    multistep: MultiStepLR (milestones in epochs, gamma)."""
-    kwargs = dict(kwargs or {})
+
+def _plateau(optimizer, kwargs: dict, epochs: int) -> dict:
+    """ReduceLROnPlateau on val R@1 (mode max)."""
+    kwargs.setdefault("mode", "max")
+    return {"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **kwargs), "monitor": "val/R@1",
+            "interval": "epoch"}
+
+
+def _multistep(optimizer, kwargs: dict, epochs: int) -> dict:
+    """MultiStepLR (milestones in epochs, default half of them; gamma)."""
+    kwargs.setdefault("milestones", [max(1, epochs // 2)])
+    return {"scheduler": torch.optim.lr_scheduler.MultiStepLR(optimizer, **kwargs), "interval": "epoch"}
+
+
+# name -> (optimizer, scheduler_kwargs, epochs) -> Lightning's lr_scheduler config; a new one is one entry
+SCHEDULERS = {"none": None, "cosine": _cosine, "plateau": _plateau, "multistep": _multistep}
+
+
+def build_scheduler(name: str, optimizer, kwargs: dict | None = None, epochs: int = 1):
+    """Lightning's lr_scheduler config (stepped once per epoch), or None for 'none'."""
+    if name not in SCHEDULERS:
+        raise VPRInputError(f"Unknown scheduler {name!r}; expected one of {list(SCHEDULERS)}.")
+    if SCHEDULERS[name] is None:
+        return None
     try:
-        if name == "none":
-            return None
-        if name == "cosine":
-            kwargs.setdefault("T_max", epochs)
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **kwargs)
-        elif name == "plateau":
-            kwargs.setdefault("mode", "max")
-            return {"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **kwargs),
-                    "monitor": "val/R@1", "interval": "epoch"}
-        elif name == "multistep":
-            kwargs.setdefault("milestones", [max(1, epochs // 2)])
-            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, **kwargs)
-        else:
-            raise VPRInputError(f"Unknown scheduler {name!r}; expected one of {list(SCHEDULERS)}.")
+        return SCHEDULERS[name](optimizer, dict(kwargs or {}), epochs)
     except TypeError as e:
         raise VPRInputError(f"Bad scheduler_kwargs for {name!r}: {e}.") from None
-    return {"scheduler": scheduler, "interval": "epoch"}
