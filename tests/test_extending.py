@@ -18,14 +18,18 @@ from vpr_lib.models.aggregators import AGGREGATORS, register
 from vpr_lib.models.backbones import BACKBONES, BackboneSpec
 from vpr_lib.models.backbones import register as register_backbone
 from vpr_lib.models.costs import variant_costs
+from vpr_lib.train.data import SAMPLERS
 from vpr_lib.train.losses import LOSSES
+from vpr_lib.train.optim import SCHEDULERS
 from vpr_lib.train.run import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_a_new_aggregator_and_loss_are_one_class_and_one_entry(synth_smoke, results_tmp, monkeypatch):
-    """The aggregator recipe (one registered class) and the loss recipe (one entry), then a params variant."""
+def test_a_new_aggregator_loss_sampler_and_scheduler_are_one_class_or_entry_each(synth_smoke, results_tmp,
+                                                                                 monkeypatch):
+    """The recipes for an aggregator (one registered class), a loss, a sampler and a scheduler (one entry each),
+    then a params variant that uses them all; one run trains with it."""
     @register("toy_max")
     class ToyMax(nn.Module):
         """Max pooling + Linear: the smallest aggregator that keeps the contract."""
@@ -37,13 +41,17 @@ def test_a_new_aggregator_and_loss_are_one_class_and_one_entry(synth_smoke, resu
             return self.fc(x.amax(dim=(2, 3)))
 
     monkeypatch.setitem(LOSSES, "toy_margin", losses.MarginLoss)
+    used = []
+    monkeypatch.setitem(SAMPLERS, "toy_places", lambda dm: used.append("sampler") or SAMPLERS["pk"](dm))
+    monkeypatch.setitem(SCHEDULERS, "toy_constant", lambda optimizer, kwargs, epochs: used.append("scheduler") or {
+        "scheduler": torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0), "interval": "epoch"})
     try:
         check_aggregator("toy_max")  # what the registries' tests check for every aggregator
         variant = {"aggregator": "toy_max", "aggregator_kwargs": {"out_dim": 16}, "loss": "toy_margin",
-                   "loss_kwargs": {}}
+                   "loss_kwargs": {}, "sampler": "toy_places", "scheduler": "toy_constant"}
         config = run_configs(load_params("01_baseline", "smoke", {"data_root": str(synth_smoke), **variant}))[0]
         metrics = json.loads((train(config, progress=False) / "metrics.json").read_text())
-        assert set(metrics["test"]) == {"SF-XS val", "SF-XS test", "Tokyo-XS"}
+        assert set(metrics["test"]) == {"SF-XS val", "SF-XS test", "Tokyo-XS"} and set(used) == {"sampler", "scheduler"}
         assert variant_costs([config]).loc["starter", "descriptor dim"] == 16
     finally:
         AGGREGATORS.pop("toy_max")

@@ -1,4 +1,16 @@
-"""Aggregators: feature map (B, C, H, W) → descriptor (B, D). A string-keyed registry."""
+"""Aggregators: feature map (B, C, H, W) → descriptor (B, D). A string-keyed registry: every module of this package
+registers itself, so a new aggregator is one file (docs/extending.md; tests/test_registries.py checks each one).
+
+The contract of a registered class:
+- `@register("name")`; `__init__(self, in_shape, **kwargs)` with in_shape = (C, H, W) of the maps it is built for
+  and every kwarg with a default (the params' `aggregator_kwargs` are the kwargs);
+- `self.out_dim`: the descriptor size; `forward(x: (B, C, H, W)) -> (B, out_dim)` (VPRModel L2-normalises it);
+- built for one map shape (weights or clusters sized by it): keep `self.in_shape` and call `check_input(self, x)`
+  in forward, so another shape stops with the expected one; otherwise any H x W gives the same out_dim;
+- `fixed_input = True` when its weights depend on H x W: VPRModel then refuses images of another size;
+- starting from k-means (NetVLAD, CRN): `init_images` and `init_clusters(local_features, seed)`, called by
+  train/data.py before epoch 0.
+"""
 from __future__ import annotations
 
 import importlib
