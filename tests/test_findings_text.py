@@ -82,8 +82,8 @@ def test_the_reader_catches_a_sentence_that_contradicts_its_table(verdicts, sent
     table = pd.DataFrame({"variant": ["gem"], "SF-XS test Δ R@1": [3.0 if verdicts == "better" else -3.0],
                           "SF-XS test 95% CI": ["[+1.0, +5.0]"], "SF-XS test p Holm": [0.01],
                           "SF-XS test verdict": [verdicts]}).set_index("variant")
-    right = (f"better: `gem` on SF-XS test (+3.0 [+1.0, +5.0], Holm p = 0.010). Worse: none. No comparison is within "
-             f"noise." if verdicts == "better" else "better: none. Worse: `gem` on SF-XS test (-3.0 [+1.0, +5.0], Holm "
+    right = ("better: `gem` on SF-XS test (+3.0 [+1.0, +5.0], Holm p = 0.010). Worse: none. No comparison is within "
+             "noise." if verdicts == "better" else "better: none. Worse: `gem` on SF-XS test (-3.0 [+1.0, +5.0], Holm "
              "p = 0.010). No comparison is within noise.")
     assert sentence_check in right and not check(right, table, sets=("SF-XS test",))
     flipped = table.assign(**{"SF-XS test verdict": "worse" if verdicts == "better" else "better"})

@@ -175,7 +175,8 @@ def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
     assert list(runs.variant) == list(variants)  # one seed each in smoke
     summary = pd.read_csv(results_tmp / "tables" / f"{name}_summary.csv")
     assert list(summary.variant) == list(variants) + ["chance"] and "Tokyo-XS R@1" in summary
-    assert summary["epoch 0: SF-XS val R@1"].iloc[:-1].str.contains("±").all()  # each variant before training
+    for test_set in ("SF-XS val", "SF-XS test", "Tokyo-XS"):  # each variant before training, on every set
+        assert summary[f"{test_set} R@1 at epoch 0"].iloc[:-1].str.contains("±").all()
     from vpr_lib.analysis import load_predictions
     from vpr_lib.stats import chance_recall
     data = load_predictions(runs.run_id.iloc[0], "tokyo_xs/test")

@@ -158,3 +158,29 @@ def test_a_checkpoint_from_before_the_backbone_key_still_loads(tmp_path):
     assert loaded.model.backbone.name == "resnet18"
     x = torch.zeros(2, 3, *config["image_size"])
     assert torch.equal(loaded(x), module.eval()(x))
+
+
+def test_epoch0_test_recalls_come_from_the_rebuilt_initial_model_checked_against_the_recorded_epoch0(
+        synth_smoke, results_tmp):
+    """The initial model is rebuilt as train() builds it: its SF-XS val R@1 equals the run's epoch 0 in epochs.csv,
+    so its test recalls are kept; a rebuild that does not match the record stops without writing."""
+    import pandas as pd
+
+    from vpr_lib.train.initial import initial_recalls
+    from vpr_lib.train.run import train
+    for aggregator in ("avg", "netvlad"):  # NetVLAD: k-means from the data before epoch 0
+        config = smoke_config(synth_smoke, aggregator=aggregator, aggregator_kwargs={"clusters": 4} if
+                              aggregator == "netvlad" else {"out_dim": 512})
+        run_dir = train(config, progress=False)
+        recalls = initial_recalls(config, run_dir)
+        recorded = pd.read_csv(run_dir / "epochs.csv").set_index("epoch").loc[0]
+        assert set(recalls) == {"SF-XS val", "SF-XS test", "Tokyo-XS"}
+        assert recalls["SF-XS val"]["R@1"] == pytest.approx(recorded["R@1"], abs=1e-3)
+        assert (run_dir / "epoch0.json").is_file()
+    (run_dir / "epoch0.json").unlink()
+    epochs = pd.read_csv(run_dir / "epochs.csv")
+    epochs.loc[epochs.epoch == 0, "R@1"] += 5
+    epochs.to_csv(run_dir / "epochs.csv", index=False)
+    with pytest.raises(VPRInputError, match="rebuilt initial model .* not the recorded"):
+        initial_recalls(config, run_dir)
+    assert not (run_dir / "epoch0.json").exists()

@@ -25,6 +25,7 @@ from vpr_lib.models.costs import variant_costs
 from vpr_lib.results import save_table
 from vpr_lib.train.run import train
 from vpr_lib.train.checks import validate
+from vpr_lib.train.initial import initial_recalls
 from vpr_lib.train.settings import TRIPLET_KWARGS
 
 
@@ -35,16 +36,26 @@ class Experiment:
     runs: pd.DataFrame  # per run: variant, seed, run_id, best_epoch, train_seconds, commit, profile, data, threshold_m
     results: pd.DataFrame  # one row per run and test set: R@1, R@5, R@10, R@20
     epochs: pd.DataFrame  # one row per run and epoch: train_loss, lr, val R@N
+    initial: pd.DataFrame | None = None  # as results, for each run's model before training (epoch 0)
     versus_first: pd.DataFrame | None = field(default=None, repr=False)  # every variant against the first (saved)
 
     def summary(self, metrics=("R@1", "R@5")) -> pd.DataFrame:
-        """Mean ± std over seeds per variant and test set (a wide table, variants as rows), each variant's SF-XS val
-        recall before training (epoch 0), and a last row `chance`: the exact expectation of a random ranking."""
+        """Mean ± std over seeds per variant and test set (a wide table, variants as rows); after each set's
+        recalls, each variant's R@1 there before training (epoch 0); and a last row `chance`: the exact
+        expectation of a random ranking."""
         table = summarise(self.results, metrics)
-        start = self.epochs[self.epochs.epoch == 0].groupby("variant", sort=False)[metrics[0]].agg(_cell)
-        table.insert(0, f"epoch 0: {SELECTION_SET} {metrics[0]}", start.reindex(table.index))
         chance = chance_levels(self.runs.run_id.iloc[0], self.results.set.unique(), metrics)
-        chance[table.columns[0]] = chance.get(f"{SELECTION_SET} {metrics[0]}", np.nan)
+        if self.initial is None:  # runs read without their epoch-0 test recalls: the validation's epoch 0
+            start = self.epochs[self.epochs.epoch == 0].groupby("variant", sort=False)[metrics[0]].agg(_cell)
+            table.insert(0, f"epoch 0: {SELECTION_SET} {metrics[0]}", start.reindex(table.index))
+            chance[table.columns[0]] = chance.get(f"{SELECTION_SET} {metrics[0]}", np.nan)
+        else:
+            start = summarise(self.initial, metrics[:1])
+            for test_set in self.results.set.unique():
+                column = f"{test_set} {metrics[0]} {EPOCH0}"
+                table.insert(list(table.columns).index(f"{test_set} {metrics[-1]}") + 1, column,
+                             start[f"{test_set} {metrics[0]}"].reindex(table.index))
+                chance[column] = chance.get(f"{test_set} {metrics[0]}", np.nan)
         table = table.astype(object)
         table.loc["chance"] = [chance.get(c, np.nan) for c in table.columns]
         return table
@@ -68,6 +79,9 @@ class Experiment:
     def setting(self, key: str) -> pd.Series:
         """The resolved value of a parameter for each variant (e.g. its train-time positive radius)."""
         return pd.Series({c["variant"]: c[key] for c in run_configs(self.params)}, name=key)
+
+
+EPOCH0 = "at epoch 0"  # the summary's column of a set's R@1 before training: '<set> R@1 at epoch 0'
 
 
 @dataclass
@@ -108,7 +122,7 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
     configs = run_configs(params)
     for config in configs:  # a bad name in any variant stops before anything trains
         validate(config)
-    runs, results, epochs = [], [], []
+    runs, results, epochs, initial = [], [], [], []
     for config in configs:
         run_dir = train(config, progress=progress)
         metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -120,13 +134,17 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
                          threshold_m=config["positive_dist_threshold"]))
         for test_set, recalls in metrics["test"].items():
             results.append(dict(key, run_id=run_dir.name, set=test_set, **recalls))
+        for test_set, recalls in initial_recalls(config, run_dir).items():
+            initial.append(dict(key, run_id=run_dir.name, set=test_set, **recalls))
         epochs.append(pd.read_csv(run_dir / "epochs.csv").assign(**key))
-    exp = Experiment(name, params, pd.DataFrame(runs), pd.DataFrame(results), pd.concat(epochs, ignore_index=True))
+    exp = Experiment(name, params, pd.DataFrame(runs), pd.DataFrame(results), pd.concat(epochs, ignore_index=True),
+                     pd.DataFrame(initial))
     if not save:
         return exp
     save_table(exp.runs, f"{name}_runs")
     save_table(exp.results, f"{name}_results")
     save_table(exp.epochs, f"{name}_epochs")
+    save_table(exp.initial, f"{name}_epoch0")
     save_table(exp.summary().reset_index(), f"{name}_summary")
     if exp.results.variant.nunique() > 1:  # every variant against the first one, the notebook's baseline
         exp.versus_first = versus(exp.results, configs[0]["variant"])

@@ -8,8 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from vpr_lib.analysis import STALLED_POINTS
+from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.viz.curves import epoch_table
 
+SET_NAMES = tuple(TEST_SETS)  # the headings of a summary's column groups
 TEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 TEX_INSTALL = ("apt-get install -y --no-install-recommends texlive-latex-base texlive-latex-recommended "
@@ -28,21 +30,24 @@ def _mean(cell: str) -> float:
 def table_tex(summary: pd.DataFrame, caption: str, label: str) -> str:
     """A booktabs table of 'mean ± std' cells (variants as rows), the best mean of each column in bold."""
     columns = [c for c in summary.columns if c != "variant"]
-    best = {c: summary[c].map(_mean).max() for c in columns}
-    groups = {}  # set → its columns, in order (a set may have fewer metrics: the epoch-0 column)
+    trained = [c for c in columns if "epoch 0" not in c]  # a baseline column has no best
+    best = {c: summary[summary.variant != "chance"][c].map(_mean).max() for c in trained}
+    groups, metric = {}, {}  # set → its columns, in order; column → its heading under the set
     for c in columns:
-        groups.setdefault(c.rsplit(" ", 1)[0], []).append(c)
+        test_set = next((s for s in SET_NAMES if c.startswith(s + " ")), c.rsplit(" ", 1)[0])
+        groups.setdefault(test_set, []).append(c)
+        metric[c] = c[len(test_set):].strip().replace(" at epoch 0", ", epoch 0")
     head1, rules, start = [], [], 2
     for name, cols in groups.items():
         head1.append(rf"\multicolumn{{{len(cols)}}}{{c}}{{{tex_escape(name)}}}")
         rules.append(rf"\cmidrule(lr){{{start}-{start + len(cols) - 1}}}")
         start += len(cols)
     head1, rules = " & ".join(head1), " ".join(rules)
-    head2 = " & ".join(tex_escape(c.rsplit(" ", 1)[1]) for c in columns)
+    head2 = " & ".join(tex_escape(metric[c]) for c in columns)
     rows = []
     for _, row in summary.iterrows():
-        cells = [tex_escape(row[c]) if _mean(row[c]) < best[c] else rf"\textbf{{{tex_escape(row[c])}}}"
-                 for c in columns]
+        cells = [rf"\textbf{{{tex_escape(row[c])}}}" if c in best and row["variant"] != "chance"
+                 and _mean(row[c]) >= best[c] else tex_escape(row[c]) for c in columns]
         rows.append(" & ".join([tex_escape(row["variant"])] + cells) + r" \\")
     # more than 4 value columns span both columns of the page, at body size (shrunk only if still too wide)
     env, width = ("table*", r"\textwidth") if len(columns) > 4 else ("table", r"\columnwidth")
@@ -86,8 +91,8 @@ def caption_of(what: str, info: dict, baselines: bool = True) -> str:
     seeds = plural(info["seeds"], "seed")
     return (f"{tex_escape(what)}. R@N (\\%), mean $\\pm$ std over {seeds}; {info['data']} "
             f"({tex_escape(info['profile'])} profile), positives within {info['threshold']} m. " +
-            ("Epoch 0: each variant before training, on SF-XS val; chance: the exact expectation of a random "
-             "ranking. " if baselines else "") + "Best mean per column in bold.")
+            ("Epoch 0: each variant before training; chance: the exact expectation of a random ranking. "
+             if baselines else "") + "Best mean per column in bold.")
 
 
 def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) -> list[str]:
@@ -95,7 +100,8 @@ def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) ->
     lines = []
     for _, row in summary.iterrows():
         for column in summary.columns[1:]:
-            test_set, metric = column.rsplit(" ", 1)
+            test_set = next((s for s in SET_NAMES if column.startswith(s + " ")), column.rsplit(" ", 1)[0])
+            metric = column[len(test_set):].strip()  # R@1, R@5, R@1 at epoch 0
             lines.append(rf"\defres{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{metric}}}{{{tex_escape(row[column])}}}")
     if versus is not None:
         for _, row in versus.iterrows():

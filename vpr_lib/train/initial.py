@@ -1,0 +1,57 @@
+"""A run's recalls before training (epoch 0) on its test sets, the baseline each trained result is read against.
+
+The initial model is rebuilt as train() builds it: the same seed, then the data module, the module and the
+k-means initialisation of NetVLAD-like heads, in the same order, so it draws the same random numbers.  Its
+SF-XS val recall must equal the run's recorded epoch 0 (epochs.csv) before its test recalls are kept, in
+<run>/epoch0.json; a rebuild that does not match stops instead of writing a wrong baseline."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import pandas as pd
+import torch
+
+from vpr_lib.data.layout import TEST_SETS
+from vpr_lib.data.roots import resolve_data_root
+from vpr_lib.errors import VPRInputError
+from vpr_lib.models.cache import cache_applies
+from vpr_lib.results import atomic_write_text
+from vpr_lib.train.checkpoints import evaluate_module
+from vpr_lib.train.data import VPRDataModule, init_clusters_from_data
+from vpr_lib.train.module import VPRModule
+
+SET_NAMES = {rel: name for name, rel in TEST_SETS.items()}
+TOLERANCE = 1e-3  # epochs.csv keeps recalls to 3 decimals
+
+
+def initial_module(config: dict, root: Path) -> VPRModule:
+    """The run's model at epoch 0, rebuilt in train()'s order (seed, data, module, optimizers, k-means)."""
+    L.seed_everything(config["seed"], workers=True, verbose=False)
+    data = VPRDataModule(config, root)
+    module = VPRModule(config, data.num_classes)
+    module.configure_optimizers()
+    if cache_applies(config):
+        data.use_prefix_cache(module.model.backbone)
+    init_clusters_from_data(module, data.train_set, config["seed"])
+    return module.eval()
+
+
+def initial_recalls(config: dict, run_dir: Path) -> dict:
+    """{test set name: {R@N: recall}} of a complete run's initial model, from <run>/epoch0.json or computed once."""
+    path = Path(run_dir) / "epoch0.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    root = resolve_data_root(config["data_root"], config["profile"])
+    with torch.random.fork_rng():  # a caller's random state is left as it was
+        module = initial_module(config, root)
+        recalls = {SET_NAMES.get(rel, rel): evaluate_module(module, root / rel, device="cpu")[1]["recalls"]
+                   for rel in config["test_sets"]}
+    recorded = pd.read_csv(Path(run_dir) / "epochs.csv").set_index("epoch").loc[0]
+    val = recalls.get(SET_NAMES.get(config["val_set"], config["val_set"]))
+    if val is not None and any(abs(val[k] - recorded[k]) > TOLERANCE for k in val if k in recorded):
+        raise VPRInputError(f"The rebuilt initial model of {Path(run_dir).name} gives SF-XS val {val} at epoch 0, not "
+                            f"the recorded {recorded.to_dict()}: its epoch-0 test recalls are not written.")
+    atomic_write_text(path, json.dumps(recalls, indent=1))
+    return recalls
