@@ -161,7 +161,7 @@ def plain_table(table: pd.DataFrame, caption: str, name: str, gen: Path, wide: b
         rf"\begin{{{env}}}[!htbp]", r"\centering", rf"\caption{{{caption}.}}", rf"\label{{tab:{name}}}",
         rf"\resizebox{{\ifdim\width>{width}{width}\else\width\fi}}{{!}}{{%",  # shrink to fit, never enlarge
         rf"\begin{{tabular}}{{{'l' * (len(table.columns) - 1)}r}}",
-        r"\toprule", " & ".join(tex_escape(c) for c in table.columns) + r" \\", r"\midrule", *body,
+        r"\toprule", " & ".join(tex_escape(str(c).replace("_", " ")) for c in table.columns) + r" \\", r"\midrule", *body,
         r"\bottomrule", r"\end{tabular}}", rf"\end{{{env}}}", ""]))
     return rf"\input{{generated/tables/{name}}}"
 

@@ -6,6 +6,10 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
+from vpr_lib.data.layout import TEST_SETS
+
+SET_LABELS = {rel: name for name, rel in TEST_SETS.items()}  # sf_xs/test -> SF-XS test
+
 
 def epoch_table(epochs: pd.DataFrame, metric: str = "R@1") -> pd.DataFrame:
     """Rows = variants, columns = epochs (0 = before training), cells = 'mean ± std' of val `metric`."""
@@ -44,7 +48,7 @@ def plot_recall_bars(results: pd.DataFrame, metric: str = "R@1"):
         ax.bar(np.arange(len(sets)) + (i - (len(variants) - 1) / 2) * width, mean, width, yerr=std, capsize=2,
                label=variant)
     ax.set_xticks(np.arange(len(sets)), sets)
-    ax.set(ylabel=f"{metric} (%)", title=f"{metric} per test set (mean ± std over seeds)")
+    ax.set(ylabel=f"{metric} (%)", title=f"{metric} per set (mean ± std over seeds; SF-XS val selected the checkpoint)")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
@@ -91,7 +95,7 @@ def plot_epoch_time(epochs: pd.DataFrame):
 
 def plot_recall_by_condition(table: pd.DataFrame, by: str, metric: str = "R@1"):
     """Bars of `metric` per value of a query condition (x) and test set (colour), from recall_by_condition."""
-    frame = table.reset_index().pivot(index=by, columns="set", values=metric)
+    frame = table.reset_index().pivot(index=by, columns="set", values=metric).rename(columns=SET_LABELS)
     fig, ax = plt.subplots(figsize=(5, 3))
     frame.plot.bar(ax=ax, rot=0)
     ax.set(xlabel=by.replace("_", " "), ylabel=f"{metric} (%)", title=f"{metric} by {by.replace('_', ' ')}")
@@ -123,7 +127,8 @@ def plot_threshold_curves(thresholds: pd.DataFrame, metric: str = "R@1",
     fig, ax = plt.subplots(figsize=(4.5, 3))
     for test_set, group in thresholds.groupby("set", sort=False):
         stats = group.groupby("threshold_m")[metric].agg(["mean", "std"]).fillna(0)
-        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=test_set)
+        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3,
+                    label=SET_LABELS.get(test_set, test_set))
     ax.set(xlabel=xlabel, ylabel=f"{metric} (%)")
     ax.set_xticks(sorted(thresholds.threshold_m.unique()), [str(t) for t in sorted(thresholds.threshold_m.unique())])
     ax.grid(alpha=0.3)

@@ -11,10 +11,13 @@ from PIL import Image, ImageDraw, ImageOps
 
 from vpr_lib.analysis import correct_at, load_predictions
 from vpr_lib.data.images import load_image
+from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, results_dir
 
 GREEN, RED, GREY = (0, 170, 60), (220, 30, 30), (90, 90, 90)
 FRAME = 5
+
+SET_LABELS = {rel: name for name, rel in TEST_SETS.items()}  # sf_xs/test -> SF-XS test
 
 
 def query_predictions(data: dict, query: int, k: int) -> pd.DataFrame:
@@ -101,6 +104,6 @@ def compact_grid(run_id: str, test_set: str, data_root: Path, n_queries: int = 4
     for ax, row, query in zip(axes[:, 0], rows, queries):
         ax.imshow(row)
         ax.set_axis_off()
-    fig.suptitle(f"{test_set}: query, then top-{k} (green: within the threshold)", fontsize=8)
+    fig.suptitle(f"{SET_LABELS.get(test_set, test_set)}: query, then top-{k} (green: within the threshold)", fontsize=8)
     fig.tight_layout()
     return fig
