@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from vpr_lib.analysis import STALLED_POINTS, stalled_variants
-from vpr_lib.comparisons import SELECTION_SET, chance_levels, findings, versus
+from vpr_lib.comparisons import chance_levels, findings, versus
 from vpr_lib.config import load_params, run_configs, study_params
 from vpr_lib.data import PlacesDataset
 from vpr_lib.data.roots import resolve_data_root
@@ -36,7 +36,7 @@ class Experiment:
     runs: pd.DataFrame  # per run: variant, seed, run_id, best_epoch, train_seconds, commit, profile, data, threshold_m
     results: pd.DataFrame  # one row per run and test set: R@1, R@5, R@10, R@20
     epochs: pd.DataFrame  # one row per run and epoch: train_loss, lr, val R@N
-    initial: pd.DataFrame | None = None  # as results, for each run's model before training (epoch 0)
+    initial: pd.DataFrame | None = None  # as results, for each run's model before training (epoch 0; train/initial.py)
     versus_first: pd.DataFrame | None = field(default=None, repr=False)  # every variant against the first (saved)
 
     def summary(self, metrics=("R@1", "R@5")) -> pd.DataFrame:
@@ -45,17 +45,12 @@ class Experiment:
         expectation of a random ranking."""
         table = summarise(self.results, metrics)
         chance = chance_levels(self.runs.run_id.iloc[0], self.results.set.unique(), metrics)
-        if self.initial is None:  # runs read without their epoch-0 test recalls: the validation's epoch 0
-            start = self.epochs[self.epochs.epoch == 0].groupby("variant", sort=False)[metrics[0]].agg(_cell)
-            table.insert(0, f"epoch 0: {SELECTION_SET} {metrics[0]}", start.reindex(table.index))
-            chance[table.columns[0]] = chance.get(f"{SELECTION_SET} {metrics[0]}", np.nan)
-        else:
-            start = summarise(self.initial, metrics[:1])
-            for test_set in self.results.set.unique():
-                column = f"{test_set} {metrics[0]} {EPOCH0}"
-                table.insert(list(table.columns).index(f"{test_set} {metrics[-1]}") + 1, column,
-                             start[f"{test_set} {metrics[0]}"].reindex(table.index))
-                chance[column] = chance.get(f"{test_set} {metrics[0]}", np.nan)
+        start = summarise(self.initial, metrics[:1])
+        for test_set in self.results.set.unique():
+            column = f"{test_set} {metrics[0]} {EPOCH0}"
+            table.insert(list(table.columns).index(f"{test_set} {metrics[-1]}") + 1, column,
+                         start[f"{test_set} {metrics[0]}"].reindex(table.index))
+            chance[column] = chance.get(f"{test_set} {metrics[0]}", np.nan)
         table = table.astype(object)
         table.loc["chance"] = [chance.get(c, np.nan) for c in table.columns]
         return table

@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from vpr_lib.config import load_params
-from vpr_lib.data.layout import TEST_SETS
+from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.report_tex import copy_figure, describe_data, figure_tex, plain_table, plural, read_table, tex_escape
 from vpr_lib.results import atomic_write_text
 from vpr_lib.seeds import seeds_vs_kit
 
-SET_LABELS = {rel: name for name, rel in TEST_SETS.items()}  # sf_xs/test -> SF-XS test
 
 
 def knn_section(name: str, results: Path, gen: Path, report: Path) -> str | None:

@@ -11,6 +11,9 @@ from vpr_lib.errors import VPRInputError
 TRAIN_DIR = "gsv_xs/train"
 TEST_SETS = {"SF-XS val": "sf_xs/val", "SF-XS test": "sf_xs/test", "Tokyo-XS": "tokyo_xs/test"}
 MINING_TRAIN_DIR = "sf_xs/train"  # database + queries, for offline triplet mining (notebook 10)
+# folder -> the name tables, figures and the report use (sf_xs/test -> SF-XS test)
+SET_LABELS = {rel: name for name, rel in {"GSV-XS train": TRAIN_DIR, "SF-XS train": MINING_TRAIN_DIR,
+                                          **TEST_SETS}.items()}
 
 
 def find_sets(root: Path) -> dict:

@@ -13,7 +13,7 @@ import lightning as L
 import pandas as pd
 import torch
 
-from vpr_lib.data.layout import TEST_SETS
+from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.data.roots import resolve_data_root
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models.cache import cache_applies
@@ -22,7 +22,6 @@ from vpr_lib.train.checkpoints import evaluate_module
 from vpr_lib.train.data import VPRDataModule, init_clusters_from_data
 from vpr_lib.train.module import VPRModule
 
-SET_NAMES = {rel: name for name, rel in TEST_SETS.items()}
 TOLERANCE = 1e-3  # epochs.csv keeps recalls to 3 decimals
 
 
@@ -46,10 +45,10 @@ def initial_recalls(config: dict, run_dir: Path) -> dict:
     root = resolve_data_root(config["data_root"], config["profile"])
     with torch.random.fork_rng():  # a caller's random state is left as it was
         module = initial_module(config, root)
-        recalls = {SET_NAMES.get(rel, rel): evaluate_module(module, root / rel, device="cpu")[1]["recalls"]
+        recalls = {SET_LABELS.get(rel, rel): evaluate_module(module, root / rel, device="cpu")[1]["recalls"]
                    for rel in config["test_sets"]}
     recorded = pd.read_csv(Path(run_dir) / "epochs.csv").set_index("epoch").loc[0]
-    val = recalls.get(SET_NAMES.get(config["val_set"], config["val_set"]))
+    val = recalls.get(SET_LABELS.get(config["val_set"], config["val_set"]))
     if val is not None and any(abs(val[k] - recorded[k]) > TOLERANCE for k in val if k in recorded):
         raise VPRInputError(f"The rebuilt initial model of {Path(run_dir).name} gives SF-XS val {val} at epoch 0, not "
                             f"the recorded {recorded.to_dict()}: its epoch-0 test recalls are not written.")

@@ -26,7 +26,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from vpr_lib.data.images import list_images, verify_images
-from vpr_lib.data.layout import TEST_SETS
+from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.models.cache import cache_applies
 from vpr_lib.data.roots import dataset_identity, resolve_data_root
 from vpr_lib.paths import results_dir
@@ -37,7 +37,6 @@ from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_da
 from vpr_lib.train.module import VPRModule
 from vpr_lib.train.settings import NON_RESULT_KEYS
 
-SET_NAMES = {rel: name for name, rel in TEST_SETS.items()}
 
 
 def run_id(config: dict) -> str:
@@ -205,7 +204,7 @@ def evaluate_run(run_dir: Path, checkpoint: Path, root: Path, config: dict, trai
     module = load_module(checkpoint)
     for rel in config["test_sets"]:
         dataset, result = evaluate_module(module, root / rel)
-        name = SET_NAMES.get(rel, rel)
+        name = SET_LABELS.get(rel, rel)
         metrics["test"][name] = result["recalls"]
         positives = dataset.positives_per_query
         buf = io.BytesIO()

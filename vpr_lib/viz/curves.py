@@ -6,9 +6,7 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
-from vpr_lib.data.layout import TEST_SETS
-
-SET_LABELS = {rel: name for name, rel in TEST_SETS.items()}  # sf_xs/test -> SF-XS test
+from vpr_lib.data.layout import SET_LABELS
 
 
 def epoch_table(epochs: pd.DataFrame, metric: str = "R@1") -> pd.DataFrame:

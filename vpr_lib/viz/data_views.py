@@ -11,7 +11,7 @@ from vpr_lib.data import PlacesDataset, RetrievalDataset
 from vpr_lib.data.images import list_images, load_image
 from vpr_lib.data.places import scan_gsv_xs
 from vpr_lib.data.retrieval import utm_of
-from vpr_lib.data.layout import TEST_SETS, conditions, find_sets
+from vpr_lib.data.layout import SET_LABELS, conditions, find_sets
 
 
 def split_counts(root: Path, threshold: float = 25.0) -> pd.DataFrame:
@@ -62,11 +62,9 @@ def plot_utm_map(root: Path):
 def _set_label(path: str) -> str:
     """'sf_xs/test/queries/x.jpg' -> 'SF-XS test queries' (the names the tables use)."""
     parts = Path(path).parts
-    names = {rel: name for name, rel in {**TEST_SETS, "GSV-XS train": "gsv_xs/train",
-                                         "SF-XS train": "sf_xs/train"}.items()}
     rel = "/".join(parts[:2])
     role = parts[2] if len(parts) > 3 and parts[2] in ("database", "queries") else ""
-    return f"{names.get(rel, rel)} {role}".strip()
+    return f"{SET_LABELS.get(rel, rel)} {role}".strip()
 
 
 def _grid(paths, titles, per_row):

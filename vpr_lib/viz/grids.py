@@ -11,13 +11,11 @@ from PIL import Image, ImageDraw, ImageOps
 
 from vpr_lib.analysis import correct_at, load_predictions
 from vpr_lib.data.images import load_image
-from vpr_lib.data.layout import TEST_SETS
+from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, results_dir
 
 GREEN, RED, GREY = (0, 170, 60), (220, 30, 30), (90, 90, 90)
 FRAME = 5
-
-SET_LABELS = {rel: name for name, rel in TEST_SETS.items()}  # sf_xs/test -> SF-XS test
 
 
 def query_predictions(data: dict, query: int, k: int) -> pd.DataFrame:
