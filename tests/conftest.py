@@ -66,7 +66,7 @@ def synth_smoke(tmp_path_factory):
     """SynthCity smoke profile, generated once per test session."""
     from vpr_lib.synth.generate import generate
     out = tmp_path_factory.mktemp("synth") / "smoke"
-    generate("smoke", 0, out, workers=2, progress=False)
+    generate("smoke", 0, out, progress=False)
     return out
 
 

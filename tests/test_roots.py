@@ -16,7 +16,7 @@ def config_on(root, **changes):
 def test_a_run_is_never_reused_for_other_data(synth_smoke, tmp_path, results_tmp):
     """The demo's runs in a store, then the same notebook on other data: the second trains anew."""
     other = tmp_path / "smoke_seed1"
-    generate("smoke", 1, other, workers=2, progress=False)
+    generate("smoke", 1, other, progress=False)
     first = train(config_on(synth_smoke), progress=False)
     assert train(config_on(synth_smoke), progress=False) == first  # same data: reused
     second = train(config_on(other), progress=False)
@@ -38,7 +38,7 @@ def test_data_identity_follows_the_files_not_the_path(tokyo_split, tmp_path):
 
 def test_synthcity_identity_is_its_content_hash(synth_smoke, tmp_path):
     other = tmp_path / "smoke_seed2"
-    generate("smoke", 2, other, workers=2, progress=False)
+    generate("smoke", 2, other, progress=False)
     assert dataset_identity(synth_smoke, []).startswith("synthcity-v")
     assert dataset_identity(other, []) != dataset_identity(synth_smoke, [])
     assert run_id(config_on(other)) != run_id(config_on(synth_smoke))

@@ -50,7 +50,7 @@ def test_conditions_csv_describes_every_image(synth_smoke):
 
 def test_same_seed_same_bytes_whatever_the_worker_count(synth_smoke, tmp_path):
     again = tmp_path / "again"
-    generate("smoke", 0, again, workers=1, progress=False)
+    generate("smoke", 0, again, progress=False)
     a = json.loads((synth_smoke / "manifest.json").read_text())
     b = json.loads((again / "manifest.json").read_text())
     assert a["content_sha256"] == b["content_sha256"]
@@ -68,13 +68,13 @@ def test_generation_is_skipped_when_the_manifest_matches(synth_smoke, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(synth_smoke, copy)
     stamp = (copy / "manifest.json").stat().st_mtime_ns
-    generate("smoke", 0, copy, workers=1, progress=False)
+    generate("smoke", 0, copy, progress=False)
     assert (copy / "manifest.json").stat().st_mtime_ns == stamp
     # a damaged file is detected and the set regenerated
     victim = copy / json.loads((copy / "manifest.json").read_text())["files"][0]
     victim.write_bytes(b"damaged")
     assert not manifest_matches(copy, "smoke", 0)
-    generate("smoke", 0, copy, workers=1, progress=False)
+    generate("smoke", 0, copy, progress=False)
     assert manifest_matches(copy, "smoke", 0)
 
 
@@ -82,9 +82,9 @@ def test_refuses_to_overwrite_a_foreign_folder(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("precious")
     with pytest.raises(VPRInputError, match="not a SynthCity folder"):
-        generate("smoke", 0, tmp_path / "mine", workers=1, progress=False)
+        generate("smoke", 0, tmp_path / "mine", progress=False)
     with pytest.raises(VPRInputError, match="Unknown SynthCity profile 'huge'"):
-        generate("huge", 0, tmp_path / "x", workers=1, progress=False)
+        generate("huge", 0, tmp_path / "x", progress=False)
 
 
 def test_renderer_conditions_change_the_image():

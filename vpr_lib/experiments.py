@@ -161,10 +161,11 @@ def summarise(results: pd.DataFrame, metrics=("R@1", "R@5")) -> pd.DataFrame:
     return table[order]
 
 
-def count_places(config: dict) -> int | None:
-    """Places of a run's training set (None when the data is not there)."""
+def count_places(config: dict, generate_missing: bool = True) -> int | None:
+    """Places of a run's training set (None when the data is not there; a missing SynthCity is generated first
+    unless `generate_missing` is False)."""
     try:
-        root = resolve_data_root(config["data_root"], config["profile"])
+        root = resolve_data_root(config["data_root"], config["profile"], generate_missing)
         return len(PlacesDataset.from_folder(root / config["train_set"], img_per_place=config["img_per_place"],
                                              min_img_per_place=config["min_img_per_place"]))
     except VPRInputError:
@@ -233,7 +234,7 @@ def regime_note(params: dict, name: str = ""):
                  f"the cache of triplets refreshed every {kwargs['cache_refresh']} queries")
     else:
         batch = f"{config['places_per_batch']} places × {config['img_per_place']} images"
-        places = count_places(config)
+        places = count_places(config, generate_missing=False)  # a note does not generate data
         if places:
             full = places // config["places_per_batch"]
             steps = config["epochs"] * (batches if isinstance(batches, int) else int(full * batches))

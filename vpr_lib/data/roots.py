@@ -18,8 +18,9 @@ from vpr_lib.synth.generate import GENERATOR_VERSION, generate
 SYNTHCITY_SEED = 0  # the seed run_all.sh and every entry point generate SynthCity with
 
 
-def resolve_data_root(data_root: str | os.PathLike | None, profile: str) -> Path:
-    """The dataset root of a run: `data_root` when given, else SynthCity of the profile (generated when missing)."""
+def resolve_data_root(data_root: str | os.PathLike | None, profile: str, generate_missing: bool = True) -> Path:
+    """The dataset root of a run: `data_root` when given, else SynthCity of the profile (generated when missing,
+    unless `generate_missing` is False: then a missing SynthCity is a VPRInputError)."""
     if data_root:
         root = Path(data_root).expanduser()
         if not root.is_absolute():
@@ -33,6 +34,8 @@ def resolve_data_root(data_root: str | os.PathLike | None, profile: str) -> Path
                             "gsv_xs/, sf_xs/, tokyo_xs/), e.g. ./run_all.sh --profile full --data-root DIR.")
     root = synthcity_dir(profile)
     if _synthcity_manifest(root).get("generator_version") != GENERATOR_VERSION:
+        if not generate_missing:
+            raise VPRInputError(f"SynthCity {profile} is not generated yet in {root} (python -m vpr_lib.synth).")
         print(f"SynthCity {profile} is missing in {root}: generating it (once; python -m vpr_lib.synth)")
         generate(profile, SYNTHCITY_SEED, root, progress=False)
     return root

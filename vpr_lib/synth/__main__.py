@@ -17,11 +17,10 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="demo")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="output folder (default: data/synthcity/<profile>)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     args = parser.parse_args(argv)
     out = args.out or synthcity_dir(args.profile)
     try:
-        manifest = generate(args.profile, args.seed, out, args.workers)
+        manifest = generate(args.profile, args.seed, out)
     except VPRInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
