@@ -206,6 +206,10 @@ def test_regime_note_is_read_from_the_params():
     assert "The full profile" in demo and "resnet18 from ImageNet weights at 224 px for 20 epochs" in demo
     smoke = regime_note(load_params("01_baseline", "smoke", {"seeds": [0]}), "01_baseline").data
     assert "resnet18 (initial weights: none)" in smoke and "The whole trunk trains" in smoke and "1 seed per" in smoke
+    views = regime_note(load_params("13_self_supervised", "demo"), "13_self_supervised").data
+    assert "batches of 32 places × 4 images" in views  # the first variant's, then the one that differs
+    assert "`self_supervised` draws batches of 32 images × 4 augmented views of each, labelled by image" in views
+    assert "draws" not in regime_note(load_params("06_samplers", "demo"), "06_samplers").data  # same batch shape
 
 
 def test_docs_seeds_vs_kit_is_the_table_of_the_committed_results(tmp_path):
@@ -294,3 +298,32 @@ def test_compare_on_a_subset_keeps_the_baseline(monkeypatch):
     exp = experiments.Experiment("10_mining", {}, pd.DataFrame(), results, pd.DataFrame())
     exp.compare("random", variants=["full", "partial"])
     assert seen == [({"random", "full", "partial"}, "random")]
+
+
+def test_the_dagger_marks_a_variant_only_on_the_sets_where_it_did_not_improve_on_its_epoch_0():
+    """gem ends 10 points above its epoch 0 on SF-XS test but 1 point above it on Tokyo-XS: daggered on Tokyo-XS only."""
+    from test_stats import constructed
+    from vpr_lib.analysis import untrained_on_sets
+    from vpr_lib.comparisons import versus
+    from vpr_lib.report_findings import conclusion_tex
+    runs, correct = constructed({"avg": 0.4, "gem": 0.7}, sets=("SF-XS test", "Tokyo-XS"))
+    table = versus(runs, "avg", correct=correct)
+    trained = pd.DataFrame([{"variant": "gem", "seed": s, "set": t, "R@1": 50.0 + s} for s in (0, 1, 2)
+                            for t in ("SF-XS test", "Tokyo-XS")])
+    start = trained.assign(**{"R@1": trained["R@1"] - trained["set"].map({"SF-XS test": 10.0, "Tokyo-XS": 1.0})})
+    untrained = untrained_on_sets(trained, start)
+    assert untrained == {("gem", "Tokyo-XS")}
+    assert untrained_on_sets(trained, start.assign(**{"R@1": start["R@1"] + 20})) == {("gem", "SF-XS test"),
+                                                                                      ("gem", "Tokyo-XS")}
+    tex = conclusion_tex([("02_gem", "GeM", table, untrained)])
+    assert r"\texttt{gem} on SF-XS test" in tex and r"\texttt{gem}$^\dagger$ on Tokyo-XS" in tex
+    assert "on that set, ends below its own epoch 0" in tex
+
+
+def test_the_epoch_table_bolds_the_best_trained_epoch_never_epoch_0():
+    from vpr_lib.report_tex import epoch_tex
+    epochs = pd.DataFrame([{"variant": v, "seed": s, "epoch": e, "R@1": r + e * step}
+                           for v, r, step in (("a", 50.0, 1.0), ("b", 10.0, 5.0)) for s in (0, 1) for e in (0, 1, 2)])
+    rows = {line.split(" & ")[0]: line for line in epoch_tex(epochs, "c", "l").splitlines() if " & " in line}
+    assert rows["a"].split(" & ")[1] == r"50.0 $\pm$ 0.0"  # the best epoch-0 mean, not bold
+    assert r"\textbf{52.0" in rows["a"] and r"\textbf" not in rows["b"]

@@ -149,3 +149,12 @@ def stalled_variants(epochs: pd.DataFrame, metric: str = "R@1") -> tuple[list, l
     last = int(means.columns.max())
     rows = [(variant, row[0], row[last]) for variant, row in means.iterrows()]
     return ([r for r in rows if r[2] < r[1]], [r for r in rows if r[1] <= r[2] < r[1] + STALLED_POINTS], last)
+
+
+def untrained_on_sets(results: pd.DataFrame, epoch0: pd.DataFrame, metric: str = "R@1") -> set:
+    """(variant, set) pairs whose trained recall on that set (mean over seeds) ends below its epoch 0 on the same
+    set, or less than STALLED_POINTS above it (results and epoch0: variant, seed, set, metric per run)."""
+    end = results.groupby(["variant", "set"])[metric].mean()
+    start = epoch0.groupby(["variant", "set"])[metric].mean()
+    both = pd.concat({"end": end, "start": start}, axis=1).dropna()
+    return {pair for pair, row in both.iterrows() if row["end"] < row["start"] + STALLED_POINTS}

@@ -198,6 +198,14 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def _batch_words(config: dict) -> str:
+    """A batch of a place-based or self-supervised sampler in words."""
+    if config["sampler"] == "self_supervised":
+        return (f"{config['places_per_batch']} images × {config['img_per_place']} augmented views of each, labelled "
+                f"by image (no place labels)")
+    return f"{config['places_per_batch']} places × {config['img_per_place']} images"
+
+
 def regime_note(params: dict, name: str = ""):
     """The training regime of a notebook's profile in words (Markdown), generated from its resolved params:
     backbone, weights, input and map sizes, frozen and trained parts, budget, seeds; and, outside the full
@@ -233,7 +241,7 @@ def regime_note(params: dict, name: str = ""):
         batch = (f"{kwargs['queries_per_batch']} queries × (query, positive, {kwargs['negatives']} mined negatives), "
                  f"the cache of triplets refreshed every {kwargs['cache_refresh']} queries")
     else:
-        batch = f"{config['places_per_batch']} places × {config['img_per_place']} images"
+        batch = _batch_words(config)
         places = count_places(config, generate_missing=False)  # a note does not generate data
         if places:
             full = places // config["places_per_batch"]
@@ -244,6 +252,9 @@ def regime_note(params: dict, name: str = ""):
                  f"{config['optimizer_kwargs'].get('lr')}, augmentation {config['augment']}, "
                  f"{_plural(len(params.get('seeds', [0])), 'seed')} per variant. {draws} A variant's own settings "
                  f"(the params file) override these.".replace("  ", " "))
+    samplers = {c["variant"]: c for c in run_configs(params) if c["sampler"] not in (config["sampler"], "triplets")}
+    parts += [f"`{variant}` draws batches of {_batch_words(c)}." for variant, c in samplers.items()
+              if _batch_words(c) != batch]
     if config["profile"] != "full" and name:
         full = run_configs(load_params(name, "full"))[0]
         per_epoch = (f"{ {**TRIPLET_KWARGS, **full['sampler_kwargs']}['queries_per_epoch']:,} mined queries"

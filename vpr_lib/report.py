@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vpr_lib.analysis import stalled_variants
+from vpr_lib.analysis import stalled_variants, untrained_on_sets
 from vpr_lib.config import notebook_paths, report_settings
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import repo_root, results_dir
@@ -77,7 +77,7 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
         parts.append(rf"\input{{sections/{name}}}")
     for suffix, label, rows in table_groups(settings, summary):
         (gen / "tables" / f"{name}{suffix}.tex").write_text(table_tex(
-            rows, caption_of(f"Recalls: {label or what}", info), f"tab:{name}{suffix}"))
+            rows, caption_of(f"Recalls: {label or what}", info, rows=rows), f"tab:{name}{suffix}"))
         parts.append(rf"\input{{generated/tables/{name}{suffix}}}")
     epochs = read_table(results / "tables" / f"{name}_epochs.csv")
     if epochs is not None:
@@ -106,8 +106,9 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
     if versus is not None:
         parts.append(step_findings_tex(versus))
     macros = macros_tex(name, summary, versus.reset_index() if versus is not None else None)
-    below, stalled, _ = stalled_variants(epochs) if epochs is not None else ([], [], 0)
-    untrained = {v for v, _, _ in below + stalled}
+    results_table, epoch0 = (read_table(results / "tables" / f"{name}_{kind}.csv") for kind in ("results", "epoch0"))
+    untrained = (untrained_on_sets(results_table, epoch0) if results_table is not None and epoch0 is not None
+                 else set())
     return "\n".join(parts), macros, runs, {**info, "versus": versus, "title": title, "untrained": untrained}
 
 

@@ -44,7 +44,8 @@ def step_findings_tex(table: pd.DataFrame) -> str:
 
 def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame, set]]) -> str:
     """One item per step with comparisons: what is better or worse than its baseline on the test sets; a dagger
-    marks the variants that did not improve on their epoch 0 (their gap says that, not how the method does)."""
+    marks a variant on a set where it did not improve on its own epoch 0 there (`untrained`: (variant, set) pairs;
+    its gap says that, not how the method does)."""
     items, marked = [], False
     for name, title, table, untrained in steps:
         sets = [c[: -len(" verdict")] for c in table.columns if c.endswith(" verdict") and not c.startswith(SELECTION_SET)]
@@ -53,7 +54,7 @@ def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame, set]]) -> str:
         for variant, row in table.iterrows():
             for test_set in sets:
                 if row[f"{test_set} verdict"] in said:
-                    dagger = r"$^\dagger$" if variant in untrained else ""
+                    dagger = r"$^\dagger$" if (variant, test_set) in untrained else ""
                     marked = marked or bool(dagger)
                     said[row[f"{test_set} verdict"]].append(
                         rf"\texttt{{{tex_escape(variant)}}}{dagger} on {tex_escape(test_set)} "
@@ -67,8 +68,9 @@ def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame, set]]) -> str:
         items.append(" ".join(text))
     if not items:
         return ""
-    note = (rf" $^\dagger$: ends below its epoch 0 or less than {STALLED_POINTS:g} points above it on SF-XS val (it did "
-            r"not train in this budget; its gap says that, not how the method does at convergence)." if marked else "")
+    note = (rf" $^\dagger$: on that set, ends below its own epoch 0 or less than {STALLED_POINTS:g} points above it "
+            r"(mean over seeds: it did not train for that set in this budget; its gap says that, not how the method "
+            r"does at convergence)." if marked else "")
     return "\n".join([r"\paragraph{What the test sets show.} Each step's variants against its baseline "
                       rf"on the test sets ({metric}, points; paired bootstrap over seeds and queries, Holm-corrected "
                       r"within each step):", r"\begin{itemize}", *items, r"\end{itemize}" + note, ""])

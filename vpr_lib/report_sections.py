@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vpr_lib.config import load_params
+from vpr_lib.config import load_params, report_settings
 from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.report_tex import copy_figure, describe_data, figure_tex, plain_table, plural, read_table, tex_escape
 from vpr_lib.results import atomic_write_text
@@ -100,6 +100,13 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
     return "\n".join(parts), []
 
 
+def comparison_title(comparison: str) -> str:
+    """'08_optimizers schedulers' → 'Optimizers and schedulers: schedulers' (the notebook's report title)."""
+    notebook, _, part = comparison.partition(" ")
+    title = (report_settings(notebook) or {}).get("title", notebook)
+    return f"{title}: {part}" if part else title
+
+
 def seeds_section(results: Path, gen: Path, report: Path) -> tuple[str, list] | None:
     """The course reports' numbers beside the kit's (vpr_lib.seeds), and how often their best variant agrees."""
     table = seeds_vs_kit(results)
@@ -112,10 +119,11 @@ def seeds_section(results: Path, gen: Path, report: Path) -> tuple[str, list] | 
         parts.append(r"\input{sections/seeds_vs_kit}")
     kit = [c for c in table.columns if c.startswith("kit ") and "R@" in c][0]
     shown = table.drop(columns=["kit seeds"]).rename(columns={kit: f"{kit} (mean ± std)"})
+    shown["comparison"] = shown["comparison"].map(comparison_title)
     parts += [plain_table(shown, f"The same comparisons in the course's reports (their own data, backbone and "
                                  f"training; rank 1 = best within the comparison) and in this study "
                                  f"({table['kit seeds'].min()}+ seeds, the results store's runs)",
-                          "seeds_vs_kit", gen, wide=True), r"\FloatBarrier"]
+                          "seeds_vs_kit", gen, wide=True)]  # no float barrier: the conclusion fills the column
     macros = [rf"\newcommand{{\SeedsComparisons}}{{{len(best)}}}",
               rf"\newcommand{{\SeedsSameBest}}{{{int(best.sum())}}}"]
     atomic_write_text(results / "tables" / "seeds_vs_kit.csv", table.to_csv(index=False))

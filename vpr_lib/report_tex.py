@@ -9,6 +9,7 @@ import pandas as pd
 
 from vpr_lib.analysis import STALLED_POINTS
 from vpr_lib.data.layout import TEST_SETS
+from vpr_lib.experiments import EPOCH0
 from vpr_lib.viz.curves import epoch_table
 
 SET_NAMES = tuple(TEST_SETS)  # the headings of a summary's column groups
@@ -27,10 +28,11 @@ def _mean(cell: str) -> float:
     return float(str(cell).split("±")[0])
 
 
-def table_tex(summary: pd.DataFrame, caption: str, label: str) -> str:
-    """A booktabs table of 'mean ± std' cells (variants as rows), the best mean of each column in bold."""
+def table_tex(summary: pd.DataFrame, caption: str, label: str, untrained: tuple = ()) -> str:
+    """A booktabs table of 'mean ± std' cells (variants as rows), the best mean of each column in bold, except in
+    the columns of untrained models (epoch 0: a baseline column has no best)."""
     columns = [c for c in summary.columns if c != "variant"]
-    trained = [c for c in columns if "epoch 0" not in c]  # a baseline column has no best
+    trained = [c for c in columns if "epoch 0" not in c and c not in untrained]
     best = {c: summary[summary.variant != "chance"][c].map(_mean).max() for c in trained}
     groups, metric = {}, {}  # set → its columns, in order; column → its heading under the set
     for c in columns:
@@ -63,7 +65,7 @@ def epoch_tex(epochs: pd.DataFrame, caption: str, label: str) -> str:
     """Validation R@1 per epoch (mean ± std over seeds), as Sajjadi et al.'s report's table 1."""
     table = epoch_table(epochs).reset_index()
     return table_tex(table.rename(columns={c: f"SF-XS val {c.replace(' ', '')}" for c in table.columns
-                                           if c != "variant"}), caption, label)
+                                           if c != "variant"}), caption, label, untrained=("SF-XS val ep0",))
 
 
 def figure_tex(path: str, caption: str, label: str, wide: bool = False) -> str:
@@ -87,12 +89,18 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def caption_of(what: str, info: dict, baselines: bool = True) -> str:
+def caption_of(what: str, info: dict, baselines: bool = True, rows: pd.DataFrame | None = None) -> str:
+    """A recall table's caption; `rows` (the table) adds what a ± 0.0 at epoch 0 means when one is shown."""
     seeds = plural(info["seeds"], "seed")
+    start = [c for c in (rows.columns if rows is not None else []) if c.endswith(EPOCH0)]
+    same_start = any(str(v).endswith("± 0.0") for c in start for v in rows[c])
     return (f"{tex_escape(what)}. R@N (\\%), mean $\\pm$ std over {seeds}; {info['data']} "
             f"({tex_escape(info['profile'])} profile), positives within {info['threshold']} m. " +
             ("Epoch 0: each variant before training; chance: the exact expectation of a random ranking. "
-             if baselines else "") + "Best mean per column in bold.")
+             if baselines else "") +
+            ("$\\pm$ 0.0 at epoch 0: every seed's initial model gave the same recall (for instance, ImageNet "
+             "weights and a pooling without parameters: nothing in it depends on the seed). " if same_start else "") +
+            "Best mean per column in bold.")
 
 
 def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) -> list[str]:

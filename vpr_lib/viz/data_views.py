@@ -44,7 +44,6 @@ def plot_utm_map(root: Path):
             origin = utm.min(0) if origin is None else origin  # one origin per set: the database's corner
             ax.scatter(utm[:, 0] - origin[0], utm[:, 1] - origin[1], s=size, c=colour, label=role)
         ax.set(title=name, xlabel="UTM east (m, offset)", ylabel="UTM north (m, offset)", aspect="equal")
-        ax.legend(loc="upper right", fontsize=7)
     if "GSV-XS train" in sets:
         table = scan_gsv_xs(sets["GSV-XS train"])
         cities = sorted(table.city.unique())[:6]
@@ -54,8 +53,11 @@ def plot_utm_map(root: Path):
             utm = utm_of(t.path)
             ax.scatter(utm[:, 0] - utm[:, 0].min(), utm[:, 1] - utm[:, 1].min(), s=3, label=city)
         ax.set(title=f"GSV-XS train (first {len(cities)} cities)", xlabel="UTM east (m, offset)", aspect="equal")
-        ax.legend(fontsize=6, markerscale=2)
-    fig.tight_layout()
+        ax.legend(fontsize=7, markerscale=2, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    if tests:  # one legend for the test sets, below them: inside an axis it covers points
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, markerscale=1.5,
+                   frameon=False)
+    fig.tight_layout(rect=(0, 0.07 if tests else 0, 1, 1))
     return fig
 
 
