@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import tempfile
 import time
 
 import pandas as pd
 
 from vpr_lib.config import load_params, run_configs
-
-
-def cpu_model() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")), "unknown CPU")
+from vpr_lib.plan import cpu_model
 
 
 def main():

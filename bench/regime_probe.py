@@ -4,8 +4,8 @@
 
 Trains each variant of the selected notebooks' profile (default demo) with the `--set` overrides (YAML values),
 in a results store of its own (default /tmp/vpr-regime-probe: results/ is never touched), and prints one row per
-variant: seconds of training (fit + test, `train_seconds`), SF-XS val R@1 at epoch 0 and at the end, and the test
-sets' R@1, means over the seeds, with the CPU model. A probe, not a result: the demo's numbers come from
+variant: seconds of training (fit + test, `train_seconds`), SF-XS val R@1 at epoch 0 and of the tested checkpoint
+(the best epoch), and the test sets' R@1, means over the seeds, with the CPU model. A probe, not a result: the demo's numbers come from
 ./run_all.sh.
 """
 from __future__ import annotations
@@ -13,19 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
-from pathlib import Path
 
 import pandas as pd
 import yaml
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def main():
@@ -39,6 +30,8 @@ def main():
     args = ap.parse_args()
     os.environ["VPR_RESULTS"] = args.results  # before vpr_lib reads it
     from vpr_lib.config import notebook_paths, load_params, run_configs
+    from vpr_lib.errors import VPRInputError
+    from vpr_lib.plan import cpu_model
     from vpr_lib.train.run import train
 
     overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
@@ -47,7 +40,7 @@ def main():
     for path in notebook_paths(args.only.split(",")):
         try:
             params = load_params(path.stem, args.profile, overrides)
-        except Exception as e:  # a notebook without training (00, 03, 12) has no such keys
+        except VPRInputError as e:  # a notebook without training (00, 03, 12) has no such keys
             print(f"{path.stem}: skipped ({str(e).splitlines()[0][:100]})")
             continue
         for config in run_configs(params):
@@ -61,10 +54,9 @@ def main():
                 continue
             seen.add(run.name)
             metrics = json.loads((run / "metrics.json").read_text())
-            epochs = pd.read_csv(run / "epochs.csv")
             rows.append({"notebook": path.stem, "variant": config["variant"], "seed": config["seed"],
                          "train s": metrics.get("train_seconds"), "wall s": time.time() - started,
-                         "val R@1 ep0": epochs["R@1"].iloc[0], "val R@1 end": epochs["R@1"].iloc[-1],
+                         "SF-XS val R@1 ep0": pd.read_csv(run / "epochs.csv")["R@1"].iloc[0],
                          **{f"{name} R@1": values["R@1"] for name, values in metrics["test"].items()}})
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows).groupby(["notebook", "variant"], sort=False).mean(numeric_only=True).round(1)

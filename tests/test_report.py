@@ -327,3 +327,13 @@ def test_the_epoch_table_bolds_the_best_trained_epoch_never_epoch_0():
     rows = {line.split(" & ")[0]: line for line in epoch_tex(epochs, "c", "l").splitlines() if " & " in line}
     assert rows["a"].split(" & ")[1] == r"50.0 $\pm$ 0.0"  # the best epoch-0 mean, not bold
     assert r"\textbf{52.0" in rows["a"] and r"\textbf" not in rows["b"]
+
+
+def test_the_caption_explains_a_zero_spread_at_epoch_0_only_when_the_table_shows_one():
+    from vpr_lib.report_tex import caption_of
+    info = {"seeds": 3, "data": "SynthCity demo", "profile": "demo", "threshold": 25}
+    rows = pd.DataFrame({"variant": ["a", "chance"], "SF-XS test R@1": ["40.0 ± 1.0", "6.5"],
+                         "SF-XS test R@1 at epoch 0": ["20.0 ± 0.0", "6.5"]})
+    assert "every seed's initial model gave the same recall" in caption_of("Recalls", info, rows=rows)
+    rows.loc[0, "SF-XS test R@1 at epoch 0"] = "20.0 ± 0.4"
+    assert "same recall" not in caption_of("Recalls", info, rows=rows)

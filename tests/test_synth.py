@@ -48,7 +48,7 @@ def test_conditions_csv_describes_every_image(synth_smoke):
     assert (db.time_of_day == "day").all() and sorted(db.heading.unique()) == list(range(0, 360, 30))
 
 
-def test_same_seed_same_bytes_whatever_the_worker_count(synth_smoke, tmp_path):
+def test_same_seed_same_bytes(synth_smoke, tmp_path):
     again = tmp_path / "again"
     generate("smoke", 0, again, progress=False)
     a = json.loads((synth_smoke / "manifest.json").read_text())

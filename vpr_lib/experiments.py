@@ -212,7 +212,8 @@ def regime_note(params: dict, name: str = ""):
     profile, the full profile's (params file `name`)."""
     from IPython.display import Markdown
 
-    config = run_configs(params)[0]
+    configs = run_configs(params)
+    config = configs[0]
     if "loss" not in config:
         return Markdown("")
     model = VPRModel.from_config(config, pretrained="none")
@@ -252,7 +253,7 @@ def regime_note(params: dict, name: str = ""):
                  f"{config['optimizer_kwargs'].get('lr')}, augmentation {config['augment']}, "
                  f"{_plural(len(params.get('seeds', [0])), 'seed')} per variant. {draws} A variant's own settings "
                  f"(the params file) override these.".replace("  ", " "))
-    samplers = {c["variant"]: c for c in run_configs(params) if c["sampler"] not in (config["sampler"], "triplets")}
+    samplers = {c["variant"]: c for c in configs if c["sampler"] not in (config["sampler"], "triplets")}
     parts += [f"`{variant}` draws batches of {_batch_words(c)}." for variant, c in samplers.items()
               if _batch_words(c) != batch]
     if config["profile"] != "full" and name:

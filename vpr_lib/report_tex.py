@@ -28,11 +28,11 @@ def _mean(cell: str) -> float:
     return float(str(cell).split("±")[0])
 
 
-def table_tex(summary: pd.DataFrame, caption: str, label: str, untrained: tuple = ()) -> str:
+def table_tex(summary: pd.DataFrame, caption: str, label: str, baseline_columns: tuple = ()) -> str:
     """A booktabs table of 'mean ± std' cells (variants as rows), the best mean of each column in bold, except in
-    the columns of untrained models (epoch 0: a baseline column has no best)."""
+    baseline columns (the '… at epoch 0' ones and `baseline_columns`: a baseline has no best)."""
     columns = [c for c in summary.columns if c != "variant"]
-    trained = [c for c in columns if "epoch 0" not in c and c not in untrained]
+    trained = [c for c in columns if "epoch 0" not in c and c not in baseline_columns]
     best = {c: summary[summary.variant != "chance"][c].map(_mean).max() for c in trained}
     groups, metric = {}, {}  # set → its columns, in order; column → its heading under the set
     for c in columns:
@@ -65,7 +65,7 @@ def epoch_tex(epochs: pd.DataFrame, caption: str, label: str) -> str:
     """Validation R@1 per epoch (mean ± std over seeds), as Sajjadi et al.'s report's table 1."""
     table = epoch_table(epochs).reset_index()
     return table_tex(table.rename(columns={c: f"SF-XS val {c.replace(' ', '')}" for c in table.columns
-                                           if c != "variant"}), caption, label, untrained=("SF-XS val ep0",))
+                                           if c != "variant"}), caption, label, baseline_columns=("SF-XS val ep0",))
 
 
 def figure_tex(path: str, caption: str, label: str, wide: bool = False) -> str:
@@ -98,8 +98,8 @@ def caption_of(what: str, info: dict, baselines: bool = True, rows: pd.DataFrame
             f"({tex_escape(info['profile'])} profile), positives within {info['threshold']} m. " +
             ("Epoch 0: each variant before training; chance: the exact expectation of a random ranking. "
              if baselines else "") +
-            ("$\\pm$ 0.0 at epoch 0: every seed's initial model gave the same recall (for instance, ImageNet "
-             "weights and a pooling without parameters: nothing in it depends on the seed). " if same_start else "") +
+            ("$\\pm$ 0.0 at epoch 0: every seed's initial model gave the same recall on that set. " if same_start
+             else "") +
             "Best mean per column in bold.")
 
 
