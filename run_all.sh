@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole study: set up .venv (first run), generate SynthCity if missing, execute every notebook, then
 # build the report (report/main.pdf) from results/.
-#   ./run_all.sh [--profile smoke|demo|full] [--only 00,01] [--data-root DIR] [--report-only]
+#   ./run_all.sh [--profile smoke|demo|study|full] [--only 00,01] [--data-root DIR] [--report-only]
 #                [--executor local|slurm] [--jobs N] [--cluster KEY=VALUE]...
 # --executor slurm trains the pending runs as a SLURM job array first (params/cluster.yaml, docs/cluster.md);
 # --jobs N trains N runs at once on this machine.  Without them the notebooks train their runs one by one.
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
         *) echo "unknown option: $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
     esac
 done
-case "$PROFILE" in smoke|demo|full) ;; *) echo "--profile must be smoke, demo or full" >&2; exit 2 ;; esac
+case "$PROFILE" in smoke|demo|study|full) ;; *) echo "--profile must be smoke, demo, study or full" >&2; exit 2 ;; esac
 for number in ${ONLY//,/ }; do
     if ! compgen -G "notebooks/${number}*.ipynb" >/dev/null; then
         echo "--only: no notebook numbered $number; available: $(cd notebooks && ls [0-9][0-9]_*.ipynb | cut -c1-2 | paste -sd,)" >&2
@@ -59,8 +59,10 @@ if [ -n "$REPORT_ONLY" ]; then
 fi
 
 if [ -z "$DATA_ROOT" ]; then
-    echo "== SynthCity ($PROFILE)"
-    run python -m vpr_lib.synth --profile "$PROFILE" --seed 0
+    SYNTH_PROFILE=$PROFILE
+    [ "$PROFILE" = study ] && SYNTH_PROFILE=demo  # the study runs on the demo's SynthCity (vpr_lib/paths.py)
+    echo "== SynthCity ($SYNTH_PROFILE)"
+    run python -m vpr_lib.synth --profile "$SYNTH_PROFILE" --seed 0
 fi
 echo "== notebooks ($PROFILE)"
 status=0

@@ -133,7 +133,7 @@ def test_report_exit_codes(tmp_path, monkeypatch, capsys):
     (["--only", "99"], "no notebook numbered 99; available: 00,01"),
     (["--data-root", "no/such/folder"], "is not a folder"),
     (["--profile", "full"], "give --data-root DIR"),
-    (["--profile", "huge"], "--profile must be smoke, demo or full"),
+    (["--profile", "huge"], "--profile must be smoke, demo, study or full"),
     (["--executor", "pbs"], "--executor must be local or slurm"),
     (["--jobs", "two"], "--jobs must be a positive number"),
     (["--cluster", "mem_gb"], "--cluster takes KEY=VALUE"),

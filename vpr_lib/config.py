@@ -1,8 +1,9 @@
-"""Params files: `params/<notebook>.yaml` = defaults + one overlay per profile (smoke | demo | full).
+"""Params files: `params/<notebook>.yaml` = defaults + one overlay per profile (smoke | demo | study | full).
 
     extends: train                   # optional: start from vpr_lib.train.settings (every training key)
     defaults: {key: value, ...}      # the notebook's keys and defaults
-    profiles: {smoke: {...}, demo: {...}, full: {...}}   # a profile's `variants: [names]` runs only those
+    profiles: {smoke: {...}, demo: {...}, study: {...}, full: {...}}  # a profile's `variants: [names]` runs only
+                                     # those; `variants: []`: the notebook is not part of that profile
     variants: {name: {key: value}}   # optional: the experiment's variants (each run = variant x seed)
     report: {title: ..., compares: ...}  # optional: the notebook's section in the PDF (REPORT_KEYS)
 
@@ -20,7 +21,7 @@ from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import params_dir, repo_root
 from vpr_lib.train.settings import TRAIN_DEFAULTS, TRAIN_PROFILES
 
-PROFILES = ("smoke", "demo", "full")
+PROFILES = ("smoke", "demo", "study", "full")
 TOP_KEYS = ("extends", "defaults", "profiles", "variants", "report")
 # A notebook's section in the report: `section` names its builder (vpr_lib.report: `experiment`, the default, for
 # a notebook that trains; `visual_analysis`, `knn`); `title` and `compares` (what its table compares, in a caption);
@@ -54,6 +55,20 @@ def _read_spec(name_or_path) -> tuple[Path, dict]:
     return path, spec
 
 
+def _profile_variants(subset, where: str) -> dict:
+    """A profile's `variants:` list → {name: changes}: each item a name or a one-key mapping {name: {key: value}}."""
+    picked = {}
+    for item in subset if isinstance(subset, list) else [subset]:
+        if isinstance(item, str):
+            picked[item] = {}
+        elif isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item.values())), dict):
+            picked.update(item)
+        else:
+            raise VPRInputError(f"{where}: expected a list of variant names or {{name: {{key: value}}}} mappings, "
+                                f"got {item!r}.")
+    return picked
+
+
 def load_params(name_or_path, profile: str = "demo", overrides: dict | None = None) -> dict:
     """Resolved parameters of a notebook for a profile, overrides applied last.
 
@@ -76,9 +91,12 @@ def load_params(name_or_path, profile: str = "demo", overrides: dict | None = No
     variants = spec.get("variants") or {"default": {}}
     for name, changes in variants.items():
         _check_keys(changes or {}, params, f"{path} (variant {name})")
-    if subset is not None:
-        _check_keys(dict.fromkeys(subset), variants, f"{path} (profile {profile}, variants)")
-        variants = {name: variants[name] for name in subset}
+    if subset is not None:  # names, or {name: changes} to run a variant otherwise in this profile (fewer seeds…)
+        picked = _profile_variants(subset, f"{path} (profile {profile}, variants)")
+        _check_keys(picked, variants, f"{path} (profile {profile}, variants)")
+        for name, changes in picked.items():
+            _check_keys(changes, params, f"{path} (profile {profile}, variant {name})")
+        variants = {name: {**(variants[name] or {}), **changes} for name, changes in picked.items()}
     if overrides:
         _check_keys(overrides, params, "the overrides")
         params.update(overrides)
@@ -140,6 +158,12 @@ def run_configs(params: dict) -> list[dict]:
         for seed in _check_seeds(seeds, f" (variant {name})" if "seeds" in changes else ""):
             runs.append(dict(base, variant=name, seed=int(seed)))
     return runs
+
+
+def in_profile(name: str, profile: str) -> bool:
+    """False for a notebook that trains but whose params list no variant for this profile (`variants: []`)."""
+    params = load_params(name, profile)
+    return "loss" not in params or bool(params["variants"])
 
 
 def notebook_runs(name: str, profile: str, data_root: str = "") -> list[dict]:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vpr_lib.config import add_study_arguments, load_params, notebook_paths
+from vpr_lib.config import add_study_arguments, in_profile, load_params, notebook_paths
 from vpr_lib.dispatch import add_dispatch_arguments, dispatch, parse_settings
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import results_dir
@@ -48,6 +48,18 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)  # the executed copy is kept, failed cells marked, for reading the error
     return out
+
+
+def remove_outputs(name: str) -> int:
+    """Remove a notebook's tables, figures and executed copy (an earlier profile's), so that the report built next
+    holds only what this profile ran; its runs stay in results/runs/ and are reused. Returns how many files."""
+    results = results_dir()
+    paths = [*(results / "tables").glob(f"{name}_*"), *(results / "figures").glob(f"{name}_*"),
+             results / "executed" / f"{name}.ipynb"]
+    removed = [p for p in paths if p.is_file()]
+    for p in removed:
+        p.unlink()
+    return len(removed)
 
 
 def _stop(signum, frame):
@@ -80,6 +92,12 @@ def main(argv=None) -> int:
         return 130
     failed = []
     for i, path in enumerate(paths, 1):
+        if not in_profile(path.stem, args.profile):
+            removed = remove_outputs(path.stem)
+            print(f"[{i}/{len(paths)}] {path.stem}: not in the {args.profile} profile (params/{path.stem}.yaml lists no "
+                  f"variant for it; --profile study runs it)" + (f"; removed its outputs of an earlier run "
+                  f"({removed} files; its runs are kept)" if removed else ""), flush=True)
+            continue
         start = time.time()
         print(f"[{i}/{len(paths)}] {path.stem} ({args.profile}) …", flush=True)
         try:

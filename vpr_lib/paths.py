@@ -26,9 +26,18 @@ def data_dir() -> Path:
     return Path(os.environ.get("VPR_DATA") or repo_root() / "data").resolve()
 
 
+# A training profile runs on the SynthCity of the same name, except `study`: the demo's regime and data, more runs.
+SYNTHCITY_OF_PROFILE = {"study": "demo"}
+
+
+def synthcity_profile(profile: str) -> str:
+    """The SynthCity profile a training profile runs on."""
+    return SYNTHCITY_OF_PROFILE.get(profile, profile)
+
+
 def synthcity_dir(profile: str) -> Path:
     """Default output folder of SynthCity for a profile."""
-    return data_dir() / "synthcity" / profile
+    return data_dir() / "synthcity" / synthcity_profile(profile)
 
 
 def params_dir() -> Path:

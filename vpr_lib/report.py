@@ -112,6 +112,16 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
     return "\n".join(parts), macros, runs, {**info, "versus": versus, "title": title, "untrained": untrained}
 
 
+def left_out_sentence(left_out: list[str]) -> str:
+    """The notebooks that train but have no results here (the demo leaves some out), in one sentence, or ''."""
+    if not left_out:
+        return ""
+    listed = ", ".join(left_out[:-1]) + " and " + left_out[-1] if len(left_out) > 1 else left_out[0]
+    return (f"This run has no results for notebook{'s' if len(left_out) > 1 else ''} {listed}: the "
+            r"demo profile leaves them out to fit its time budget, and \texttt{./run\_all.sh -{}-profile study} runs "
+            "every comparison in the same regime.")
+
+
 class NothingToReport(FileNotFoundError):
     """No notebook has written study results yet."""
 
@@ -145,7 +155,7 @@ def generate(results: Path | None = None, report: Path | None = None) -> Path:
 
 def _fill(gen: Path, results: Path, report: Path) -> None:
     (gen / "tables").mkdir(parents=True)
-    sections, macros, all_runs, infos = [], [], [], []
+    sections, macros, all_runs, infos, left_out = [], [], [], [], []
     for name, settings in report_steps():
         if settings["section"] != "experiment":
             special = SECTIONS[settings["section"]](name, results, gen, report)
@@ -160,6 +170,8 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
             macros += step_macros
             all_runs.append((name, runs))
             infos.append(info)
+        else:
+            left_out.append(f"{name[:2]} ({settings['title']})")
     seeds = seeds_section(results, gen, report)
     if seeds:
         sections.append(seeds[0])
@@ -171,6 +183,7 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     macros += [rf"\newcommand{{\NumRuns}}{{{len(run_ids)}}}", rf"\newcommand{{\NumSteps}}{{{len(all_runs)}}}",
                rf"\newcommand{{\DataName}}{{{tex_escape(', '.join(data))}}}",
                rf"\newcommand{{\BootstrapReplicates}}{{{REPLICATES:,}}}",
+               rf"\newcommand{{\LeftOut}}{{{left_out_sentence(left_out)}}}",
                rf"\newcommand{{\MinSeeds}}{{{plural(min((i['seeds'] for i in infos), default=0), 'seed')}}}"]
     (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
     (gen / "data.tex").write_text(data_section(results, gen, report, ", ".join(data)) + "\n")

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from vpr_lib.errors import VPRInputError
-from vpr_lib.paths import repo_root, synthcity_dir
+from vpr_lib.paths import repo_root, synthcity_dir, synthcity_profile
 from vpr_lib.synth.generate import GENERATOR_VERSION, generate
 
 SYNTHCITY_SEED = 0  # the seed run_all.sh and every entry point generate SynthCity with
@@ -37,7 +37,7 @@ def resolve_data_root(data_root: str | os.PathLike | None, profile: str, generat
         if not generate_missing:
             raise VPRInputError(f"SynthCity {profile} is not generated yet in {root} (python -m vpr_lib.synth).")
         print(f"SynthCity {profile} is missing in {root}: generating it (once; python -m vpr_lib.synth)")
-        generate(profile, SYNTHCITY_SEED, root, progress=False)
+        generate(synthcity_profile(profile), SYNTHCITY_SEED, root, progress=False)
     return root
 
 

@@ -81,6 +81,8 @@ TRAIN_PROFILES = {
     # real data with the seeds' settings (ImageNet init, 64 x 4 batches, 224 px)
     "full": {},
 }
+# the demo's regime and data for every comparison of the study (the params files list more variants under `study`)
+TRAIN_PROFILES["study"] = TRAIN_PROFILES["demo"]
 
 
 # The triplets sampler's kwargs and their defaults: the deep geo-localization benchmark's settings.
