@@ -57,7 +57,8 @@ def test_failure_categories_follow_the_conditions(fake_run):
     cats = failure_categories(load_predictions("fake-run", "sf_xs/test"), fake_run)
     assert list(cats["illumination (sunset / night)"]) == [False, True, False, True]
     assert list(cats["occlusion"]) == [False, False, True, False]
-    assert list(cats["viewpoint change (> 45 deg)"]) == [False, True, False, False]
+    assert list(cats["viewpoint change (> 15 deg)"]) == [False, True, False, False]
+    assert not cats["skyline (tilted up > 10 deg)"].any()  # no pitch recorded: level views
     assert list(cats["repetitive structures (clean conditions)"]) == [True, False, False, False]
     table = failure_table(pd.DataFrame({"run_id": ["fake-run"]}), "sf_xs/test", fake_run)
     assert table.loc["illumination (sunset / night)", "share of failures (%)"] == pytest.approx(200 / 3, abs=0.1)
@@ -81,3 +82,21 @@ def test_browser_moves_through_filtered_queries_and_compares_two_runs(fake_run, 
     assert "query 3" in browser.info.value and "wrong at rank 1" in browser.label_a.value
     browser.filter.value = WRONG
     assert list(browser.queries()) == [1, 2, 3]
+
+
+def test_a_tilted_query_is_a_viewpoint_change_and_tilted_up_a_skyline(fake_run):
+    """SynthCity records each camera's pitch; the database crops are level, so a query tilted by more than 15 degrees
+    changes the viewpoint as much as one turned by that much, and one tilted up looks at the skyline."""
+    meta = pd.read_csv(fake_run / "conditions.csv")
+    meta["pitch"] = 0.0
+    meta.loc[meta.path.str.endswith("q0.jpg"), "pitch"] = 18.0  # up: viewpoint change and skyline
+    meta.loc[meta.path.str.endswith("q2.jpg"), "pitch"] = -18.0  # down: a viewpoint change only
+    meta.to_csv(fake_run / "conditions.csv", index=False)
+    data = load_predictions("fake-run", "sf_xs/test")
+    cats = failure_categories(data, fake_run)
+    assert list(cats["viewpoint change (> 15 deg)"]) == [True, True, True, False]
+    assert list(cats["skyline (tilted up > 10 deg)"]) == [True, False, False, False]
+    assert list(cats["repetitive structures (clean conditions)"]) == [False, False, False, False]
+    from vpr_lib.analysis import query_conditions
+    table = query_conditions(data, fake_run)
+    assert list(table.viewpoint[:3]) == ["15-45 deg", "> 45 deg", "15-45 deg"] and table.viewpoint[3] == "unknown"

@@ -185,7 +185,7 @@ def test_changing_one_parameter_changes_only_the_run_ids_it_affects(synth_smoke)
     from vpr_lib.train.run import run_id
 
     def ids(shared=None, **variant_changes):
-        params = load_params("04_losses", "demo", {"data_root": str(synth_smoke), **(shared or {})})
+        params = load_params("04_losses", "study", {"data_root": str(synth_smoke), **(shared or {})})
         for variant, changes in variant_changes.items():
             params["variants"][variant] = {**params["variants"][variant], **changes}
         return {(c["variant"], c["seed"]): run_id(c) for c in run_configs(params)}

@@ -152,13 +152,14 @@ def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, res
 def test_03_visual_analysis_saves_grids_and_condition_tables(synth_smoke, results_tmp):
     from vpr_lib.experiments import run_experiment
     run_notebook(ROOT / "notebooks" / "03_visual_analysis.ipynb", "smoke", str(synth_smoke))
-    assert not (results_tmp / "tables" / "02_gem_runs.csv").exists()  # 02's tables are 02's to write
-    runs = run_experiment("02_gem", "smoke", str(synth_smoke), save=False).runs  # 03 trained them: now reused
-    for run_id in runs.groupby("variant").first().run_id:
+    assert not (results_tmp / "tables" / "07_mixvpr_runs.csv").exists()  # 07's tables are 07's to write
+    runs = run_experiment("07_mixvpr", "smoke", str(synth_smoke), save=False).runs  # 03 trained them: now reused
+    compared = runs[runs.variant.isin(["convap_layer3_adamw", "mixvpr_layer3_adamw"])]
+    for run_id in compared.groupby("variant").first().run_id:
         for test_set in ("sf_xs_test", "tokyo_xs_test"):
             grids = sorted((results_tmp / "grids" / run_id / test_set).glob("query_*.png"))
             assert grids and all(g.with_suffix(".csv").is_file() for g in grids)
-    by_time = pd.read_csv(results_tmp / "tables" / "03_recall_by_time_of_day_gem.csv")
+    by_time = pd.read_csv(results_tmp / "tables" / "03_recall_by_time_of_day_mixvpr_layer3_adamw.csv")
     assert set(by_time["set"]) == {"sf_xs/test", "tokyo_xs/test"} and by_time["R@1"].between(0, 100).all()
     failures = pd.read_csv(results_tmp / "tables" / "03_failures_sf_xs_test.csv")
     assert "repetitive structures (clean conditions)" in set(failures.category)
@@ -176,7 +177,7 @@ def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
     summary = pd.read_csv(results_tmp / "tables" / f"{name}_summary.csv")
     assert list(summary.variant) == list(variants) + ["chance"] and "Tokyo-XS R@1" in summary
     for test_set in ("SF-XS val", "SF-XS test", "Tokyo-XS"):  # each variant before training, on every set
-        assert summary[f"{test_set} R@1 at epoch 0"].iloc[:-1].str.contains("±").all()
+        assert summary[f"{test_set} R@1 at epoch 0"].iloc[:-1].str.fullmatch(r"\d+\.\d \(1 seed\)").all()
     from vpr_lib.analysis import load_predictions
     from vpr_lib.stats import chance_recall
     data = load_predictions(runs.run_id.iloc[0], "tokyo_xs/test")
@@ -249,12 +250,13 @@ def test_12_knn_compares_indexes_on_trained_descriptors(synth_smoke, results_tmp
     run_notebook(ROOT / "notebooks" / "12_knn.ipynb", "smoke", str(synth_smoke))
     by_set = pd.read_csv(results_tmp / "tables" / "12_knn_test_sets.csv")
     assert set(by_set["index"]) == {"exact", "ivf_flat", "ivf_pq", "hnsw"}
-    assert set(by_set["set"]) == {"sf_xs/test", "tokyo_xs/test"} and set(by_set.seed) == {0, 1}  # 02's gem seeds
+    assert set(by_set["set"]) == {"sf_xs/test", "tokyo_xs/test"} and set(by_set.seed) == {0}  # 07's smoke seed
     # exact search on the cached descriptors gives the run's own evaluation recall
     from vpr_lib.experiments import run_experiment
-    source = run_experiment("02_gem", "smoke", str(synth_smoke), save=False)  # 12 trained them: now reused
+    source = run_experiment("07_mixvpr", "smoke", str(synth_smoke), save=False)  # 12 trained them: now reused
     runs, results = source.runs, source.results
-    expected = results[(results.variant == "gem") & (results.seed == 0) & (results.set == "SF-XS test")]["R@1"].item()
+    expected = results[(results.variant == "gem_layer3_adamw") & (results.seed == 0)
+                       & (results.set == "SF-XS test")]["R@1"].item()
     exact = by_set[(by_set["index"] == "exact") & (by_set.seed == 0) & (by_set.set == "sf_xs/test")]["R@1"].item()
     assert exact == pytest.approx(expected)
     scaling = pd.read_csv(results_tmp / "tables" / "12_knn_scaling.csv")
@@ -333,3 +335,19 @@ def test_colab_setup_cell_reuses_an_installed_kit_and_mounts_drive(tmp_path):
     done = _run_setup_cell(tmp_path, VPR_REPO_URL="file:///nowhere.git", VPR_COLAB_DIR=str(kit))
     assert done.returncode == 0, done.stderr
     assert f"VPR_ROOT={kit}" in done.stdout and (tmp_path / "mounts.log").read_text() == "/content/drive\n"
+
+
+def test_a_notebook_outside_the_profile_is_skipped_and_its_earlier_outputs_removed(results_tmp, capsys):
+    """05 has no demo variant: the demo skips it (no kernel starts) and removes its tables, figures and executed
+    copy of an earlier (study) run, so the report holds only this profile's results; other files and runs stay."""
+    from vpr_lib.notebooks import main
+    kept = [results_tmp / "tables" / "04_losses_summary.csv", results_tmp / "runs" / "x" / "metrics.json"]
+    gone = [results_tmp / "tables" / "05_miners_summary.csv", results_tmp / "figures" / "05_miners_bars.png",
+            results_tmp / "executed" / "05_miners.ipynb"]
+    for path in kept + gone:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    assert main(["--profile", "demo", "--only", "05"]) == 0
+    out = capsys.readouterr().out
+    assert "05_miners: not in the demo profile" in out and "removed its outputs of an earlier run (3 files" in out
+    assert all(p.is_file() for p in kept) and not any(p.exists() for p in gone)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vpr_lib.config import load_params
+from vpr_lib.config import PROFILES, in_profile, load_params, run_configs
 from vpr_lib.errors import VPRInputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def test_constraints_pin_the_local_torch_build():
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "params").glob("[0-9][0-9]_*.yaml")), ids=lambda p: p.stem)
-@pytest.mark.parametrize("profile", ["smoke", "demo", "full"])
+@pytest.mark.parametrize("profile", PROFILES)
 def test_every_params_file_resolves_in_every_profile(path, profile):
     params = load_params(path, profile)
     assert params["profile"] == profile
@@ -51,3 +51,32 @@ def test_unknown_keys_are_listed(tmp_path):
     with pytest.raises(VPRInputError, match="Unknown profile 'fast'"):
         load_params(bad, "fast")
     assert load_params(bad, "smoke")["lr"] == 0.1
+
+
+def test_a_profile_may_run_a_variant_with_changes_or_leave_the_notebook_out(tmp_path):
+    spec = tmp_path / "x.yaml"
+    spec.write_text("extends: train\ndefaults: {seeds: [0, 1, 2]}\nvariants: {a: {}, b: {epochs: 3}}\nprofiles:\n"
+                    "  demo: {variants: [a, b: {seeds: [0]}]}\n  smoke: {variants: []}\n"
+                    "  full: {variants: [b: {epocs: 2}]}\n  study: {variants: [b: 3]}\n")
+    runs = [(c["variant"], c["seed"], c["epochs"]) for c in run_configs(load_params(spec, "demo"))]
+    assert runs == [("a", 0, 4), ("a", 1, 4), ("a", 2, 4), ("b", 0, 3)]  # b keeps its own change (epochs)
+    assert load_params(spec, "smoke")["variants"] == {} and not in_profile(spec, "smoke") and in_profile(spec, "demo")
+    with pytest.raises(VPRInputError, match=r"\['epocs'\] in .*(profile full, variant b)"):
+        load_params(spec, "full")
+    with pytest.raises(VPRInputError, match=r"expected a list of variant names or \{name: \{key: value\}\}"):
+        load_params(spec, "study")
+
+
+def test_the_demo_leaves_notebooks_to_the_study_profile_which_runs_on_its_data():
+    """Every notebook runs in the study profile; the demo runs a subset, in the same regime and on the same data."""
+    from vpr_lib.paths import synthcity_dir
+    from vpr_lib.train.settings import TRAIN_PROFILES
+    names = [p.stem for p in sorted((ROOT / "params").glob("[0-9][0-9]_*.yaml"))]
+    assert all(in_profile(name, "study") for name in names)
+    assert [name for name in names if not in_profile(name, "demo")] == [
+        "02_gem", "04_losses", "05_miners", "06_samplers", "08_optimizers", "10_mining", "11_ablations",
+        "13_self_supervised"]
+    for name in names:
+        demo, study = (load_params(name, p) for p in ("demo", "study"))
+        assert set(demo["variants"]) <= set(study["variants"])
+    assert TRAIN_PROFILES["study"] == TRAIN_PROFILES["demo"] and synthcity_dir("study") == synthcity_dir("demo")

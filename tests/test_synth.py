@@ -99,3 +99,16 @@ def test_renderer_conditions_change_the_image():
     assert night.mean() < day.mean() / 2
     assert np.abs(fog - day).mean() > 5
     assert np.abs(shot(heading=[90.0]) - day).mean() > 5
+
+
+def test_sf_xs_test_queries_come_from_several_cameras_and_tilted_views():
+    """The test split's breakdowns by camera and viewpoint have more than one populated row; val stays close to the
+    database (Street View crops, nearly level)."""
+    from vpr_lib.synth.plan import make_plan
+    rows = pd.DataFrame([r for job in make_plan("demo", 0) for r in job.rows])
+    test = rows[(rows.dataset == "sf_xs") & (rows.split == "test") & (rows.role == "queries")]
+    val = rows[(rows.dataset == "sf_xs") & (rows.split == "val") & (rows.role == "queries")]
+    assert set(test.camera) == {"phone", "wide-angle", "telephoto"} and set(val.camera) == {"streetview"}
+    assert (test.pitch.abs() > 15).mean() > 0.1 and (test.pitch > 10).mean() > 0.1 and val.pitch.abs().max() <= 3
+    wide, tele = test[test.camera == "wide-angle"].fov, test[test.camera == "telephoto"].fov
+    assert wide.min() >= 75 and tele.max() <= 45

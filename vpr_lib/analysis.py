@@ -13,7 +13,7 @@ from vpr_lib.evaluate import first_correct_rank
 from vpr_lib.paths import results_dir
 
 
-CONDITION_COLUMNS = ("city", "time_of_day", "fog", "occluders", "heading", "capture_year", "camera")
+CONDITION_COLUMNS = ("city", "time_of_day", "fog", "occluders", "heading", "pitch", "capture_year", "camera")
 VIEWPOINT_BINS, VIEWPOINT_LABELS = [0, 15, 45, 180], ["< 15 deg", "15-45 deg", "> 45 deg"]
 
 
@@ -36,8 +36,9 @@ def correct_at(data: dict, n: int = 1) -> np.ndarray:
 
 def query_conditions(data: dict, data_root: Path) -> pd.DataFrame:
     """One row per query of saved predictions: its conditions (SynthCity's conditions.csv; for real data the
-    fields of the '@' names: capture year and heading) and the smallest heading difference, in degrees,
-    between the query and its positives (NaN when headings are unknown)."""
+    fields of the '@' names: capture year and heading), the smallest heading difference, in degrees, between the
+    query and its positives (`heading_diff`, NaN when headings are unknown) and the viewpoint change: the larger
+    of that difference and the camera's tilt (the database crops are level; `view_change`, binned in `viewpoint`)."""
     meta = conditions(data_root)
     queries, database = data["queries_paths"], data["database_paths"]
     if meta is not None:
@@ -55,6 +56,10 @@ def query_conditions(data: dict, data_root: Path) -> pd.DataFrame:
         if len(positives):  # the most similar view among the positives
             diffs[i] = np.min(np.abs((heading[i] - db_heading[positives] + 180) % 360 - 180))
     table["heading_diff"] = diffs.round(1)
+    if "pitch" in table:  # a tilted view changes the viewpoint as a turned one does
+        tilt = np.abs(pd.to_numeric(table["pitch"], errors="coerce").to_numpy(float))
+        diffs = np.where(np.isnan(diffs), np.nan, np.fmax(diffs, tilt))
+    table["view_change"] = diffs.round(1)
     bins = pd.cut(diffs, VIEWPOINT_BINS, labels=VIEWPOINT_LABELS, include_lowest=True)
     table["viewpoint"] = [str(v) if isinstance(v, str) else "unknown" for v in bins]
     return table
@@ -84,14 +89,16 @@ def recall_by_condition(runs: pd.DataFrame, test_sets, data_root: Path, by: str 
     return table.groupby(["set", by], sort=False).agg({f"R@{n}": "mean", "queries": "first"}).round(1)
 
 
-# Failure categories of Bracco et al.'s report (section 4), derived from the conditions; they overlap.  Clean queries
-# (day, no occluder, no fog, similar heading) that still fail are confused with look-alike places:
-# SynthCity's façades repeat within a city style, the "repetitive structures" of the report.
+# Failure categories of Bracco et al.'s report (section 4), derived from the conditions; they overlap.  A view tilted
+# up shows mostly rooftops against the sky, the report's "skyline" case.  Clean queries (day, no occluder, no fog,
+# a viewpoint within 15 degrees) that still fail are confused with look-alike places: SynthCity's façades repeat
+# within a city style, the "repetitive structures" of the report.
 CATEGORIES = {
     "illumination (sunset / night)": lambda t: t.time_of_day.astype(str) != "day",
     "occlusion": lambda t: pd.to_numeric(t.occluders) > 0,
     "weather (fog)": lambda t: pd.to_numeric(t.fog) > 0,
-    "viewpoint change (> 45 deg)": lambda t: t.heading_diff > 45,
+    "viewpoint change (> 15 deg)": lambda t: t.view_change > 15,
+    "skyline (tilted up > 10 deg)": lambda t: pd.to_numeric(t.get("pitch", pd.Series(0.0, t.index))) > 10,
 }
 
 

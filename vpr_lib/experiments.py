@@ -148,9 +148,19 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
 
 
 def _cell(values) -> str:
+    """'mean ± std' over seeds; one seed has no spread: 'value (1 seed)'."""
     values = np.asarray(values, float)
-    std = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.1f} ± {std:.1f}"
+    if len(values) == 1:
+        return f"{values[0]:.1f} (1 seed)"
+    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"
+
+
+def _other_seeds(params: dict) -> str:
+    """' (`v`: 1 seed)' for the variants that run another number of seeds than the notebook's, or ''."""
+    n = len(params.get("seeds", [0]))
+    other = [f"`{v}`: {_plural(len(c['seeds']), 'seed')}" for v, c in params["variants"].items()
+             if "seeds" in (c or {}) and len(c["seeds"]) != n]
+    return f" ({'; '.join(other)})" if other else ""
 
 
 def summarise(results: pd.DataFrame, metrics=("R@1", "R@5")) -> pd.DataFrame:
@@ -251,8 +261,8 @@ def regime_note(params: dict, name: str = ""):
                      f"{steps * config['places_per_batch'] / places:.1f} times in the whole run.")
     parts.append(f"{_plural(config['epochs'], 'epoch')} of {per_epoch} in batches of {batch}, {config['optimizer']} lr "
                  f"{config['optimizer_kwargs'].get('lr')}, augmentation {config['augment']}, "
-                 f"{_plural(len(params.get('seeds', [0])), 'seed')} per variant. {draws} A variant's own settings "
-                 f"(the params file) override these.".replace("  ", " "))
+                 f"{_plural(len(params.get('seeds', [0])), 'seed')} per variant{_other_seeds(params)}. {draws} A "
+                 f"variant's own settings (the params file) override these.".replace("  ", " "))
     samplers = {c["variant"]: c for c in configs if c["sampler"] not in (config["sampler"], "triplets")}
     parts += [f"`{variant}` draws batches of {_batch_words(c)}." for variant, c in samplers.items()
               if _batch_words(c) != batch]

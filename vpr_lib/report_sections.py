@@ -81,14 +81,22 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
                                          "seeds).", "fig:recall_by_time"))
     heat = copy_figure(results, gen, "03_heatmaps")
     if heat:
-        gem = "; for GeM the per-position sum it averages" if shown == "gem" else ""
+        gem = "; for GeM the per-position sum it averages" if shown.startswith("gem") else ""
         parts.append(figure_tex(heat, f"Activation heatmaps over SF-XS test queries (norm of the last feature map"
                                       f"{gem}).", "fig:heatmaps", wide=True))
-    for table_name, caption in ((f"03_recall_by_time_of_day_{shown}", f"R@1 (\\%) by the query's time of day "
-                                                                      f"({runs_of}, mean over seeds)"),
-                                ("03_failures_sf_xs_test", f"Failure categories on SF-XS test ({runs_of}): queries, "
-                                                           "R@1 within the category and its share of all rank-1 "
-                                                           "failures; categories overlap")):
+    by_condition = [(f"03_recall_by_{condition}", f"03_recall_by_{condition}_{shown}",
+                     f"R@1 (\\%) by the query's {words} ({runs_of}, mean over seeds)")
+                    for condition, words in (("time_of_day", "time of day"), ("camera", "camera"),
+                                             ("viewpoint", "viewpoint change (the larger of the heading difference "
+                                                           "to the nearest positive and the camera's tilt)"))]
+    shown_labels = [label for label, table_name, _ in by_condition
+                    if (results / "tables" / f"{table_name}.csv").is_file()]  # real data has no camera column
+    macros = [rf"\newcommand{{\ConditionTables}}{{\cref{{{','.join('tab:' + t for t in shown_labels)}}}}}"
+              if shown_labels else r"\newcommand{\ConditionTables}{no table}"]
+    for label, table_name, caption in by_condition + [
+            ("03_failures_sf_xs_test", "03_failures_sf_xs_test",
+             f"Failure categories on SF-XS test ({runs_of}): queries, R@1 within the category and its share of all "
+             "rank-1 failures; categories overlap")]:
         table = read_table(results / "tables" / f"{table_name}.csv")
         if table is not None:
             table = table.rename(columns=lambda c: c.replace("_", " "))  # readable headings: time of day
@@ -96,8 +104,8 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
                 table["set"] = table["set"].map(lambda rel: SET_LABELS.get(rel, rel))
             if "queries" in table:
                 table["queries"] = table["queries"].round().astype(int)  # a count, also when averaged over runs
-            parts.append(plain_table(table, caption, table_name, gen))
-    return "\n".join(parts), []
+            parts.append(plain_table(table, caption, label, gen))
+    return "\n".join(parts), macros
 
 
 def comparison_title(comparison: str) -> str:

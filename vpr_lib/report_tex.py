@@ -25,7 +25,7 @@ def tex_escape(text) -> str:
 
 
 def _mean(cell: str) -> float:
-    return float(str(cell).split("±")[0])
+    return float(str(cell).split()[0])  # 'mean ± std', 'value (1 seed)' or a chance level
 
 
 def table_tex(summary: pd.DataFrame, caption: str, label: str, baseline_columns: tuple = ()) -> str:

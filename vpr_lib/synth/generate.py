@@ -22,7 +22,7 @@ from vpr_lib.errors import VPRInputError
 from vpr_lib.synth.plan import PROFILES, Job, city_for, make_plan
 from vpr_lib.synth.render import render
 
-GENERATOR_VERSION = "2"  # 2: SF-XS train (database + queries) added; the other splits unchanged
+GENERATOR_VERSION = "3"  # 2: SF-XS train (database + queries) added; 3: SF-XS test queries from three cameras, tilted ±20°
 CONDITION_FIELDS = ("path", "dataset", "split", "role", "city", "place_id", "east", "north", "heading", "pitch",
                     "fov", "time_of_day", "fog", "occluders", "capture_year", "camera", "jpeg_quality")
 

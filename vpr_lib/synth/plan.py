@@ -156,19 +156,25 @@ def _database_jobs(city, key, points, origin, prefix, rng, year, tokyo) -> list:
     return jobs
 
 
+# Query conditions per split.  `cameras`: {name: (share, horizontal field of view range in degrees)}; `pitch`: the
+# tilt is drawn in ±pitch degrees (the database crops are level); `names`: the file names of Street View crops
+# (pano id, heading) or of photos (a photo id and a full date, as SF-XS test queries).
 QUERY_CONDITIONS = {
     # train (SF-XS train, for offline mining): Street View crops of other years, as val
-    "train": dict(pitch=3, fov=(55, 65), times=(0.9, 0.1, 0.0), fog_p=0.0, years=(2018, 2020), occluders=(0, 1),
-                  exposure=(0.9, 1.1), camera="streetview", quality=(88, 92)),
+    "train": dict(pitch=3, cameras={"streetview": (1.0, (55, 65))}, times=(0.9, 0.1, 0.0), fog_p=0.0,
+                  years=(2018, 2020), occluders=(0, 1), exposure=(0.9, 1.1), names="streetview", quality=(88, 92)),
     # val: close to the database (daytime Street View crops, a few years later)
-    "val": dict(pitch=3, fov=(55, 65), times=(0.9, 0.1, 0.0), fog_p=0.0, years=(2018, 2020), occluders=(0, 1),
-                exposure=(0.9, 1.1), camera="streetview", quality=(88, 92)),
-    # test: crowd-sourced photos: other cameras, times of day, years, occlusion
-    "test": dict(pitch=8, fov=(40, 75), times=(0.55, 0.25, 0.2), fog_p=0.2, years=(2009, 2012), occluders=(0, 4),
-                 exposure=(0.7, 1.3), camera="phone", quality=(70, 95)),
+    "val": dict(pitch=3, cameras={"streetview": (1.0, (55, 65))}, times=(0.9, 0.1, 0.0), fog_p=0.0,
+                years=(2018, 2020), occluders=(0, 1), exposure=(0.9, 1.1), names="streetview", quality=(88, 92)),
+    # test: crowd-sourced photos: several cameras (a phone's main, wide-angle and zoomed lenses), tilted views
+    # (up to 20 degrees: up towards the skyline or down to the street), other times of day, years, occlusion
+    "test": dict(pitch=20, cameras={"phone": (0.5, (55, 70)), "wide-angle": (0.25, (75, 95)),
+                                    "telephoto": (0.25, (30, 45))},
+                 times=(0.55, 0.25, 0.2), fog_p=0.2, years=(2009, 2012), occluders=(0, 4), exposure=(0.7, 1.3),
+                 names="photo", quality=(70, 95)),
     # tokyo: phone photos at day, sunset and night
-    "tokyo": dict(pitch=6, fov=(50, 70), times=(1, 1, 1), fog_p=0.05, years=(2014, 2016), occluders=(0, 3),
-                  exposure=(0.8, 1.2), camera="phone", quality=(75, 95)),
+    "tokyo": dict(pitch=6, cameras={"phone": (1.0, (50, 70))}, times=(1, 1, 1), fog_p=0.05, years=(2014, 2016),
+                  occluders=(0, 3), exposure=(0.8, 1.2), names="tokyo", quality=(75, 95)),
 }
 
 
@@ -181,18 +187,22 @@ def _query_jobs(city, key, points, spacing, origin, prefix, split, n, rng) -> li
     side = rng.uniform(-1, 1, n) * (city.style.street_width / 2 - 2.0)
     ns = north_south[idx]
     spots = points[idx] + np.stack([np.where(ns, side, along), np.where(ns, along, side)], 1)
+    camera_names = list(c["cameras"])
+    shares = np.array([c["cameras"][k][0] for k in camera_names], float)
     jobs = []
     for chunk in np.array_split(np.arange(n), max(1, n // 12)):
         m = len(chunk)
+        camera = rng.choice(len(camera_names), m, p=shares / shares.sum())
         cams = _cameras(m, spots[chunk, 0], spots[chunk, 1], _headings(rng, ns[chunk]), rng, pitch=c["pitch"],
-                        fov=c["fov"], times=c["times"], fog_p=c["fog_p"],
+                        times=c["times"], fog_p=c["fog_p"],
                         year=rng.integers(c["years"][0], c["years"][1] + 1, m), occluders=c["occluders"],
                         exposure=c["exposure"])
+        cams.fov = np.array([rng.uniform(*c["cameras"][camera_names[j]][1]) for j in camera])
         paths = []
         for i in range(m):
-            if split == "tokyo":  # the upstream quirk: '.jpg' inside the pano_id field
+            if c["names"] == "tokyo":  # the upstream quirk: '.jpg' inside the pano_id field
                 name = _name(origin, cams.x[i], cams.y[i], pano_id=f"{int(rng.integers(100000)):05d}.jpg")
-            elif c["camera"] == "phone":  # a photo id and a full date, as SF-XS test queries
+            elif c["names"] == "photo":  # a photo id and a full date, as SF-XS test queries
                 name = _name(origin, cams.x[i], cams.y[i], pano_id=str(int(rng.integers(10**9, 10**10))),
                              timestamp=f"{cams.year[i]}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}")
             else:
@@ -200,7 +210,9 @@ def _query_jobs(city, key, points, spacing, origin, prefix, split, n, rng) -> li
                              heading=int(cams.heading[i]), timestamp=f"{cams.year[i]}{rng.integers(1, 13):02d}")
             paths.append(prefix + name)
         rows = _rows(cams, dict(dataset=prefix.split("/")[0], split=prefix.split("/")[1], role="queries",
-                                city=city.style.name, camera=c["camera"]), origin)
+                                city=city.style.name), origin)
+        for row, j in zip(rows, camera):
+            row["camera"] = camera_names[j]
         quality = [int(q) for q in rng.integers(c["quality"][0], c["quality"][1] + 1, m)]
         jobs.append(Job(key, cams, paths, rows, quality, int(rng.integers(2**31))))
     return jobs
