@@ -343,11 +343,11 @@ def test_a_notebook_outside_the_profile_is_skipped_and_its_earlier_outputs_remov
     from vpr_lib.notebooks import main
     kept = [results_tmp / "tables" / "04_losses_summary.csv", results_tmp / "runs" / "x" / "metrics.json"]
     gone = [results_tmp / "tables" / "05_miners_summary.csv", results_tmp / "figures" / "05_miners_bars.png",
-            results_tmp / "executed" / "05_miners.ipynb"]
+            results_tmp / "tables" / "05_recall_of_an_old_variant.csv", results_tmp / "executed" / "05_miners.ipynb"]
     for path in kept + gone:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")
     assert main(["--profile", "demo", "--only", "05"]) == 0
     out = capsys.readouterr().out
-    assert "05_miners: not in the demo profile" in out and "removed its outputs of an earlier run (3 files" in out
+    assert "05_miners: not in the demo profile" in out and "removed its outputs of an earlier run (4 files" in out
     assert all(p.is_file() for p in kept) and not any(p.exists() for p in gone)

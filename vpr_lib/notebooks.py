@@ -51,10 +51,12 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
 
 
 def remove_outputs(name: str) -> int:
-    """Remove a notebook's tables, figures and executed copy (an earlier profile's), so that the report built next
-    holds only what this profile ran; its runs stay in results/runs/ and are reused. Returns how many files."""
-    results = results_dir()
-    paths = [*(results / "tables").glob(f"{name}_*"), *(results / "figures").glob(f"{name}_*"),
+    """Remove a notebook's tables, figures (named after its number: `03_…`) and executed copy, written by an earlier
+    run: before it runs again (a table of a variant it no longer compares is not left behind) or when this profile
+    leaves it out, so that the report holds only what this run wrote. Its runs stay in results/runs/ and are
+    reused. Returns how many files."""
+    results, number = results_dir(), name[:2]
+    paths = [*(results / "tables").glob(f"{number}_*"), *(results / "figures").glob(f"{number}_*"),
              results / "executed" / f"{name}.ipynb"]
     removed = [p for p in paths if p.is_file()]
     for p in removed:
@@ -101,6 +103,7 @@ def main(argv=None) -> int:
         start = time.time()
         print(f"[{i}/{len(paths)}] {path.stem} ({args.profile}) …", flush=True)
         try:
+            remove_outputs(path.stem)  # what it writes now, nothing older
             out = run_notebook(path, args.profile, args.data_root)
             print(f"[{i}/{len(paths)}] {path.stem} done in {time.time() - start:.0f} s → {out}", flush=True)
         except KeyboardInterrupt:
