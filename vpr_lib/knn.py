@@ -1,4 +1,4 @@
-"""Exact vs approximate nearest-neighbour search (faiss): memory, query time and recall (lecture 004).
+"""Exact vs approximate nearest-neighbour search (faiss): memory, query time and recall (the course lecture).
 
 Index kinds (faiss index_factory strings; `{nlist}` is filled from the database size):
 - `exact`: Flat, brute force (what evaluation uses);
