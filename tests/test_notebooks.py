@@ -139,7 +139,7 @@ def test_01_and_02_run_on_smoke_data_and_share_the_starter_runs(synth_smoke, res
     executed = nbformat.read(results_tmp / "executed" / "02_gem.ipynb", as_version=4)
     markdown = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in executed.cells
                        for o in c.get("outputs", []))
-    assert "**Against `avg`** (R@1" in markdown and "over 2 seeds and the queries" in markdown  # generated findings
+    assert "**Against `avg`** (R@1" in markdown and "over the 2 seeds both sides ran and the queries" in markdown  # generated findings
     from findings_text import check
     assert not check(markdown[markdown.index("**Against `avg`**"):],
                      pd.read_csv(results_tmp / "tables" / "02_gem_versus.csv").set_index("variant"))

@@ -374,3 +374,19 @@ def test_the_report_names_the_notebooks_without_results():
     assert one.startswith("This run has no results for notebook 05 (Miners): ")
     assert "notebooks 05 (Miners), 06 (Samplers) and 08 (X): the demo profile leaves them out" in two
     assert r"\texttt{./run\_all.sh -{}-profile study}" in two
+
+
+def test_captions_and_abstract_count_the_seeds_each_variant_ran():
+    from vpr_lib.report import all_seeds_words, in_this_run
+    from vpr_lib.report_tex import describe_data, seeds_words
+    runs = pd.DataFrame({"variant": ["a"] * 3 + ["b"], "seed": [0, 1, 2, 0], "profile": "demo",
+                         "data": "SynthCity demo", "threshold_m": 25, "commit": "x"})
+    info = describe_data(runs)
+    assert info["seeds"] == 3 and info["fewer_seeds"] == {"b": 1}
+    assert seeds_words(info) == r"3 seeds (\texttt{b}: 1 seed)"
+    assert all_seeds_words([info, {"seeds": 3}]) == "3 seeds (one variant: 1 seed)"
+    assert all_seeds_words([{"seeds": 3}, {"seeds": 3}]) == "3 seeds"
+    titled = [{"title": "The starter configuration"}, {"title": "NetVLAD-family heads"}]
+    assert in_this_run(titled, []) == ""
+    assert in_this_run(titled, ["05 (Miners)"]).startswith(
+        "This run compares the starter configuration and NetVLAD-family heads (")

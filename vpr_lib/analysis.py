@@ -82,7 +82,8 @@ def recall_by_condition(runs: pd.DataFrame, test_sets, data_root: Path, by: str 
                 raise VPRInputError(f"Unknown condition {by!r} for {data_root}; available: {list(table.columns)}.")
             values = as_text(table[by])
             ok = correct_at(data, n)
-            for value in np.unique(values):
+            order = VIEWPOINT_LABELS + ["unknown"] if by == "viewpoint" else []  # bins in their order, not a-z
+            for value in sorted(np.unique(values), key=lambda v: (order.index(v) if v in order else len(order), v)):
                 rows.append({"run_id": run_id, "set": test_set, by: value,
                              f"R@{n}": 100.0 * ok[values == value].mean(), "queries": int((values == value).sum())})
     table = pd.DataFrame(rows)
@@ -126,7 +127,9 @@ def failure_table(runs: pd.DataFrame, test_set: str, data_root: Path) -> pd.Data
             rows.append({"category": name, "queries": int(inside.sum()),
                          "R@1": 100.0 * (~failed[inside]).mean() if inside.any() else np.nan,
                          "share of failures (%)": 100.0 * (inside & failed).sum() / max(failed.sum(), 1)})
-    return pd.DataFrame(rows).groupby("category", sort=False).mean().round(1)
+    table = pd.DataFrame(rows).groupby("category", sort=False).mean().round(1)
+    table["queries"] = table["queries"].round().astype(int)  # the same count in every run
+    return table
 
 
 def recall_at_thresholds(runs: pd.DataFrame, test_sets, thresholds=(5, 10, 25, 50), ns=(1, 5)) -> pd.DataFrame:

@@ -92,7 +92,8 @@ def findings(table: pd.DataFrame) -> str:
     n = len(table) * len(sets)
     seeds = int(min(table[f"{s} seeds"].min() for s in sets))
     parts = [f"**Against `{baseline}`** ({metric}, difference in points with its 95 % interval; paired bootstrap "
-             f"over {seeds} seed{'s' if seeds > 1 else ''} and the queries; the verdict uses Holm's correction over "
+             f"over the {seeds} seed{'s' if seeds > 1 else ''} both sides ran and the queries; the verdict uses Holm's "
+             "correction over "
              f"{n} comparisons at {ALPHA:g}, the interval does not, so an interval that excludes 0 may still be "
              "within noise):"]
     parts.append(f"better: {'; '.join(said['better']) or 'none'}.")

@@ -198,9 +198,10 @@ def below_start(epochs: pd.DataFrame, metric: str = "R@1"):
         parts.append(("This variant did not improve on its start in this budget: its gap to the others reflects that, "
                       if one else "These did not improve on their start in this budget: their gap to the others "
                       "reflects that, ") + f"not the method at convergence. Every other variant ends at least "
-                     f"{STALLED_POINTS:g} points above its epoch 0.")
+                     f"{STALLED_POINTS:g} points above its epoch 0 on SF-XS val.")
     else:
-        parts.append(f"every variant ends at least {STALLED_POINTS:g} points above its own epoch 0.")
+        parts.append(f"every variant ends at least {STALLED_POINTS:g} points above its own epoch 0 on SF-XS val (the "
+                     "test sets' epoch 0 is in the table of test recalls).")
     return Markdown(" ".join(parts))
 
 

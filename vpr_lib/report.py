@@ -26,7 +26,8 @@ from vpr_lib.report_data import data_section
 from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
 from vpr_lib.report_sections import analysis_section, knn_section, seeds_section
 from vpr_lib.report_tex import (TEX_INSTALL, caption_of, copy_figure, describe_data, epoch_tex, figure_tex, macros_tex,
-                                plain_table, plural, progress_tex, read_table, runs_appendix, table_tex, tex_escape)
+                                plain_table, plural, progress_tex, read_table, runs_appendix, seeds_words, table_tex,
+                                tex_escape)
 from vpr_lib.results import atomic_write_text, git_commit, run_lock
 from vpr_lib.stats import REPLICATES
 
@@ -88,9 +89,9 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
             f"tab:{name}_epochs"))
         parts.append(rf"\input{{generated/tables/{name}_epochs}}")
     for figure, caption in ((f"{name}_val_curves", f"SF-XS val R@1 per epoch, {what}; shaded: $\\pm$ one std "
-                                                   f"over {plural(info['seeds'], 'seed')}, {info['data']}."),
-                            (f"{name}_bars", f"Test R@1, {what}; error bars: $\\pm$ one std over "
-                                             f"{plural(info['seeds'], 'seed')}, {info['data']}.")):
+                                                   f"over {seeds_words(info)}, {info['data']}."),
+                            (f"{name}_bars", f"R@1 on SF-XS val (the selection set) and the test sets, {what}; "
+                                             f"error bars: $\\pm$ one std over {seeds_words(info)}, {info['data']}.")):
         path = copy_figure(results, gen, figure)
         if path:
             parts.append(figure_tex(path, caption, f"fig:{figure}"))
@@ -110,6 +111,28 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
     untrained = (untrained_on_sets(results_table, epoch0) if results_table is not None and epoch0 is not None
                  else set())
     return "\n".join(parts), macros, runs, {**info, "versus": versus, "title": title, "untrained": untrained}
+
+
+def all_seeds_words(infos: list[dict]) -> str:
+    """How many seeds the report's variants ran: '3 seeds', or '3 seeds (one variant: 1 seed)'."""
+    most = max((i["seeds"] for i in infos), default=0)
+    fewer = sorted({n for i in infos for n in i.get("fewer_seeds", {}).values()} |
+                   {i["seeds"] for i in infos if i["seeds"] < most})
+    count = sum(len(i.get("fewer_seeds", {})) for i in infos) + sum(i["seeds"] < most for i in infos)
+    if not fewer:
+        return plural(most, "seed")
+    return f"{plural(most, 'seed')} ({'one variant' if count == 1 else f'{count} variants'}: " + \
+        " or ".join(plural(n, "seed") for n in fewer) + ")"
+
+
+def in_this_run(infos: list[dict], left_out: list[str]) -> str:
+    """For the abstract, when notebooks are left out: which comparisons this run holds, or ''."""
+    if not left_out:
+        return ""
+    titles = [t[0].lower() + t[1:] if t.split()[0][1:].islower() else t for t in (i["title"] for i in infos)]
+    listed = ", ".join(titles[:-1]) + " and " + titles[-1] if len(titles) > 1 else "".join(titles)
+    return (f"This run compares {tex_escape(listed)} (\\cref{{sec:experiments}}); "
+            r"\texttt{-{}-profile study} runs the other comparisons.")
 
 
 def left_out_sentence(left_out: list[str]) -> str:
@@ -184,7 +207,8 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
                rf"\newcommand{{\DataName}}{{{tex_escape(', '.join(data))}}}",
                rf"\newcommand{{\BootstrapReplicates}}{{{REPLICATES:,}}}",
                rf"\newcommand{{\LeftOut}}{{{left_out_sentence(left_out)}}}",
-               rf"\newcommand{{\MinSeeds}}{{{plural(min((i['seeds'] for i in infos), default=0), 'seed')}}}"]
+               rf"\newcommand{{\InThisRun}}{{{in_this_run(infos, left_out)}}}",
+               rf"\newcommand{{\SeedsWords}}{{{all_seeds_words(infos)}}}"]
     (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
     (gen / "data.tex").write_text(data_section(results, gen, report, ", ".join(data)) + "\n")
     (gen / "experiments.tex").write_text("\n\n".join(sections) + "\n")

@@ -10,7 +10,8 @@ from vpr_lib.report_tex import figure_tex, plain_table
 
 FIGURES = [("00_samples_time_of_day", "Sample images, one row per time of day (SynthCity's recorded condition; on "
                                       "real data one row per set)"),
-           ("00_utm_map", "Database (grey) and query (red) positions of each test set, and the places of the first "
+           ("00_utm_map", "Database (grey) and query (red) positions of each retrieval set (SF-XS train, val and "
+                          "test, Tokyo-XS), and the places of the first "
                           "training cities (UTM, metres from each set's corner)")]
 
 

@@ -73,8 +73,9 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
     parts = [r"\subsection{Visual analysis}", r"\label{sec:03_visual_analysis}"]
     if (report / "sections" / "03_visual_analysis.tex").is_file():
         parts.append(r"\input{sections/03_visual_analysis}")
-    parts.append(figure_tex(grid, "SF-XS test queries (left) and their top-4 predictions: green within 25 m, "
-                                  "red beyond; labels give rank and distance in metres.", "fig:grid"))
+    parts.append(figure_tex(grid, f"SF-XS test queries (left) and their top-4 predictions ({tex_escape(shown)}, "
+                                  "first seed): green within 25 m, red beyond; labels give rank and distance in "
+                                  "metres.", "fig:grid"))
     by_time = copy_figure(results, gen, "03_recall_by_time_of_day")
     if by_time:
         parts.append(figure_tex(by_time, f"R@1 by the query's time of day on each test set ({runs_of}, mean over "
@@ -82,8 +83,8 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
     heat = copy_figure(results, gen, "03_heatmaps")
     if heat:
         gem = "; for GeM the per-position sum it averages" if shown.startswith("gem") else ""
-        parts.append(figure_tex(heat, f"Activation heatmaps over SF-XS test queries (norm of the last feature map"
-                                      f"{gem}).", "fig:heatmaps", wide=True))
+        parts.append(figure_tex(heat, f"Activation heatmaps over SF-XS test queries ({tex_escape(shown)}, first seed; "
+                                      f"norm of the last feature map{gem}).", "fig:heatmaps", wide=True))
     by_condition = [(f"03_recall_by_{condition}", f"03_recall_by_{condition}_{shown}",
                      f"R@1 (\\%) by the query's {words} ({runs_of}, mean over seeds)")
                     for condition, words in (("time_of_day", "time of day"), ("camera", "camera"),
@@ -96,7 +97,8 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
     for label, table_name, caption in by_condition + [
             ("03_failures_sf_xs_test", "03_failures_sf_xs_test",
              f"Failure categories on SF-XS test ({runs_of}): queries, R@1 within the category and its share of all "
-             "rank-1 failures; categories overlap")]:
+             "rank-1 failures; categories overlap, and a category of many queries has a large share of the failures "
+             "whatever its R@1: compare its R@1 with the overall one")]:
         table = read_table(results / "tables" / f"{table_name}.csv")
         if table is not None:
             table = table.rename(columns=lambda c: c.replace("_", " "))  # readable headings: time of day

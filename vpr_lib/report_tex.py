@@ -80,18 +80,25 @@ def describe_data(runs: pd.DataFrame) -> dict:
     missing = {"profile", "data", "threshold_m", "commit"} - set(runs.columns)
     if missing:
         raise FileNotFoundError(f"The runs table lacks {sorted(missing)}: re-run ./run_all.sh to refresh results/tables.")
-    seeds = runs.groupby("variant").seed.nunique()
+    seeds = runs.groupby("variant", sort=False).seed.nunique()
+    fewer = {variant: int(n) for variant, n in seeds.items() if n < seeds.max()}
     return {"data": ", ".join(sorted(runs.data.unique())), "profile": "/".join(sorted(runs.profile.unique())),
-            "seeds": int(seeds.min()), "threshold": runs.threshold_m.iloc[0]}
+            "seeds": int(seeds.max()), "fewer_seeds": fewer, "threshold": runs.threshold_m.iloc[0]}
 
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def seeds_words(info: dict) -> str:
+    """'3 seeds', or '3 seeds (starter_scratch: 1 seed)' when a variant ran fewer."""
+    fewer = "; ".join(rf"\texttt{{{tex_escape(v)}}}: {plural(n, 'seed')}" for v, n in info.get("fewer_seeds", {}).items())
+    return plural(info["seeds"], "seed") + (f" ({fewer})" if fewer else "")
+
+
 def caption_of(what: str, info: dict, baselines: bool = True, rows: pd.DataFrame | None = None) -> str:
     """A recall table's caption; `rows` (the table) adds what a ± 0.0 at epoch 0 means when one is shown."""
-    seeds = plural(info["seeds"], "seed")
+    seeds = seeds_words(info)
     start = [c for c in (rows.columns if rows is not None else []) if c.endswith(EPOCH0)]
     same_start = any(str(v).endswith("± 0.0") for c in start for v in rows[c])
     return (f"{tex_escape(what)}. R@N (\\%), mean $\\pm$ std over {seeds}; {info['data']} "

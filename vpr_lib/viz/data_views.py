@@ -28,15 +28,20 @@ def split_counts(root: Path, threshold: float = 25.0) -> pd.DataFrame:
         rows.append({"set": name, "role": "database", "images": ds.database_num})
         rows.append({"set": name, "role": "queries", "images": ds.queries_num,
                      f"queries with a positive within {threshold:g} m": with_pos})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).convert_dtypes()  # counts stay integers where a column has gaps
 
 
 def plot_utm_map(root: Path):
     """Database and query positions of each test set, and the places of each train city."""
     sets = find_sets(root)
     tests = {n: f for n, f in sets.items() if n != "GSV-XS train"}
-    fig, axes = plt.subplots(1, len(tests) + ("GSV-XS train" in sets), figsize=(4.2 * (len(tests) + 1), 4))
-    axes = np.atleast_1d(axes)
+    panels = len(tests) + ("GSV-XS train" in sets)
+    columns = min(3, panels)  # at most three panels a row: the labels stay readable at the page's width
+    rows = int(np.ceil(panels / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.7 * rows), squeeze=False)
+    for ax in axes.flat[panels:]:
+        ax.set_visible(False)
+    axes = axes.flat[:panels]
     for ax, (name, folder) in zip(axes, tests.items()):
         origin = None
         for role, colour, size in (("database", "0.6", 4), ("queries", "tab:red", 8)):
@@ -57,7 +62,7 @@ def plot_utm_map(root: Path):
     if tests:  # one legend for the test sets, below them: inside an axis it covers points
         fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, markerscale=1.5,
                    frameon=False)
-    fig.tight_layout(rect=(0, 0.07 if tests else 0, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 if tests else 0, 1, 1))
     return fig
 
 
