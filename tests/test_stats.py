@@ -70,7 +70,7 @@ def test_findings_follow_the_data_when_the_outcome_is_reversed(up, down):
 def test_one_seed_says_the_interval_covers_the_queries_only():
     results, correct = constructed({"base": 0.4, "other": 0.4}, seeds=(0,))
     text = findings(versus(results, "base", correct=correct))
-    assert "over 1 seed and the queries" in text and "All 2 comparisons are within noise." in text
+    assert "over the 1 seed both sides ran and the queries" in text and "All 2 comparisons are within noise." in text
     assert "the queries only, not the seed" in text
 
 

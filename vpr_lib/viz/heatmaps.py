@@ -40,7 +40,7 @@ def heatmap_figure(module, image_paths: list[Path], titles: list[str] | None = N
         axes[0, i].imshow(image)
         axes[1, i].imshow(image)
         axes[1, i].imshow(heat, cmap="jet", alpha=0.5, extent=(0, width, height, 0))
-        axes[0, i].set_title(titles[i] if titles else Path(path).name[:12], fontsize=7)
+        axes[0, i].set_title(titles[i] if titles else Path(path).name[:12], fontsize=12)
         for ax in axes[:, i]:
             ax.set_axis_off()
     fig.tight_layout()
@@ -80,6 +80,6 @@ def assignment_figure(modules: dict, image_paths: list[Path]):
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_ylabel(label, fontsize=7)
+                ax.set_ylabel(label, fontsize=16)  # the figure is scaled to a column: about 6 pt there
     fig.tight_layout()
     return fig
