@@ -31,7 +31,21 @@ def test_backbone_stages_end_at_resnet_strides_and_freeze_a_prefix(name):
     assert all(p.requires_grad for p in backbone.rest.parameters())
     assert not any(m.training for block in backbone.prefix for m in block.modules()) and backbone.rest.training
     x = torch.randn(2, 3, 112, 96)
-    assert torch.equal(backbone.rest(backbone.prefix(x)), backbone(x))
+    assert torch.equal(backbone.rest(backbone.frozen_prefix()(x)), backbone(x))
+    torch.testing.assert_close(backbone(x), backbone.rest(backbone.prefix(x)), rtol=1e-4, atol=1e-4)  # BN folded
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_the_folded_prefix_follows_the_prefix_weights(name):
+    """The batch-norm-folded prefix is the prefix's function, also after new weights are loaded into it."""
+    backbone = Backbone(name, "layer3", frozen_stages=2).eval()
+    x = torch.randn(2, 3, 64, 64)
+    before = backbone(x)
+    assert backbone.frozen_prefix() is backbone.frozen_prefix()  # built once
+    other = Backbone(name, "layer3", frozen_stages=2).eval()  # other random weights
+    backbone.load_state_dict(other.state_dict())
+    torch.testing.assert_close(backbone(x), other(x))
+    assert not torch.allclose(backbone(x), before)
 
 
 def test_backbone_names_stages_and_frozen_counts_are_checked():

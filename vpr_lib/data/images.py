@@ -28,15 +28,26 @@ def is_hidden(path: Path, folder: Path) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in Path(path).relative_to(folder).parts)
 
 
+def _file_names(folder: Path) -> list[str]:
+    with os.scandir(folder) as entries:
+        return [e.name for e in entries if e.is_file()]
+
+
 def list_images(folder: Path, what: str, recursive: bool = False) -> list[Path]:
     """Sorted image files of a folder (hidden files skipped, with one warning that counts them); an error naming
     the folder when there are none."""
     folder = require_dir(folder, what)
-    pattern = "**/*" if recursive else "*"
-    found = [p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-    paths = sorted(p for p in found if not is_hidden(p, folder))
-    if len(paths) < len(found):
-        warnings.warn(f"Skipped {len(found) - len(paths)} hidden image file(s) in {folder} (names starting with '.', "
+    found, paths = 0, []
+    for directory, _, names in os.walk(folder) if recursive else [(str(folder), [], _file_names(folder))]:
+        hidden = directory != str(folder) and is_hidden(Path(directory), folder)
+        for name in names:
+            if name.lower().endswith(IMAGE_SUFFIXES):
+                found += 1
+                if not (hidden or name.startswith(".")):
+                    paths.append(Path(directory, name))
+    paths.sort()
+    if len(paths) < found:
+        warnings.warn(f"Skipped {found - len(paths)} hidden image file(s) in {folder} (names starting with '.', "
                       "such as the '._name.jpg' that macOS and Drive add when unzipping): not images of the set.",
                       stacklevel=2)
     if not paths:

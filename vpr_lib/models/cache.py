@@ -18,7 +18,7 @@ from vpr_lib.data.transforms import eval_transform
 from vpr_lib.paths import data_dir
 from vpr_lib.results import atomic_write_bytes
 
-VERSION = 1  # bump when the way the features are computed changes
+VERSION = 2  # bump when the way the features are computed changes (2: batch norms folded into the convolutions)
 _MEMORY: dict = {}  # key → {path: features}: shared by the runs of one process
 MEMORY_SETS = 8  # sets kept in memory (a run reads a training set and up to three test sets)
 
@@ -68,7 +68,7 @@ def prefix_features(backbone, image_size, paths, batch_size: int = 128) -> dict:
             features = torch.load(file, map_location="cpu", weights_only=True)
         else:
             was_training = backbone.training
-            features = _compute(backbone.prefix, image_size, paths, batch_size)
+            features = _compute(backbone.frozen_prefix(), image_size, paths, batch_size)
             backbone.train(was_training)
             buffer = io.BytesIO()
             torch.save(features, buffer)

@@ -1,6 +1,8 @@
 """A run's recalls before training (epoch 0) on its test sets, the baseline each trained result is read against.
 
-The initial model is rebuilt as train() builds it: the same seed, then the data module, the module and the
+train() evaluates its initial model on the test sets right after the epoch-0 validation and keeps the recalls
+in <run>/epoch0.json.  A run that has none (resumed from a checkpoint, whose initial weights are gone) gets
+them from a rebuild of its initial model, as train() builds it: the same seed, then the data module, the module and the
 k-means initialisation of NetVLAD-like heads, in the same order, so it draws the same random numbers.  Its
 SF-XS val recall must equal the run's recorded epoch 0 (epochs.csv) before its test recalls are kept, in
 <run>/epoch0.json; a rebuild that does not match stops instead of writing a wrong baseline."""
@@ -37,6 +39,21 @@ def initial_module(config: dict, root: Path) -> VPRModule:
     return module.eval()
 
 
+def test_recalls(module: VPRModule, config: dict, root: Path) -> dict:
+    """{test set name: {R@N: recall}} of `module` as it is, on the device it is on; the caller's random state and
+    the module's train/eval mode are left as they were (training that follows draws the same numbers)."""
+    was_training, device = module.training, next(module.parameters()).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        recalls = {SET_LABELS.get(rel, rel): evaluate_module(module, root / rel, device=device)[1]["recalls"]
+                   for rel in config["test_sets"]}
+    module.train(was_training)
+    return recalls
+
+
+def write_initial_recalls(run_dir: Path, recalls: dict) -> None:
+    atomic_write_text(Path(run_dir) / "epoch0.json", json.dumps(recalls, indent=1))
+
+
 def initial_recalls(config: dict, run_dir: Path) -> dict:
     """{test set name: {R@N: recall}} of a complete run's initial model, from <run>/epoch0.json or computed once."""
     path = Path(run_dir) / "epoch0.json"
@@ -44,13 +61,11 @@ def initial_recalls(config: dict, run_dir: Path) -> dict:
         return json.loads(path.read_text())
     root = resolve_data_root(config["data_root"], config["profile"])
     with torch.random.fork_rng():  # a caller's random state is left as it was
-        module = initial_module(config, root)
-        recalls = {SET_LABELS.get(rel, rel): evaluate_module(module, root / rel, device="cpu")[1]["recalls"]
-                   for rel in config["test_sets"]}
+        recalls = test_recalls(initial_module(config, root), config, root)
     recorded = pd.read_csv(Path(run_dir) / "epochs.csv").set_index("epoch").loc[0]
     val = recalls.get(SET_LABELS.get(config["val_set"], config["val_set"]))
     if val is not None and any(abs(val[k] - recorded[k]) > TOLERANCE for k in val if k in recorded):
         raise VPRInputError(f"The rebuilt initial model of {Path(run_dir).name} gives SF-XS val {val} at epoch 0, not "
                             f"the recorded {recorded.to_dict()}: its epoch-0 test recalls are not written.")
-    atomic_write_text(path, json.dumps(recalls, indent=1))
+    write_initial_recalls(run_dir, recalls)
     return recalls

@@ -1,6 +1,6 @@
 """One run = train (or reuse, or resume) and evaluate, in results/runs/<run_id>/.
 
-    params.yaml  env.json  epochs.csv  metrics.json  predictions/<set>.npz  checkpoints/best.ckpt
+    params.yaml  env.json  epochs.csv  epoch0.json  metrics.json  predictions/<set>.npz  checkpoints/best.ckpt
     (and checkpoints/last.ckpt while it trains, to resume from; removed once the run is complete)
 
 A run whose metrics.json exists is reused; one with checkpoints/last.ckpt resumes from it.  A lock on the run
@@ -34,15 +34,22 @@ from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writab
 from vpr_lib.train.checkpoints import evaluate_module, is_complete, load_module
 from vpr_lib.train.checks import validate
 from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_data
+from vpr_lib.train.initial import test_recalls, write_initial_recalls
 from vpr_lib.train.module import VPRModule
 from vpr_lib.train.settings import NON_RESULT_KEYS
 
 
 
+# bump when a change to the code changes what a run computes from the same settings and data, so that the runs of
+# earlier code are retrained, not reused (2: the frozen prefix's batch norms are folded into its convolutions)
+COMPUTATION_VERSION = 2
+
+
 def run_id(config: dict) -> str:
     """Readable prefix + digest of everything that changes the result: the settings (variant names and speed-only
-    keys excluded) and the identity of the data the run reads (not its path)."""
+    keys excluded), the identity of the data the run reads (not its path) and COMPUTATION_VERSION."""
     relevant = {k: v for k, v in sorted(config.items()) if k not in NON_RESULT_KEYS + ("variant", "profile")}
+    relevant["computation"] = COMPUTATION_VERSION
     root = resolve_data_root(config["data_root"], config["profile"])
     relevant["data"] = dataset_identity(root, [config["train_set"], config["val_set"], *config["test_sets"]])
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
@@ -190,6 +197,8 @@ def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModu
     if not last.exists():  # a fresh run: NetVLAD-like heads start from k-means, then the epoch-0 baseline
         init_clusters_from_data(module, data.train_set, config["seed"])
         trainer.validate(module, datamodule=data, verbose=False)
+        if trainer.is_global_zero:  # and on the test sets, while the initial weights are at hand
+            write_initial_recalls(run_dir, test_recalls(module, config, root))
     elif trainer.is_global_zero:
         print(f"resuming {run_dir.name} from {last.relative_to(run_dir.parent)}", flush=True)
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.exists() else None)

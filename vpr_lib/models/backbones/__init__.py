@@ -3,7 +3,9 @@
 Every backbone names its stages so that `layer1` … `layer4` end at strides 4, 8, 16 and 32 as ResNet's (a trunk
 may have more stages between them), so `last_stage: layer3` means a stride-16 map whatever the trunk.
 The frozen stages form the `prefix`: no gradients, batch norm in eval mode, so its output per image is fixed
-for a given input size and weights (what the prefix cache, vpr_lib.models.cache, stores)."""
+for a given input size and weights (what the prefix cache, vpr_lib.models.cache, stores).  The forward pass runs
+the prefix with each batch norm folded into its convolution (`frozen_prefix`): the same function in fewer
+operations, about twice as fast on our CPUs (1.9 times on a Zen 3 EPYC: bench/prefix_cache_speed.py)."""
 from __future__ import annotations
 
 import importlib
@@ -15,6 +17,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.fx.experimental.optimization import fuse
 
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models.backbones.weights import imagenet_state_dict
@@ -100,6 +103,8 @@ class Backbone(nn.Module):
                 raise VPRInputError(f"{pretrained} has no weights for {absent} of this {name} backbone (cut after "
                                     f"{last_stage}); use a checkpoint with as many stages.")
         self.prefix.requires_grad_(False)
+        self.prefix.eval()
+        self._fused = self._fused_key = None
 
     @property
     def prefix(self) -> nn.Sequential:
@@ -117,8 +122,20 @@ class Backbone(nn.Module):
         self.prefix.eval()
         return self
 
+    def frozen_prefix(self) -> nn.Module:
+        """The prefix with its batch norms folded into the convolutions (torch.fx), built on first use and again
+        whenever a prefix tensor changed (loaded weights, another device or dtype): the prefix's function."""
+        tensors = self.prefix.state_dict(keep_vars=True).values()
+        key = tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
+        if key != self._fused_key:
+            with torch.no_grad():
+                fused = fuse(self.prefix).to(memory_format=torch.channels_last)
+            object.__setattr__(self, "_fused", fused)  # not a submodule: outside the state dict and .to()
+            self._fused_key = key
+        return self._fused
+
     def forward(self, x):
-        return self.body(x)
+        return self.rest(self.frozen_prefix()(x)) if self.prefix_len else self.body(x)
 
     @torch.no_grad()
     def output_shape(self, image_size: tuple, module: nn.Module | None = None) -> tuple:
