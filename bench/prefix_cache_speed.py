@@ -68,7 +68,7 @@ def main():
 def _folding(backbone, image_size, repeats: int = 3) -> str:
     x = torch.randn(128, 3, *image_size).contiguous(memory_format=torch.channels_last)
     seconds, outputs = {}, {}
-    for name, prefix in (("folded", backbone.frozen_prefix()), ("unfolded", backbone.prefix)):
+    for name, prefix in (("folded", backbone.folded("prefix")), ("unfolded", backbone.prefix)):
         outputs[name] = prefix(x)
         start = time.perf_counter()
         for _ in range(repeats):

@@ -31,20 +31,27 @@ def test_backbone_stages_end_at_resnet_strides_and_freeze_a_prefix(name):
     assert all(p.requires_grad for p in backbone.rest.parameters())
     assert not any(m.training for block in backbone.prefix for m in block.modules()) and backbone.rest.training
     x = torch.randn(2, 3, 112, 96)
-    assert torch.equal(backbone.rest(backbone.frozen_prefix()(x)), backbone(x))
+    assert torch.equal(backbone.rest(backbone.folded("prefix")(x)), backbone(x))
     torch.testing.assert_close(backbone(x), backbone.rest(backbone.prefix(x)), rtol=1e-4, atol=1e-4)  # BN folded
 
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))
-def test_the_folded_prefix_follows_the_prefix_weights(name):
-    """The batch-norm-folded prefix is the prefix's function, also after new weights are loaded into it."""
+def test_the_folded_parts_follow_the_weights(name):
+    """In eval mode the prefix and the rest run with their batch norms folded: the body's function, also after
+    new weights are loaded and after a training step changed the rest."""
     backbone = Backbone(name, "layer3", frozen_stages=2).eval()
-    x = torch.randn(2, 3, 64, 64)
-    before = backbone(x)
-    assert backbone.frozen_prefix() is backbone.frozen_prefix()  # built once
+    x = torch.randn(4, 3, 64, 64)
+    assert backbone.folded("prefix") is backbone.folded("prefix") and backbone.folded("rest") is backbone.folded("rest")
+    torch.testing.assert_close(backbone(x), backbone.body(x), rtol=1e-4, atol=1e-4)
     other = Backbone(name, "layer3", frozen_stages=2).eval()  # other random weights
     backbone.load_state_dict(other.state_dict())
-    torch.testing.assert_close(backbone(x), other(x))
+    torch.testing.assert_close(backbone(x), other.body(x), rtol=1e-4, atol=1e-4)
+    before = backbone(x)
+    optimizer = torch.optim.SGD([p for p in backbone.parameters() if p.requires_grad], lr=0.5)
+    backbone.train()(x).square().mean().backward()
+    optimizer.step()
+    backbone.eval()
+    torch.testing.assert_close(backbone(x), backbone.body(x), rtol=1e-4, atol=1e-4)
     assert not torch.allclose(backbone(x), before)
 
 

@@ -48,7 +48,7 @@ class VPRModel(nn.Module):
         """The backbone's maps from images, or from the frozen prefix's output (cached)."""
         x = x.contiguous(memory_format=torch.channels_last)
         if self.backbone.prefix_len and tuple(x.shape[1:]) == self.prefix_shape:
-            return self.backbone.rest(x)
+            return self.backbone.forward_rest(x)
         if x.shape[-2:] != self.image_size and getattr(self.aggregator, "fixed_input", False):
             raise VPRInputError(f"Input images of size {tuple(x.shape[-2:])}; this model was built for "
                                 f"{self.image_size} (its aggregator sizes depend on it).")

@@ -68,7 +68,7 @@ def prefix_features(backbone, image_size, paths, batch_size: int = 128) -> dict:
             features = torch.load(file, map_location="cpu", weights_only=True)
         else:
             was_training = backbone.training
-            features = _compute(backbone.frozen_prefix(), image_size, paths, batch_size)
+            features = _compute(backbone.folded("prefix"), image_size, paths, batch_size)
             backbone.train(was_training)
             buffer = io.BytesIO()
             torch.save(features, buffer)

@@ -4,8 +4,9 @@ Every backbone names its stages so that `layer1` … `layer4` end at strides 4, 
 may have more stages between them), so `last_stage: layer3` means a stride-16 map whatever the trunk.
 The frozen stages form the `prefix`: no gradients, batch norm in eval mode, so its output per image is fixed
 for a given input size and weights (what the prefix cache, vpr_lib.models.cache, stores).  The forward pass runs
-the prefix with each batch norm folded into its convolution (`frozen_prefix`): the same function in fewer
-operations, about twice as fast on our CPUs (1.9 times on a Zen 3 EPYC: bench/prefix_cache_speed.py)."""
+the prefix, and in eval mode the rest too, with each batch norm folded into its convolution (`folded`): the same
+function in fewer operations, about twice as fast on our CPUs (1.9 times on a Zen 3 EPYC for the demo's prefix:
+bench/prefix_cache_speed.py)."""
 from __future__ import annotations
 
 import importlib
@@ -104,7 +105,7 @@ class Backbone(nn.Module):
                                     f"{last_stage}); use a checkpoint with as many stages.")
         self.prefix.requires_grad_(False)
         self.prefix.eval()
-        self._fused = self._fused_key = None
+        self._folds = {}  # "prefix" / "rest" -> (key, the part with its batch norms folded): see folded()
 
     @property
     def prefix(self) -> nn.Sequential:
@@ -120,22 +121,26 @@ class Backbone(nn.Module):
         """Frozen stages stay in eval mode: their batch-norm statistics are kept, not re-estimated."""
         super().train(mode)
         self.prefix.eval()
+        self._folds.pop("rest", None)  # the trainable stages change between two evaluations
         return self
 
-    def frozen_prefix(self) -> nn.Module:
-        """The prefix with its batch norms folded into the convolutions (torch.fx), built on first use and again
-        whenever a prefix tensor changed (loaded weights, another device or dtype): the prefix's function."""
-        tensors = self.prefix.state_dict(keep_vars=True).values()
-        key = tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
-        if key != self._fused_key:
+    def folded(self, part: str) -> nn.Module:
+        """`prefix` or `rest` (in eval mode) with each batch norm folded into the convolution before it (torch.fx's
+        fuse): the same function up to float rounding, in fewer operations.  Built on first use, and again when
+        one of the part's tensors changed (loaded or trained weights, another device or dtype)."""
+        module = getattr(self, part)
+        key = tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in module.state_dict(keep_vars=True).values())
+        if self._folds.get(part, (None,))[0] != key:
             with torch.no_grad():
-                fused = fuse(self.prefix).to(memory_format=torch.channels_last)
-            object.__setattr__(self, "_fused", fused)  # not a submodule: outside the state dict and .to()
-            self._fused_key = key
-        return self._fused
+                self._folds[part] = (key, fuse(module).to(memory_format=torch.channels_last))
+        return self._folds[part][1]
+
+    def forward_rest(self, x):
+        """The trainable stages on the prefix's output: as they are while training, folded in eval mode."""
+        return self.folded("rest")(x) if not self.training and len(self.rest) else self.rest(x)
 
     def forward(self, x):
-        return self.rest(self.frozen_prefix()(x)) if self.prefix_len else self.body(x)
+        return self.forward_rest(self.folded("prefix")(x) if self.prefix_len else x)
 
     @torch.no_grad()
     def output_shape(self, image_size: tuple, module: nn.Module | None = None) -> tuple:
