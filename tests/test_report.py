@@ -384,7 +384,9 @@ def test_captions_and_abstract_count_the_seeds_each_variant_ran():
     info = describe_data(runs)
     assert info["seeds"] == 3 and info["fewer_seeds"] == {"b": 1}
     assert seeds_words(info) == r"3 seeds (\texttt{b}: 1 seed)"
-    assert all_seeds_words([info, {"seeds": 3}]) == "3 seeds (one variant: 1 seed)"
+    assert all_seeds_words([info, {"seeds": 3}]) == "1 to 3 seeds: 3 for 2 variants and 1 for 1 variant"
+    two = describe_data(runs.assign(variant=["c", "c", "d", "d"], seed=[0, 1, 0, 1]))
+    assert all_seeds_words([info, two]) == "1 to 3 seeds: 3 for 1 variant, 2 for 2 variants and 1 for 1 variant"
     assert all_seeds_words([{"seeds": 3}, {"seeds": 3}]) == "3 seeds"
     titled = [{"title": "The starter configuration"}, {"title": "NetVLAD-family heads"}]
     assert in_this_run(titled, []) == ""

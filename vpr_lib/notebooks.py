@@ -27,6 +27,7 @@ from vpr_lib.paths import results_dir
 def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool = False) -> Path:
     """Execute one notebook into results/executed/, written atomically; returns the output path."""
     import papermill
+    from traitlets.config import Config
 
     load_params(path.stem, profile)  # a bad params file stops here, before a kernel starts
     # every notebook declares profile, data_root and overrides, and resolves its params itself, once
@@ -38,8 +39,11 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
     previous = os.environ.get("VPR_NO_PROGRESS")
     os.environ["VPR_NO_PROGRESS"] = "1"  # the kernel inherits it: no progress bars in executed copies
     try:
+        # the kernel's messages encrypted (CurveZMQ keys from jupyter_client) where the kernel supports it: else
+        # ipykernel >= 7.3 warns at every start that it runs over TCP without encryption
         papermill.execute_notebook(str(path), tmp, parameters=params, kernel_name="python3",
-                                   cwd=str(path.parent), progress_bar=progress)
+                                   cwd=str(path.parent), progress_bar=progress,
+                                   config=Config({"KernelManager": {"transport_encryption": "auto"}}))
     finally:
         if previous is None:
             os.environ.pop("VPR_NO_PROGRESS")

@@ -6,6 +6,8 @@ macros (`\\res{notebook}{variant}{set}{metric}`, `\\vs{notebook}{variant}{set}`)
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import argparse
 import contextlib
 import os
@@ -114,15 +116,14 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
 
 
 def all_seeds_words(infos: list[dict]) -> str:
-    """How many seeds the report's variants ran: '3 seeds', or '3 seeds (one variant: 1 seed)'."""
-    most = max((i["seeds"] for i in infos), default=0)
-    fewer = sorted({n for i in infos for n in i.get("fewer_seeds", {}).values()} |
-                   {i["seeds"] for i in infos if i["seeds"] < most})
-    count = sum(len(i.get("fewer_seeds", {})) for i in infos) + sum(i["seeds"] < most for i in infos)
-    if not fewer:
-        return plural(most, "seed")
-    return f"{plural(most, 'seed')} ({'one variant' if count == 1 else f'{count} variants'}: " + \
-        " or ".join(plural(n, "seed") for n in fewer) + ")"
+    """How many seeds the report's variants ran: '3 seeds', or '1 to 3 seeds: 3 for 1 variant, 2 for 6 variants and
+    1 for 1 variant' (a variant that two notebooks share counts in each)."""
+    per_variant = [n for i in infos for n in i.get("variant_seeds", {None: i["seeds"]}).values()]
+    counts = sorted(Counter(per_variant).items(), reverse=True)
+    if len(counts) <= 1:
+        return plural(counts[0][0] if counts else 0, "seed")
+    listed = [f"{n} for {plural(k, 'variant')}" for n, k in counts]
+    return (f"{counts[-1][0]} to {plural(counts[0][0], 'seed')}: " + ", ".join(listed[:-1]) + " and " + listed[-1])
 
 
 def in_this_run(infos: list[dict], left_out: list[str]) -> str:

@@ -83,7 +83,8 @@ def describe_data(runs: pd.DataFrame) -> dict:
     seeds = runs.groupby("variant", sort=False).seed.nunique()
     fewer = {variant: int(n) for variant, n in seeds.items() if n < seeds.max()}
     return {"data": ", ".join(sorted(runs.data.unique())), "profile": "/".join(sorted(runs.profile.unique())),
-            "seeds": int(seeds.max()), "fewer_seeds": fewer, "threshold": runs.threshold_m.iloc[0]}
+            "seeds": int(seeds.max()), "fewer_seeds": fewer, "variant_seeds": {v: int(n) for v, n in seeds.items()},
+            "threshold": runs.threshold_m.iloc[0]}
 
 
 def plural(n: int, word: str) -> str:
