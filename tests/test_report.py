@@ -380,13 +380,14 @@ def test_captions_and_abstract_count_the_seeds_each_variant_ran():
     from vpr_lib.report import all_seeds_words, in_this_run
     from vpr_lib.report_tex import describe_data, seeds_words
     runs = pd.DataFrame({"variant": ["a"] * 3 + ["b"], "seed": [0, 1, 2, 0], "profile": "demo",
-                         "data": "SynthCity demo", "threshold_m": 25, "commit": "x"})
+                         "data": "SynthCity demo", "threshold_m": 25, "commit": "x", "run_id": ["a0", "a1", "a2", "b0"]})
     info = describe_data(runs)
     assert info["seeds"] == 3 and info["fewer_seeds"] == {"b": 1}
     assert seeds_words(info) == r"3 seeds (\texttt{b}: 1 seed)"
     assert all_seeds_words([info, {"seeds": 3}]) == "1 to 3 seeds: 3 for 2 variants and 1 for 1 variant"
-    two = describe_data(runs.assign(variant=["c", "c", "d", "d"], seed=[0, 1, 0, 1]))
-    assert all_seeds_words([info, two]) == "1 to 3 seeds: 3 for 1 variant, 2 for 2 variants and 1 for 1 variant"
+    two = describe_data(runs.assign(variant=["c", "c", "d", "d"], seed=[0, 1, 0, 1], run_id=["c0", "c1", "d0", "d1"]))
+    shared = describe_data(runs.iloc[:2].assign(variant="e", run_id=["c0", "c1"]))  # another notebook shows c's runs
+    assert all_seeds_words([info, two, shared]) == "1 to 3 seeds: 3 for 1 variant, 2 for 2 variants and 1 for 1 variant"
     assert all_seeds_words([{"seeds": 3}, {"seeds": 3}]) == "3 seeds"
     titled = [{"title": "The starter configuration"}, {"title": "NetVLAD-family heads"}]
     assert in_this_run(titled, []) == ""

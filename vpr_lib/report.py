@@ -116,9 +116,10 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
 
 
 def all_seeds_words(infos: list[dict]) -> str:
-    """How many seeds the report's variants ran: '3 seeds', or '1 to 3 seeds: 3 for 1 variant, 2 for 6 variants and
-    1 for 1 variant' (a variant that two notebooks share counts in each)."""
-    per_variant = [n for i in infos for n in i.get("variant_seeds", {None: i["seeds"]}).values()]
+    """How many seeds the report's variants ran: '3 seeds', or '1 to 3 seeds: 3 for 1 variant, 2 for 5 variants and
+    1 for 1 variant' (a variant whose runs another notebook also shows, as 09's cosplace is 07's GeM, counts once)."""
+    runs = {r for i in infos for r in i.get("variant_runs", {}).values()}
+    per_variant = [len(r) for r in runs] + [i["seeds"] for i in infos if "variant_runs" not in i]
     counts = sorted(Counter(per_variant).items(), reverse=True)
     if len(counts) <= 1:
         return plural(counts[0][0] if counts else 0, "seed")

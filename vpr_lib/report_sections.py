@@ -42,9 +42,13 @@ def knn_section(name: str, results: Path, gen: Path, report: Path) -> str | None
     table["database"] = table["database"].map(lambda v: f"{int(v):,}")
     for column, digits in (("memory MB", 1), ("query ms", 3), ("R@1", 1), ("% memory saved", 1), ("% time saved", 1)):
         table[column] = table[column].map(lambda v, d=digits: f"{v:.{d}f}")
+    hnsw = scaling[scaling["index"] == "hnsw"].database
     parts.append(plain_table(table, "Scaling study: the SF-XS test database padded with synthetic distractors "
-                                    f"(one trained model, SF-XS test queries; {where}); savings relative to exact "
-                                    "search of the same size", "12_knn_scaling", gen, wide=True))
+                                    f"(one trained {tex_escape(params['variant'])} model, the first seed's; SF-XS test "
+                                    f"queries; {where}); savings relative to exact search of the same size" +
+                                    (rf"; HNSW built up to {int(hnsw.max()):,} descriptors (\texttt{{hnsw\_max\_size}})"
+                                     if len(hnsw) and hnsw.max() < scaling.database.max() else ""),
+                             "12_knn_scaling", gen, wide=True))
     figure = copy_figure(results, gen, "12_knn_scaling")
     if figure:
         parts.append(figure_tex(figure, "Memory and query time (log scales) and R@1 against database size.",
@@ -130,9 +134,11 @@ def seeds_section(results: Path, gen: Path, report: Path) -> tuple[str, list] | 
     kit = [c for c in table.columns if c.startswith("kit ") and "R@" in c][0]
     shown = table.drop(columns=["kit seeds"]).rename(columns={kit: f"{kit} (mean ± std)"})
     shown["comparison"] = shown["comparison"].map(comparison_title)
+    low, high = table["kit seeds"].min(), table["kit seeds"].max()
+    seed_range = f"{low}" if low == high else f"{low} to {high}"
     parts += [plain_table(shown, f"The same comparisons in the course's reports (their own data, backbone and "
                                  f"training; rank 1 = best within the comparison) and in this study "
-                                 f"({table['kit seeds'].min()}+ seeds, the results store's runs)",
+                                 f"({seed_range} seeds, the results store's runs)",
                           "seeds_vs_kit", gen, wide=True)]  # no float barrier: the conclusion fills the column
     macros = [rf"\newcommand{{\SeedsComparisons}}{{{len(best)}}}",
               rf"\newcommand{{\SeedsSameBest}}{{{int(best.sum())}}}"]

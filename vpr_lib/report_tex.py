@@ -77,13 +77,14 @@ def figure_tex(path: str, caption: str, label: str, wide: bool = False) -> str:
 
 def describe_data(runs: pd.DataFrame) -> dict:
     """Profile, data, seeds and threshold of a notebook's runs (columns of its runs table)."""
-    missing = {"profile", "data", "threshold_m", "commit"} - set(runs.columns)
+    missing = {"profile", "data", "threshold_m", "commit", "run_id"} - set(runs.columns)
     if missing:
         raise FileNotFoundError(f"The runs table lacks {sorted(missing)}: re-run ./run_all.sh to refresh results/tables.")
     seeds = runs.groupby("variant", sort=False).seed.nunique()
     fewer = {variant: int(n) for variant, n in seeds.items() if n < seeds.max()}
     return {"data": ", ".join(sorted(runs.data.unique())), "profile": "/".join(sorted(runs.profile.unique())),
-            "seeds": int(seeds.max()), "fewer_seeds": fewer, "variant_seeds": {v: int(n) for v, n in seeds.items()},
+            "seeds": int(seeds.max()), "fewer_seeds": fewer,
+            "variant_runs": {v: tuple(sorted(g.run_id)) for v, g in runs.groupby("variant", sort=False)},
             "threshold": runs.threshold_m.iloc[0]}
 
 
