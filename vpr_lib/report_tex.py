@@ -126,8 +126,9 @@ def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) ->
                 test_set = column[: -len(" verdict")]
                 p = row[f"{test_set} p Holm"]
                 p_text = "p < 0.01" if p < 0.01 else f"p = {p:.2f}"
-                text = (rf"{row[f'{test_set} Δ R@1']:+.1f} points {row[f'{test_set} 95% CI']}, {row[column]} "
-                        rf"(Holm ${p_text}$)")
+                # no line break inside the numbers: LaTeX may break after a '-' ("[-" / "15.0")
+                text = (rf"\mbox{{{row[f'{test_set} Δ R@1']:+.1f}}} points \mbox{{{row[f'{test_set} 95% CI']}}}, "
+                        rf"{row[column]} (Holm ${p_text}$)")
                 lines.append(rf"\defvs{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{text}}}")
     return lines
 
