@@ -6,8 +6,6 @@ macros (`\\res{notebook}{variant}{set}{metric}`, `\\vs{notebook}{variant}{set}`)
 """
 from __future__ import annotations
 
-from collections import Counter
-
 import argparse
 import contextlib
 import os
@@ -16,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd

@@ -67,9 +67,7 @@ def prefix_features(backbone, image_size, paths, batch_size: int = 128) -> dict:
         if file.is_file():
             features = torch.load(file, map_location="cpu", weights_only=True)
         else:
-            was_training = backbone.training
-            features = _compute(backbone.folded("prefix"), image_size, paths, batch_size)
-            backbone.train(was_training)
+            features = _compute(backbone.folded("prefix"), image_size, paths, batch_size)  # a copy: modes untouched
             buffer = io.BytesIO()
             torch.save(features, buffer)
             atomic_write_bytes(file, buffer.getvalue())
