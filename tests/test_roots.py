@@ -1,4 +1,4 @@
-"""The data a run reads: its identity enters the run id, and SynthCity is generated on first use."""
+"""The data a run reads: its identity (the content of its sets) enters the run id, and SynthCity is generated on first use."""
 import shutil
 
 import pytest
@@ -36,11 +36,12 @@ def test_data_identity_follows_the_files_not_the_path(tokyo_split, tmp_path):
         dataset_identity(root, ["sf_xs/val"])
 
 
-def test_synthcity_identity_is_its_content_hash(synth_smoke, tmp_path):
+def test_synthcity_identity_is_its_content(synth_smoke, tmp_path):
     other = tmp_path / "smoke_seed2"
     generate("smoke", 2, other, progress=False)
-    assert dataset_identity(synth_smoke, []).startswith("synthcity-v")
-    assert dataset_identity(other, []) != dataset_identity(synth_smoke, [])
+    sets = ["gsv_xs/train", "sf_xs/val"]
+    assert dataset_identity(synth_smoke, sets).startswith("content-")
+    assert dataset_identity(other, sets) != dataset_identity(synth_smoke, sets)
     assert run_id(config_on(other)) != run_id(config_on(synth_smoke))
 
 

@@ -39,6 +39,14 @@ def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
 
 
+def set_aside(path: Path) -> Path:
+    """Rename a torn or unreadable file to `<name>.torn` (kept for inspection, never read again); returns it."""
+    path = Path(path)
+    torn = path.with_name(path.name + ".torn")
+    os.replace(path, torn)
+    return torn
+
+
 def ensure_writable(folder: Path) -> Path:
     """Create `folder` if needed and check that files can be written in it, or stop saying so."""
     folder = Path(folder)

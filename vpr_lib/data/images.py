@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from vpr_lib.data.identity import file_digests
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import data_dir
 
@@ -81,13 +82,12 @@ def load_resized(path: Path, size) -> torch.Tensor:
 
 def verify_images(paths) -> None:
     """Decode every image once, so that a corrupt or truncated file stops a run before it starts (named).  The same
-    files (path, size, modification time) verified before are not decoded again: data/cache/verified/ keeps a
-    marker per verified list."""
+    files (path and content, vpr_lib.data.identity) verified before are not decoded again: data/cache/verified/
+    keeps a marker per verified list."""
     paths = sorted({str(p) for p in paths})
     sha = hashlib.sha1()
-    for path in paths:
-        stat = os.stat(path)
-        sha.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    for path, digest in zip(paths, file_digests(paths)):
+        sha.update(f"{path}\t{digest}\n".encode())
     marker = data_dir() / "cache" / "verified" / sha.hexdigest()
     if marker.exists():
         return
@@ -104,7 +104,8 @@ _DECODED_BUDGET = {"bytes": 2 << 30, "used": 0}
 def decode_once(path: Path, size) -> torch.Tensor:
     """load_resized, memoised for the process within a 2 GB budget (runs of one notebook share the decode)."""
     stat = Path(path).stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size, tuple(size))  # a rewritten file is decoded anew
+    # a rewritten file is decoded anew: its change time moves even when its size and modification time are restored
+    key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, tuple(size))
     image = _DECODED.get(key)
     if image is None:
         image = load_resized(path, size)

@@ -1,8 +1,8 @@
 """Which data a run reads: the dataset root (SynthCity generated on first use) and its identity.
 
-The identity enters the run id, so a result is never reused for other data: SynthCity is named by its
-generator version and content hash (manifest.json); any other root by a digest of the file names and sizes of
-the sets a run reads, memoised by the folders' modification times.
+The identity enters the run id, so a result is never reused for other data: it digests the name and content of
+every file of the sets a run reads (vpr_lib.data.identity), SynthCity's as any other root's. A stored manifest is
+not trusted: a copy of SynthCity with a file changed or removed is other data.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from vpr_lib.data.identity import folder_digest
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import repo_root, synthcity_dir, synthcity_profile
 from vpr_lib.synth.generate import GENERATOR_VERSION, generate
@@ -57,33 +58,12 @@ def _synthcity_manifest(root: Path) -> dict:
     return manifest if manifest.get("generator") == "vpr_lib.synth" else {}
 
 
-_LISTED: dict = {}  # (set folder, modification times of it and its sub-folders) → digest
-
-
-def _folder_digest(folder: Path) -> str:
-    """Digest of the relative names and sizes of every file under `folder` (not their contents)."""
-    subdirs = [folder] + sorted(p for p in folder.iterdir() if p.is_dir())
-    key = (str(folder), tuple(p.stat().st_mtime_ns for p in subdirs))
-    if key not in _LISTED:
-        sha = hashlib.sha1()
-        for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames.sort()
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                sha.update(f"{path.relative_to(folder)}\t{path.stat().st_size}\n".encode())
-        _LISTED[key] = sha.hexdigest()[:12]
-    return _LISTED[key]
-
-
 def dataset_identity(root: Path, sets) -> str:
-    """What identifies the data of a run: SynthCity's version and content hash, else the listed sets' digest."""
-    manifest = _synthcity_manifest(root)
-    if manifest:
-        return f"synthcity-v{manifest['generator_version']}-{manifest['content_sha256'][:12]}"
+    """What identifies the data of a run: a digest of the names and contents of the files of its sets."""
     sha = hashlib.sha1()
     for rel in sorted(set(sets)):
         folder = Path(root) / rel
         if not folder.is_dir():
             raise VPRInputError(f"Missing folder: expected the set {rel} at {folder} (data_root {root}).")
-        sha.update(f"{rel}\t{_folder_digest(folder)}\n".encode())
-    return f"files-{sha.hexdigest()[:12]}"
+        sha.update(f"{rel}\t{folder_digest(folder)}\n".encode())
+    return f"content-{sha.hexdigest()[:12]}"

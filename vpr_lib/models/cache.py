@@ -3,8 +3,9 @@
 A frozen prefix (no gradients, batch norm in eval mode) fed without augmentation gives every image the same
 output in every run and epoch that shares its weights and input size. So it is computed once, kept on disk
 under data/cache/prefix/ (VPR_DATA relocates it) and in memory, and the runs train only the rest of the model.
-The key digests the prefix's weights themselves, the input size and the files (path, size, modification
-time): other weights, another size or a changed file give another entry, never a stale one."""
+The key digests the prefix's weights themselves, the input size and the files (path and content,
+vpr_lib.data.identity): other weights, another size or a changed file give another entry, never a stale one. A
+torn or unreadable cache file is set aside (renamed `*.torn`, said) and computed again."""
 from __future__ import annotations
 
 import hashlib
@@ -13,10 +14,11 @@ from pathlib import Path
 
 import torch
 
+from vpr_lib.data.identity import file_digests
 from vpr_lib.data.images import decode_once
 from vpr_lib.data.transforms import eval_transform
 from vpr_lib.paths import data_dir
-from vpr_lib.results import atomic_write_bytes
+from vpr_lib.results import atomic_write_bytes, set_aside
 
 VERSION = 2  # bump when the way the features are computed changes (2: batch norms folded into the convolutions)
 _MEMORY: dict = {}  # key → {path: features}: shared by the runs of one process
@@ -41,9 +43,8 @@ def weights_digest(module: torch.nn.Module) -> str:
 def cache_key(backbone, image_size, paths) -> str:
     h = hashlib.sha1(f"v{VERSION} {backbone.name} {backbone.prefix_len} {tuple(image_size)}".encode())
     h.update(weights_digest(backbone.prefix).encode())
-    for path in paths:
-        stat = Path(path).stat()
-        h.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for path, digest in zip(paths, file_digests(paths)):
+        h.update(f"{path}\0{digest}\n".encode())
     return h.hexdigest()[:20]
 
 
@@ -57,6 +58,17 @@ def _compute(prefix: torch.nn.Module, image_size, paths, batch_size: int) -> tor
     return torch.cat(out)
 
 
+def _load(file: Path) -> torch.Tensor | None:
+    """A saved cache file, or None (set aside as `<name>.torn`, said) when it does not load: a torn write."""
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, pickle errors… for a torn file
+        torn = set_aside(file)
+        print(f"prefix cache: {file} does not load ({type(e).__name__}): moved to {torn.name}; computing it again",
+              flush=True)
+        return None
+
+
 def prefix_features(backbone, image_size, paths, batch_size: int = 128) -> dict:
     """{path: the frozen prefix's output (C, H', W') for that image} for every path (in memory, from disk, or
     computed and saved). `backbone` is a vpr_lib.models.backbones.Backbone with a non-empty prefix."""
@@ -64,9 +76,8 @@ def prefix_features(backbone, image_size, paths, batch_size: int = 128) -> dict:
     key = cache_key(backbone, image_size, paths)
     if key not in _MEMORY:
         file = data_dir() / "cache" / "prefix" / f"{backbone.name}-{key}.pt"
-        if file.is_file():
-            features = torch.load(file, map_location="cpu", weights_only=True)
-        else:
+        features = _load(file) if file.is_file() else None
+        if features is None or len(features) != len(paths):
             features = _compute(backbone.folded("prefix"), image_size, paths, batch_size)  # a copy: modes untouched
             buffer = io.BytesIO()
             torch.save(features, buffer)

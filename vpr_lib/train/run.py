@@ -27,7 +27,9 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from vpr_lib.data.images import list_images, verify_images
 from vpr_lib.data.layout import SET_LABELS
+from vpr_lib.models.backbones import weights_file
 from vpr_lib.models.cache import cache_applies
+from vpr_lib.data.identity import file_digest
 from vpr_lib.data.roots import dataset_identity, resolve_data_root
 from vpr_lib.paths import results_dir
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writable, environment, run_lock
@@ -47,11 +49,15 @@ COMPUTATION_VERSION = 2
 
 def run_id(config: dict) -> str:
     """Readable prefix + digest of everything that changes the result: the settings (variant names and speed-only
-    keys excluded), the identity of the data the run reads (not its path) and COMPUTATION_VERSION."""
+    keys excluded), the content of the data the run reads and of a weights file it starts from (not their paths),
+    and COMPUTATION_VERSION."""
     relevant = {k: v for k, v in sorted(config.items()) if k not in NON_RESULT_KEYS + ("variant", "profile")}
     relevant["computation"] = COMPUTATION_VERSION
     root = resolve_data_root(config["data_root"], config["profile"])
     relevant["data"] = dataset_identity(root, [config["train_set"], config["val_set"], *config["test_sets"]])
+    weights = weights_file(config["pretrained"])
+    if weights is not None:
+        relevant["pretrained"] = f"content-{file_digest(weights)}"
     digest = hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return f"{config['aggregator']}-{config['loss']}-s{config['seed']}-{digest}"
 

@@ -48,18 +48,27 @@ def stage_names(name: str) -> list[str]:
     return list(spec.stages(spec.build()))
 
 
-def _load_weights(name: str, spec: BackboneSpec, model: nn.Module, pretrained: str):
-    """Initial weights into the whole torchvision model; a run checkpoint's backbone weights are returned
-    instead (they fit the cut body, loaded after cutting)."""
-    if pretrained in ("none", "", None):
-        return None
-    if pretrained == "imagenet":
-        model.load_state_dict(imagenet_state_dict(spec.weights, name))
+def weights_file(pretrained: str | None) -> Path | None:
+    """The file a `pretrained` value names (None for 'none' and 'imagenet', which torchvision names by its hash);
+    a path that is not a file stops here."""
+    if pretrained in ("none", "imagenet", "", None):
         return None
     path = Path(pretrained)
     if not path.is_file():
-        raise VPRInputError(f"pretrained: expected 'none', 'imagenet', a path to {name} weights (.pth) or to a run's "
-                            f"checkpoint (.ckpt); {path} does not exist.")
+        raise VPRInputError(f"pretrained: expected 'none', 'imagenet', a path to backbone weights (.pth) or to a "
+                            f"run's checkpoint (.ckpt); {path} does not exist.")
+    return path
+
+
+def _load_weights(name: str, spec: BackboneSpec, model: nn.Module, pretrained: str):
+    """Initial weights into the whole torchvision model; a run checkpoint's backbone weights are returned
+    instead (they fit the cut body, loaded after cutting)."""
+    if pretrained == "imagenet":
+        model.load_state_dict(imagenet_state_dict(spec.weights, name))
+        return None
+    path = weights_file(pretrained)
+    if path is None:
+        return None
     if path.suffix == ".ckpt":  # a run of this kit: its backbone's weights
         state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
         return {k[len(BODY_PREFIX):]: v for k, v in state.items() if k.startswith(BODY_PREFIX)}
