@@ -103,6 +103,14 @@ def smoke_config(data_root, **changes):
     ({"seeds": 5}, r"seeds must be a non-empty list of ints"),
     ({"optimizer_kwargs": {"lr": [0.1, 0.2]}}, r"Bad optimizer_kwargs for 'sgd'"),  # found by building it
     ({"aggregator_kwargs": {"out_dim": [8, 8]}}, r"Bad parameters for aggregator 'avg'"),
+    # issue 31, item 8: Lightning reads -1 as "no limit"; 0 failed later with a misleading "Checkpoint not found"
+    ({"epochs": -1}, r"Parameter epochs .*must be an integer >= 1, got -1"),
+    ({"epochs": 0}, r"Parameter epochs .*must be an integer >= 1, got 0"),
+    ({"places_per_batch": 0}, r"Parameter places_per_batch .*must be an integer >= 2, got 0"),
+    ({"places_per_batch": -3}, r"Parameter places_per_batch .*must be an integer >= 2, got -3"),
+    ({"img_per_place": 0}, r"Parameter img_per_place .*must be an integer >= 1, got 0"),
+    ({"img_per_place": 1}, r"img_per_place .*must be >= 2 with the pair loss 'contrastive'"),
+    ({"warmup_epochs": 2}, r"warmup_epochs .*must be fewer than epochs \(2\)"),
 ])
 def test_bad_parameters_stop_with_a_message_and_write_nothing(synth_smoke, results_tmp, changes, message):
     from vpr_lib.train.run import train
@@ -210,3 +218,26 @@ def test_resuming_does_not_warn_that_the_checkpoint_folder_exists():
                 warnings.warn("Checkpoint directory /x/checkpoints exists and is not empty.", UserWarning)
                 warnings.warn("another warning", UserWarning)
         assert [str(w.message) for w in caught] == ["another warning"]
+
+
+def test_a_typo_in_a_params_files_defaults_stops_before_work(tmp_path, synth_smoke, results_tmp):
+    """Issue 31, item 4: `defaults: {epoch: 1}` ran with epochs 2 and saved both keys; now it names the key."""
+    spec = yaml.safe_load((ROOT / "params/01_baseline.yaml").read_text())
+    spec["defaults"] = {**(spec["defaults"] or {}), "epoch": 1}
+    path = tmp_path / "01_baseline.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(VPRInputError, match=r"Unknown parameter\(s\) \['epoch'\] in .*01_baseline.yaml \(defaults"):
+        load_params(path, "smoke")
+    env = dict(os.environ, VPR_RESULTS=str(results_tmp), PYTHONWARNINGS="ignore")
+    done = subprocess.run([sys.executable, "-m", "vpr_lib.train", "--params", str(path), "--profile", "smoke",
+                           "--no-progress", "--set", f"data_root={synth_smoke}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Unknown parameter(s) ['epoch']" in done.stderr, done.stderr[-1000:]
+    assert not (results_tmp / "runs").exists()
+
+
+def test_an_unknown_key_in_a_run_config_is_refused(synth_smoke, results_tmp):
+    from vpr_lib.train.run import train
+    config = dict(smoke_config(synth_smoke), epoch=1)  # a config built by hand, not from a params file
+    with pytest.raises(VPRInputError, match=r"Unknown parameter\(s\) \['epoch'\]"):
+        train(config, progress=False)

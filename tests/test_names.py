@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import REAL_NAMES, TOKYO_QUERY
+from conftest import REAL_NAMES, SF_TEST_QUERY, TOKYO_QUERY
 from vpr_lib.data.names import format_name, parse_name
 from vpr_lib.errors import VPRInputError
 
@@ -50,3 +50,11 @@ def test_format_matches_the_real_widths():
     assert name == REAL_NAMES[2]
     tokyo_db = format_name(382782.92, 3946963.72, 54, "S", 35.65957, 139.70501, "5itPqm8M6VJqiqXAfAVqyg", tile=0)
     assert tokyo_db == REAL_NAMES[4]
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
+def test_a_non_finite_utm_names_the_file(bad):
+    """Issue 31, item 9: a `nan` UTM gave an sklearn traceback that did not name the file."""
+    name = SF_TEST_QUERY.replace("0549429.48", bad)
+    with pytest.raises(VPRInputError, match=rf"Malformed file name .*@{bad}@.*not finite numbers"):
+        parse_name(f"/data/sf_xs/test/queries/{name}")

@@ -83,6 +83,8 @@ def load_params(name_or_path, profile: str = "demo", overrides: dict | None = No
             raise VPRInputError(f"{path}: extends {spec['extends']!r} unknown; expected 'train'.")
         params = copy.deepcopy(TRAIN_DEFAULTS)
         params.update(copy.deepcopy(TRAIN_PROFILES[profile]))
+        _check_keys(spec["defaults"] or {}, params, f"{path} (defaults; a training notebook's keys are the training "
+                                                    "parameters)")
     params.update(copy.deepcopy(spec["defaults"]))
     overlay = dict((spec.get("profiles") or {}).get(profile) or {})
     subset = overlay.pop("variants", None)  # a profile may run only some of the variants

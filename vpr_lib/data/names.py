@@ -6,6 +6,7 @@ names keep '.jpg' inside the pano_id field (``…@00738.jpg@@@…``), which is a
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,10 @@ def parse_name(path: str | Path) -> VPRName:
         raise VPRInputError(
             f"Malformed file name {str(path)!r}: UTM east/north {fields[1]!r}/{fields[2]!r} are not numbers; "
             f"expected {FORMAT_HELP}.") from None
+    if not (math.isfinite(east) and math.isfinite(north)):
+        raise VPRInputError(
+            f"Malformed file name {str(path)!r}: UTM east/north {fields[1]!r}/{fields[2]!r} are not finite numbers; "
+            f"expected {FORMAT_HELP}.")
     return VPRName(east, north, *fields[3:15])
 
 

@@ -36,9 +36,42 @@ def check_shapes(config: dict, where: str = "") -> None:
                             f"(e.g. [sf_xs/test, tokyo_xs/test]), got {sets!r}.")
 
 
+def _whole(low: int):
+    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low), f"an integer >= {low}"
+
+
+_POSITIVE = (lambda v: v > 0), "a positive number"
+# The values a key may take beyond its type (checked after check_types): what else would train forever (Lightning
+# reads epochs=-1 as "no limit"), fail deep inside a library, or train without a positive pair.
+RANGES = {"epochs": _whole(1), "places_per_batch": _whole(2), "img_per_place": _whole(1),
+          "min_img_per_place": _whole(1), "warmup_epochs": _whole(0), "frozen_stages": _whole(0),
+          "num_workers": _whole(0), "eval_batch_size": _whole(1), "num_nodes": _whole(1),
+          "positive_dist_threshold": _POSITIVE, "train_positives_m": _POSITIVE, "limit_train_batches": _POSITIVE,
+          "image_scale": _POSITIVE}
+# Keys of a run config beside the training parameters (`seeds` is replaced by each run's `seed`).
+RUN_KEYS = ("variant", "seed", "profile")
+
+
+def check_ranges(config: dict, where: str = "") -> None:
+    """Stop with the valid range when a value is of the right type but outside it (`epochs: -1`)."""
+    for key, (ok, words) in RANGES.items():
+        if key in config and not ok(config[key]):
+            raise VPRInputError(f"Parameter {key}{where} must be {words}, got {config[key]!r}.")
+    if config.get("img_per_place", 2) < 2 and config.get("loss") not in CLASSIFICATION_LOSSES:
+        raise VPRInputError(f"Parameter img_per_place{where} must be >= 2 with the pair loss {config['loss']!r} (a "
+                            f"place needs two images to give a positive pair), got {config['img_per_place']!r}.")
+    if config.get("warmup_epochs", 0) >= config.get("epochs", 1) > 0 and config.get("warmup_epochs", 0) > 0:
+        raise VPRInputError(f"Parameter warmup_epochs{where} must be fewer than epochs ({config['epochs']}), got "
+                            f"{config['warmup_epochs']!r}.")
+
+
 def validate(config: dict) -> None:
-    """Stop early, with the valid names, when a factory name of a run config is unknown."""
+    """Stop early, with the valid names, when a key, a factory name, a type or a range of a run config is wrong."""
     where = f" (variant {config['variant']})" if "variant" in config else ""
+    unknown = sorted(set(config) - set(TRAIN_DEFAULTS) - set(RUN_KEYS) - {"seeds"})
+    if unknown:
+        raise VPRInputError(f"Unknown parameter(s) {unknown}{where} in a run config; valid keys: "
+                            f"{sorted(TRAIN_DEFAULTS)}.")
     for key, valid in (("aggregator", AGGREGATORS), ("loss", LOSSES), ("miner", MINERS), ("optimizer", OPTIMIZERS),
                        ("scheduler", SCHEDULERS), ("augment", AUGMENTATIONS), ("loss_optimizer", OPTIMIZERS),
                        ("sampler", SAMPLERS), ("backbone", BACKBONES)):
@@ -64,6 +97,4 @@ def validate(config: dict) -> None:
                                 f"{config['miner']!r}) and a pair or triplet loss (got {config['loss']!r}).")
     check_types(config, where)
     check_shapes(config, where)
-    if config["image_scale"] <= 0:
-        raise VPRInputError(f"image_scale{where} must be a positive number (a factor on image_size), "
-                            f"got {config['image_scale']!r}.")
+    check_ranges(config, where)
