@@ -11,7 +11,12 @@ set -euo pipefail
 CALLER_DIR="$PWD"
 cd "$(dirname "${BASH_SOURCE[0]}")"
 PROFILE=demo ONLY="" DATA_ROOT="" REPORT_ONLY="" DISPATCH=()
+# an option that takes a value, given without one (last, or followed by another option)
+need_value() { case "${2-}" in ""|--*) echo "$1 needs a value (see ./run_all.sh --help)" >&2; exit 2 ;; esac; }
 while [ $# -gt 0 ]; do
+    case "$1" in
+        --profile|--only|--data-root|--executor|--jobs|--cluster) need_value "$1" "${2-}" ;;
+    esac
     case "$1" in
         --profile) PROFILE="$2"; shift 2 ;;
         --only) ONLY="$2"; shift 2 ;;
@@ -32,12 +37,16 @@ while [ $# -gt 0 ]; do
 done
 case "$PROFILE" in smoke|demo|study|full) ;; *) echo "--profile must be smoke, demo, study or full" >&2; exit 2 ;; esac
 for number in ${ONLY//,/ }; do
-    if ! compgen -G "notebooks/${number}*.ipynb" >/dev/null; then
+    if ! [[ "$number" =~ ^[0-9][0-9]$ ]] || ! compgen -G "notebooks/${number}_*.ipynb" >/dev/null; then
         echo "--only: no notebook numbered $number; available: $(cd notebooks && ls [0-9][0-9]_*.ipynb | cut -c1-2 | paste -sd,)" >&2
         exit 2
     fi
 done
 case "$DATA_ROOT" in ""|/*) ;; *) DATA_ROOT="$CALLER_DIR/$DATA_ROOT" ;; esac  # relative to where it was typed
+# the stores, relative to where the command was typed, for every step (the notebooks' kernels run in notebooks/)
+for store in VPR_RESULTS VPR_DATA; do
+    case "${!store:-}" in ""|/*) ;; *) export "$store=$CALLER_DIR/${!store}" ;; esac
+done
 if [ -n "$DATA_ROOT" ] && [ ! -d "$DATA_ROOT" ]; then
     echo "--data-root $DATA_ROOT is not a folder: expected one holding gsv_xs/, sf_xs/ and tokyo_xs/" >&2
     exit 2
@@ -46,16 +55,26 @@ if [ "$PROFILE" = full ] && [ -z "$DATA_ROOT" ] && [ -z "$REPORT_ONLY" ]; then
     echo "The full profile runs on the real datasets: give --data-root DIR (holding gsv_xs/, sf_xs/, tokyo_xs/)." >&2
     exit 2
 fi
-# A stop (Ctrl-C, kill) is passed to the running step, which shuts its notebook kernel down, then we exit.
+# A stop (Ctrl-C, kill) is passed to the running step, which shuts its notebook kernel down, then we exit with the
+# signal's code (130 for INT, 143 for TERM). Each step also dies with this script (vpr_lib.process): a kill -9 of
+# run_all.sh leaves no runner or kernel working on.
 child=""
 run() { "$@" & child=$!; wait "$child"; local rc=$?; child=""; return $rc; }
-trap 'trap - TERM INT; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"; echo "stopped" >&2; exit 143' TERM INT
+stop() {
+    trap - TERM INT
+    if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null || true; fi
+    echo "stopped" >&2
+    exit "$1"
+}
+trap 'stop 130' INT
+trap 'stop 143' TERM
 
 source scripts/bootstrap_venv.sh
 scripts/install_system_deps.sh tex || echo "[report] without TeX the notebooks still run; the PDF is skipped" >&2
 if [ -n "$REPORT_ONLY" ]; then
     echo "== report (from existing results)"
-    exec python -m vpr_lib.report
+    run python -m vpr_lib.report
+    exit
 fi
 
 if [ -z "$DATA_ROOT" ]; then

@@ -64,7 +64,7 @@ def test_the_cycle_finder_finds_a_planted_cycle(graph, cycle):
 # Layers, lowest first: a module imports its own layer or lower ones (docs/extending.md). Command lines
 # (`__main__`) sit above everything.
 LAYERS = [
-    ("base", ("errors", "paths", "results", "stats", "evaluate")),  # evaluate: the recall metrics
+    ("base", ("errors", "paths", "results", "process", "stats", "evaluate")),  # evaluate: the recall metrics
     ("data", ("data", "synth")),
     ("models", ("models",)),
     ("train", ("train",)),

@@ -137,6 +137,13 @@ def test_report_exit_codes(tmp_path, monkeypatch, capsys):
     (["--executor", "pbs"], "--executor must be local or slurm"),
     (["--jobs", "two"], "--jobs must be a positive number"),
     (["--cluster", "mem_gb"], "--cluster takes KEY=VALUE"),
+    # issue 31, item 10: a missing value ended in "unbound variable" (exit 1); "1" ran notebooks 10-13
+    (["--profile"], "--profile needs a value"),
+    (["--only"], "--only needs a value"),
+    (["--data-root"], "--data-root needs a value"),
+    (["--profile", "--only", "00"], "--profile needs a value"),
+    (["--only", "1"], "no notebook numbered 1;"),
+    (["--only", "0*"], "no notebook numbered 0*;"),
 ])
 def test_run_all_stops_on_bad_arguments_with_2_before_any_work(tmp_path, args, message):
     done = subprocess.run([str(ROOT / "run_all.sh"), *args], cwd=tmp_path, capture_output=True, text=True,

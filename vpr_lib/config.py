@@ -181,10 +181,11 @@ def notebook_paths(only: list[str] | None = None) -> list[Path]:
     """Numbered notebooks in order, optionally filtered by number prefix ('00', '01', …)."""
     paths = sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if only:
-        unknown = [o for o in only if not any(p.name.startswith(o) for p in paths)]
+        unknown = [o for o in only if not any(p.name[:2] == o for p in paths)]
         if unknown:
-            raise VPRInputError(f"No notebook numbered {unknown}; available: {[p.stem for p in paths]}.")
-        paths = [p for p in paths if any(p.name.startswith(o) for o in only)]
+            raise VPRInputError(f"No notebook numbered {unknown} (two digits each); available: "
+                                f"{[p.stem for p in paths]}.")
+        paths = [p for p in paths if p.name[:2] in only]
     return paths
 
 

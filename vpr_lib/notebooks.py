@@ -5,14 +5,14 @@
 With --executor (or --jobs N > 1), the selected notebooks' pending runs first train as jobs (vpr_lib.dispatch: a
 SLURM job array, or N processes here); the notebooks then find them complete.
 
-Continues past a failing notebook and exits non-zero naming the failures.  SIGTERM stops it like Ctrl-C:
-the running notebook's kernel is shut down, not left training on its own.
+Continues past a failing notebook and exits non-zero naming the failures.  SIGTERM stops it like Ctrl-C (exit
+143 and 130): the running notebook's kernel is shut down, not left training on its own; it also stops when its
+parent (run_all.sh) dies.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -22,6 +22,30 @@ from vpr_lib.config import add_study_arguments, in_profile, load_params, noteboo
 from vpr_lib.dispatch import add_dispatch_arguments, dispatch, parse_settings
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import results_dir
+from vpr_lib.process import exit_code, stoppable
+
+
+def kernel_log(name: str) -> Path:
+    """Where the kernel process of a notebook writes its own stderr (the cells' output goes into the notebook)."""
+    return results_dir() / "logs" / "kernels" / f"{name}.log"
+
+
+def _logged_kernel_manager():
+    """jupyter_client's kernel manager with the kernel process's stderr in a file (LoggedKernelManager.stderr_path):
+    a kernel shut down mid-cell by a stop prints a zmq traceback there, not on the terminal."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Unicode
+
+    class LoggedKernelManager(AsyncKernelManager):
+        stderr_path = Unicode("", config=True)
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            if self.stderr_path:
+                Path(self.stderr_path).parent.mkdir(parents=True, exist_ok=True)
+                with open(self.stderr_path, "w") as log:
+                    return await super()._async_launch_kernel(kernel_cmd, **kw, stderr=log)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+    return LoggedKernelManager
 
 
 def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool = False) -> Path:
@@ -41,9 +65,11 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
     try:
         # the kernel's messages encrypted (CurveZMQ keys from jupyter_client) where the kernel supports it: else
         # ipykernel >= 7.3 warns at every start that it runs over TCP without encryption
+        config = Config({"KernelManager": {"transport_encryption": "auto"},
+                         "LoggedKernelManager": {"stderr_path": str(kernel_log(path.stem))}})
         papermill.execute_notebook(str(path), tmp, parameters=params, kernel_name="python3",
-                                   cwd=str(path.parent), progress_bar=progress,
-                                   config=Config({"KernelManager": {"transport_encryption": "auto"}}))
+                                   cwd=str(path.parent), progress_bar=progress, config=config,
+                                   kernel_manager_class=_logged_kernel_manager())
     finally:
         if previous is None:
             os.environ.pop("VPR_NO_PROGRESS")
@@ -68,17 +94,12 @@ def remove_outputs(name: str) -> int:
     return len(removed)
 
 
-def _stop(signum, frame):
-    """SIGTERM → KeyboardInterrupt: papermill's context managers then shut the kernel down on the way out."""
-    raise KeyboardInterrupt(f"stopped by signal {signum}")
-
-
+@stoppable  # SIGTERM and SIGINT unwind as KeyboardInterrupt: papermill's context managers shut the kernel down
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vpr_lib.notebooks", description=__doc__.splitlines()[0])
     add_study_arguments(ap)
     add_dispatch_arguments(ap)
     args = ap.parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop)
     try:
         paths = notebook_paths(args.only)
         executor = args.executor or ("local" if args.jobs > 1 else None)
@@ -93,9 +114,9 @@ def main(argv=None) -> int:
     except VPRInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print("stopped while dispatching (SLURM jobs already submitted go on; completed runs are kept)", flush=True)
-        return 130
+        return exit_code(stop)
     failed = []
     for i, path in enumerate(paths, 1):
         if not in_profile(path.stem, args.profile):
@@ -110,10 +131,10 @@ def main(argv=None) -> int:
             remove_outputs(path.stem)  # what it writes now, nothing older
             out = run_notebook(path, args.profile, args.data_root)
             print(f"[{i}/{len(paths)}] {path.stem} done in {time.time() - start:.0f} s → {out}", flush=True)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             print(f"[{i}/{len(paths)}] {path.stem} stopped after {time.time() - start:.0f} s (its kernel shut down; "
                   "completed runs are kept, the interrupted one resumes next time)", flush=True)
-            return 130
+            return exit_code(stop)
         except Exception as e:  # noqa: BLE001 - report and continue with the next notebook
             failed.append(path.stem)
             print(f"[{i}/{len(paths)}] {path.stem} FAILED after {time.time() - start:.0f} s: "

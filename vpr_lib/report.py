@@ -23,6 +23,7 @@ from vpr_lib.analysis import stalled_variants, untrained_on_sets
 from vpr_lib.config import notebook_paths, report_settings
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import repo_root, results_dir
+from vpr_lib.process import stoppable
 from vpr_lib.report_data import data_section
 from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
 from vpr_lib.report_sections import analysis_section, knn_section, seeds_section
@@ -237,6 +238,7 @@ def build_pdf(report: Path | None = None) -> Path:
     return report / "main.pdf"
 
 
+@stoppable  # a stop exits 130 (INT) or 143 (TERM) in one line; the step dies with run_all.sh
 def main(argv=None) -> int:
     """0: built (or, with --allow-empty, nothing to report yet); 0 without TeX (the PDF is skipped, said so);
     1: no results, or LaTeX failed."""

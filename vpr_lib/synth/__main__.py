@@ -7,10 +7,12 @@ from pathlib import Path
 
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import synthcity_dir
+from vpr_lib.process import stoppable
 from vpr_lib.synth.generate import generate
 from vpr_lib.synth.plan import PROFILES
 
 
+@stoppable  # a stop exits 130 (INT) or 143 (TERM) in one line; the step dies with run_all.sh
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vpr_lib.synth", description=(
         "Generate SynthCity, the offline VPR benchmark, in the real GSV-XS / SF-XS / Tokyo-XS formats."))

@@ -1,0 +1,103 @@
+"""Issue 31, items 5, 10, 11: run_all.sh's arguments, stores given relative to where it was typed, and stops whose
+exit code follows the signal (130 INT, 143 TERM), with no traceback and no step left working after a kill -9.
+
+Each test runs the real run_all.sh on a project of one tiny notebook (VPR_ROOT), with its stores in tmp_path."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fake_project(tmp_path, source: str) -> Path:
+    project = tmp_path / "project"
+    cells = [nbformat.v4.new_code_cell('profile = "demo"', metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell(source)]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                       "display_name": "Python 3"}})
+    (project / "notebooks").mkdir(parents=True)
+    nbformat.write(nb, project / "notebooks" / "00_step.ipynb")
+    (project / "params").mkdir()
+    (project / "params" / "00_step.yaml").write_text("defaults: {}\n")
+    shutil.copytree(ROOT / "report" / "sections", project / "report" / "sections")  # what the report step reads
+    (project / "docs").mkdir()
+    shutil.copy(ROOT / "docs" / "seeds_reference.csv", project / "docs")
+    return project
+
+
+def start_run_all(tmp_path, project, *args, results="results"):
+    env = dict(os.environ, VPR_ROOT=str(project), VPR_RESULTS=results, VPR_DATA=str(tmp_path / "data"))
+    return subprocess.Popen([str(ROOT / "run_all.sh"), "--profile", "smoke", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for(path: Path, timeout=180) -> int:
+    deadline = time.time() + timeout
+    while not (path.is_file() and path.read_text()) and time.time() < deadline:
+        time.sleep(0.1)
+    return int(path.read_text())
+
+
+def gone(pid: int, timeout=30) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:  # a zombie (exited, not yet reaped by its new parent) is gone too
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return True
+        except OSError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def sleeping_project(tmp_path):
+    pidfile = tmp_path / "kernel.pid"
+    source = f"import os, time\nopen({str(pidfile)!r}, 'w').write(f'{{os.getpid()}}')\ntime.sleep(300)"
+    return fake_project(tmp_path, source), pidfile
+
+
+@pytest.mark.parametrize("signum,code,group", [(signal.SIGINT, 130, True), (signal.SIGTERM, 143, False)])
+def test_a_stop_exits_with_the_signals_code_without_a_traceback(tmp_path, signum, code, group):
+    """Ctrl-C reaches the whole foreground group (killpg); `kill` reaches run_all.sh alone."""
+    project, pidfile = sleeping_project(tmp_path)
+    proc = start_run_all(tmp_path, project, results=str(tmp_path / "results"))
+    kernel = wait_for(pidfile)
+    (os.killpg if group else os.kill)(proc.pid, signum)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err[-2000:]
+    assert "Traceback" not in out + err and "stopped" in err
+    assert gone(kernel), "the notebook's kernel survived the stop"
+
+
+def test_a_kill_9_of_run_all_leaves_no_step_working(tmp_path):
+    project, pidfile = sleeping_project(tmp_path)
+    proc = start_run_all(tmp_path, project, results=str(tmp_path / "results"))
+    kernel = wait_for(pidfile)
+    runner = int(subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "vpr_lib.notebooks"], capture_output=True,
+                                text=True).stdout.split()[0])
+    proc.kill()
+    proc.wait()
+    assert gone(runner), "the notebook runner works on without run_all.sh"
+    assert gone(kernel), "the kernel works on without run_all.sh"
+
+
+def test_a_relative_results_store_is_relative_to_where_run_all_was_typed(tmp_path):
+    """VPR_RESULTS=rel used to split: runs and tables under notebooks/rel, the executed copy elsewhere."""
+    project = fake_project(tmp_path, "from vpr_lib.paths import results_dir\n"
+                                     "(results_dir() / 'where.txt').write_text('here')")
+    proc = start_run_all(tmp_path, project, results="rel")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    assert (tmp_path / "rel" / "executed" / "00_step.ipynb").is_file()
+    assert (tmp_path / "rel" / "where.txt").is_file()
+    assert not (project / "notebooks" / "rel").exists() and not (ROOT / "rel").exists()
