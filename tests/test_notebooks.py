@@ -243,7 +243,7 @@ def test_a_failing_notebook_does_not_stop_the_others(tmp_path, monkeypatch, caps
     captured = capsys.readouterr()
     assert "00_fails FAILED" in captured.out and "failed notebooks: 00_fails" in captured.err
     assert "01_works done" in captured.out
-    assert (tmp_path / "results" / "executed" / "00_fails.ipynb").is_file()  # kept, with the error marked
+    assert (tmp_path / "results" / "logs" / "failed" / "00_fails.ipynb").is_file()  # kept, with the error marked
 
 
 def test_12_knn_compares_indexes_on_trained_descriptors(synth_smoke, results_tmp):

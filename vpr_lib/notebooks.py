@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from vpr_lib.dispatch import add_dispatch_arguments, dispatch, parse_settings
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import results_dir
 from vpr_lib.process import exit_code, stoppable
+from vpr_lib.results import outputs_lock, remove_stale
 
 
 def kernel_log(name: str) -> Path:
@@ -48,53 +49,90 @@ def _logged_kernel_manager():
     return LoggedKernelManager
 
 
+def failed_copy(name: str) -> Path:
+    """Where the executed copy of a notebook that failed is kept, its error marked (outside the committed outputs)."""
+    return results_dir() / "logs" / "failed" / f"{name}.ipynb"
+
+
 def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool = False) -> Path:
-    """Execute one notebook into results/executed/, written atomically; returns the output path."""
+    """Execute one notebook into a staging folder, then swap its tables, figures and executed copy into the store
+    (publish); returns the executed copy's path. A notebook that fails (or is stopped) leaves the store's earlier
+    outputs as they were: its executed copy, error marked, goes to failed_copy(name)."""
     import papermill
     from traitlets.config import Config
 
     load_params(path.stem, profile)  # a bad params file stops here, before a kernel starts
     # every notebook declares profile, data_root and overrides, and resolves its params itself, once
     params = {"profile": profile, **({"data_root": data_root} if data_root else {})}
-    out = results_dir() / "executed" / path.name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{path.stem}.", suffix=".ipynb")
-    os.close(fd)
-    previous = os.environ.get("VPR_NO_PROGRESS")
-    os.environ["VPR_NO_PROGRESS"] = "1"  # the kernel inherits it: no progress bars in executed copies
+    stage = results_dir() / ".staging" / f"{path.stem}.{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    executed = stage / "executed" / path.name
+    executed.parent.mkdir(parents=True)
+    # the kernel inherits these: no progress bars in executed copies; tables and figures into the staging folder
+    changes = {"VPR_NO_PROGRESS": "1", "VPR_OUTPUTS": str(stage)}
+    previous = {key: os.environ.get(key) for key in changes}
+    os.environ.update(changes)
     try:
         # the kernel's messages encrypted (CurveZMQ keys from jupyter_client) where the kernel supports it: else
         # ipykernel >= 7.3 warns at every start that it runs over TCP without encryption
         config = Config({"KernelManager": {"transport_encryption": "auto"},
                          "LoggedKernelManager": {"stderr_path": str(kernel_log(path.stem))}})
-        papermill.execute_notebook(str(path), tmp, parameters=params, kernel_name="python3",
-                                   cwd=str(path.parent), progress_bar=progress, config=config,
-                                   kernel_manager_class=_logged_kernel_manager())
+        try:
+            papermill.execute_notebook(str(path), str(executed), parameters=params, kernel_name="python3",
+                                       cwd=str(path.parent), progress_bar=progress, config=config,
+                                       kernel_manager_class=_logged_kernel_manager())
+        except Exception:
+            if executed.is_file():  # for reading the error
+                failed_copy(path.stem).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(executed, failed_copy(path.stem))
+            raise
+        return publish(path.stem, stage)
     finally:
-        if previous is None:
-            os.environ.pop("VPR_NO_PROGRESS")
-        else:
-            os.environ["VPR_NO_PROGRESS"] = previous
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)  # the executed copy is kept, failed cells marked, for reading the error
-    return out
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _outputs(results: Path, name: str) -> list[Path]:
+    """A notebook's tables and figures (named after its number: `03_…`) and executed copy in `results`."""
+    number = name[:2]
+    return [p for p in [*(results / "tables").glob(f"{number}_*"), *(results / "figures").glob(f"{number}_*"),
+                        results / "executed" / f"{name}.ipynb"] if p.is_file()]
+
+
+def publish(name: str, stage: Path) -> Path:
+    """Swap a notebook's staged outputs into the store, under the outputs lock (the report reads under it too): the
+    new files replace the old ones, then the old ones it no longer writes (a variant it no longer compares) go."""
+    results = results_dir()
+    with outputs_lock():
+        new = sorted(p for kind in ("tables", "figures", "executed") for p in (stage / kind).glob("*") if p.is_file())
+        for path in new:
+            target = results / path.relative_to(stage)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path, 0o644)
+            os.replace(path, target)
+        kept = {results / p.relative_to(stage) for p in new}
+        for path in _outputs(results, name):
+            if path not in kept:
+                path.unlink()
+        failed_copy(name).unlink(missing_ok=True)
+    return results / "executed" / f"{name}.ipynb"
 
 
 def remove_outputs(name: str) -> int:
-    """Remove a notebook's tables, figures (named after its number: `03_…`) and executed copy, written by an earlier
-    run: before it runs again (a table of a variant it no longer compares is not left behind) or when this profile
-    leaves it out, so that the report holds only what this run wrote. Its runs stay in results/runs/ and are
-    reused. Returns how many files."""
-    results, number = results_dir(), name[:2]
-    paths = [*(results / "tables").glob(f"{number}_*"), *(results / "figures").glob(f"{number}_*"),
-             results / "executed" / f"{name}.ipynb"]
-    removed = [p for p in paths if p.is_file()]
-    for p in removed:
-        p.unlink()
+    """Remove a notebook's tables, figures and executed copy, written by an earlier run, when this profile leaves it
+    out, so that the report holds only what this run wrote. Its runs stay in results/runs/ and are reused. Returns
+    how many files."""
+    with outputs_lock():
+        removed = _outputs(results_dir(), name)
+        for p in removed:
+            p.unlink()
     return len(removed)
 
 
-@stoppable  # SIGTERM and SIGINT unwind as KeyboardInterrupt: papermill's context managers shut the kernel down
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vpr_lib.notebooks", description=__doc__.splitlines()[0])
     add_study_arguments(ap)
@@ -118,6 +156,7 @@ def main(argv=None) -> int:
         print("stopped while dispatching (SLURM jobs already submitted go on; completed runs are kept)", flush=True)
         return exit_code(stop)
     failed = []
+    remove_stale(results_dir() / ".staging", "*.*")  # the staging folders of runners killed with -9
     for i, path in enumerate(paths, 1):
         if not in_profile(path.stem, args.profile):
             removed = remove_outputs(path.stem)
@@ -128,7 +167,6 @@ def main(argv=None) -> int:
         start = time.time()
         print(f"[{i}/{len(paths)}] {path.stem} ({args.profile}) …", flush=True)
         try:
-            remove_outputs(path.stem)  # what it writes now, nothing older
             out = run_notebook(path, args.profile, args.data_root)
             print(f"[{i}/{len(paths)}] {path.stem} done in {time.time() - start:.0f} s → {out}", flush=True)
         except KeyboardInterrupt as stop:
@@ -138,13 +176,14 @@ def main(argv=None) -> int:
         except Exception as e:  # noqa: BLE001 - report and continue with the next notebook
             failed.append(path.stem)
             print(f"[{i}/{len(paths)}] {path.stem} FAILED after {time.time() - start:.0f} s: "
-                  f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}", flush=True)
+                  f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''} (its earlier "
+                  "tables, figures and executed copy are kept)", flush=True)
     if failed:
         print(f"failed notebooks: {', '.join(failed)} (executed copies with the error in "
-              f"{results_dir() / 'executed'})", file=sys.stderr)
+              f"{failed_copy('x').parent}; the earlier outputs of each are kept)", file=sys.stderr)
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stoppable(main)())  # a stop exits 130 (INT) or 143 (TERM); the step dies with run_all.sh

@@ -30,7 +30,7 @@ from vpr_lib.report_sections import analysis_section, knn_section, seeds_section
 from vpr_lib.report_tex import (TEX_INSTALL, caption_of, copy_figure, describe_data, epoch_tex, figure_tex, macros_tex,
                                 plain_table, plural, progress_tex, read_table, runs_appendix, seeds_words, table_tex,
                                 tex_escape)
-from vpr_lib.results import atomic_write_text, git_commit, run_lock
+from vpr_lib.results import atomic_write_text, git_commit, outputs_lock, run_lock
 from vpr_lib.stats import REPLICATES
 
 # A notebook's section, by the `section` of its params' `report:` block (config.REPORT_KEYS); the default,
@@ -231,14 +231,16 @@ def build_pdf(report: Path | None = None) -> Path:
     if not shutil.which("latexmk"):
         raise FileNotFoundError(f"latexmk not found: install TeX Live with `sudo {TEX_INSTALL}` "
                                 "(scripts/install_system_deps.sh tex does it as root).")
-    done = subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
-                          cwd=report, capture_output=True, encoding="utf-8", errors="replace")
-    if done.returncode != 0:
-        raise RuntimeError(f"latexmk failed; see {report / 'main.log'}:\n{done.stdout[-2000:]}")
+    build = report / ".build"  # latexmk's files; the PDF replaces report/main.pdf only once it is built whole
+    done = subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", f"-outdir={build.name}",
+                           "main.tex"], cwd=report, capture_output=True, encoding="utf-8", errors="replace")
+    if done.returncode != 0 or not (build / "main.pdf").is_file():
+        raise RuntimeError(f"latexmk failed (report/main.pdf, if any, is the previous one); see "
+                           f"{build / 'main.log'}:\n{done.stdout[-2000:]}")
+    os.replace(build / "main.pdf", report / "main.pdf")
     return report / "main.pdf"
 
 
-@stoppable  # a stop exits 130 (INT) or 143 (TERM) in one line; the step dies with run_all.sh
 def main(argv=None) -> int:
     """0: built (or, with --allow-empty, nothing to report yet); 0 without TeX (the PDF is skipped, said so);
     1: no results, or LaTeX failed."""
@@ -248,7 +250,9 @@ def main(argv=None) -> int:
                     help="no study results yet (e.g. only notebook 00 ran): say so and exit 0")
     args = ap.parse_args(argv)
     report = repo_root() / "report"
-    with run_lock(report):  # two builds at once (two run_all.sh) take turns: generated/ and latexmk are shared
+    # two builds at once (two run_all.sh) take turns: generated/ and latexmk are shared; and no notebook swaps its
+    # tables in while they are read
+    with run_lock(report), outputs_lock():
         for stale in report.glob(".generated.*"):  # left by a killed build (none runs while we hold the lock)
             shutil.rmtree(stale, ignore_errors=True)
         try:
@@ -272,4 +276,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stoppable(main)())  # a stop exits 130 (INT) or 143 (TERM); the step dies with run_all.sh

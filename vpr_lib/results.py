@@ -1,4 +1,5 @@
-"""The results store: atomic writes (temp file + rename) of tables and figures under results/."""
+"""The results store: atomic writes (temp file + rename) of tables and figures under results/, torn files set
+aside, and the locks that serialise a run and the swap of a notebook's outputs."""
 from __future__ import annotations
 
 import fcntl
@@ -21,7 +22,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write via a temporary file in the same folder, then rename: readers never see a torn file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
@@ -37,6 +38,36 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
 
 def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def writer_pid(name: str) -> int | None:
+    """The pid in a temporary name this module made (`.<file>.<pid>.<random>.tmp`, a staging `<name>.<pid>`)."""
+    parts = name.rsplit(".", 3 if name.endswith(".tmp") else 1)
+    field = parts[-3] if name.endswith(".tmp") and len(parts) == 4 else parts[-1]
+    return int(field) if field.isdigit() else None
+
+
+def remove_stale(folder: Path, pattern: str = ".*.tmp") -> list[Path]:
+    """Remove the temporary files (or folders) under `folder` matching `pattern` whose writer is dead (a killed
+    process never renames them); returns what was removed."""
+    import shutil
+    removed = []
+    for path in Path(folder).glob(pattern) if Path(folder).is_dir() else []:
+        pid = writer_pid(path.name)
+        if pid is not None and pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def set_aside(path: Path) -> Path:
@@ -74,16 +105,36 @@ def run_lock(run_dir: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def outputs_dir() -> Path:
+    """Where tables and figures are written: the results store, or, while vpr_lib.notebooks executes a notebook, its
+    staging folder (VPR_OUTPUTS), swapped into the store only when the whole notebook succeeded."""
+    return Path(os.environ.get("VPR_OUTPUTS") or results_dir())
+
+
+@contextmanager
+def outputs_lock():
+    """Exclusive lock on the store's tables, figures and executed copies (results/.outputs.lock): a notebook's
+    outputs are swapped in, and the report reads them, one process at a time."""
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".outputs.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def save_table(df, name: str) -> Path:
-    """results/tables/<name>.csv"""
-    return atomic_write_text(results_dir() / "tables" / f"{name}.csv", df.to_csv(index=False))
+    """tables/<name>.csv (outputs_dir)"""
+    return atomic_write_text(outputs_dir() / "tables" / f"{name}.csv", df.to_csv(index=False))
 
 
 def save_figure(fig, name: str, dpi: int = 110) -> Path:
-    """results/figures/<name>.png"""
+    """figures/<name>.png (outputs_dir)"""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return atomic_write_bytes(results_dir() / "figures" / f"{name}.png", buf.getvalue())
+    return atomic_write_bytes(outputs_dir() / "figures" / f"{name}.png", buf.getvalue())
 
 
 def git_commit() -> str:

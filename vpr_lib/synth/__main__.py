@@ -12,7 +12,6 @@ from vpr_lib.synth.generate import generate
 from vpr_lib.synth.plan import PROFILES
 
 
-@stoppable  # a stop exits 130 (INT) or 143 (TERM) in one line; the step dies with run_all.sh
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vpr_lib.synth", description=(
         "Generate SynthCity, the offline VPR benchmark, in the real GSV-XS / SF-XS / Tokyo-XS formats."))
@@ -33,4 +32,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stoppable(main)())  # a stop exits 130 (INT) or 143 (TERM); the step dies with run_all.sh

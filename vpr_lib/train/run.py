@@ -32,8 +32,10 @@ from vpr_lib.models.cache import cache_applies
 from vpr_lib.data.identity import file_digest
 from vpr_lib.data.roots import dataset_identity, resolve_data_root
 from vpr_lib.paths import results_dir
-from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writable, environment, run_lock
-from vpr_lib.train.checkpoints import evaluate_module, is_complete, load_module
+from vpr_lib.results import (atomic_write_bytes, atomic_write_text, ensure_writable, environment, remove_stale,
+                             run_lock)
+from vpr_lib.train.checkpoints import (AtomicCheckpointIO, evaluate_module, is_complete, load_module,
+                                       read_checkpoint)
 from vpr_lib.train.checks import validate
 from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_data
 from vpr_lib.train.initial import test_recalls, write_initial_recalls
@@ -117,6 +119,7 @@ def _trainer(config: dict, callbacks, progress: bool) -> L.Trainer:
                      num_nodes=config["num_nodes"],
                      precision="32-true" if cpu and "16" in str(config["precision"]) else config["precision"],
                      deterministic=True if cpu else "warn", logger=False, callbacks=callbacks,
+                     plugins=[AtomicCheckpointIO()],
                      enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
                      log_every_n_steps=10)
 
@@ -188,6 +191,10 @@ def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModu
                       progress: bool) -> None:
     ckpt_dir = run_dir / "checkpoints"
     last = ckpt_dir / "last.ckpt"
+    for stale in remove_stale(run_dir, "**/.*.tmp"):  # temporary files of a killed process (we hold the lock)
+        print(f"removed {stale.relative_to(run_dir.parent)}, left by a killed process", flush=True)
+    if last.exists() and read_checkpoint(last) is None:  # torn: set aside and said; the run starts over
+        print(f"{run_dir.name} starts over: its last checkpoint does not load", flush=True)
     module.val_positives, module.val_database_num = data.val_set.positives_per_query, data.val_set.database_num
     if cache_applies(config):
         data.use_prefix_cache(module.model.backbone)
