@@ -224,3 +224,71 @@ def test_a_task_given_gpus_that_sees_none_fails_before_training(synth_smoke, tmp
     with pytest.raises(RuntimeError, match=r"asked for 1 GPU\(s\) but torch .* sees none"):
         task(notebook_runs("01_baseline", "smoke", str(synth_smoke))[0])
     assert not (tmp_path / "results").exists()  # nothing trained or written
+
+
+class PurgedJob:
+    """A submitit job whose SLURM record is gone: its result file, if any, is all that is left."""
+
+    def __init__(self, job_id, folder, result=None):
+        self.job_id = job_id
+        self.paths = type("Paths", (), {"result_pickle": folder / f"{job_id}_result.pkl",
+                                        "stderr": folder / f"{job_id}.err"})()
+        if result is not None:
+            self.paths.result_pickle.write_text(result)
+
+    def result(self):
+        return self.paths.result_pickle.read_text()
+
+
+def _watch_with_squeue(monkeypatch, tmp_path, stderr, jobs):
+    """watch() with squeue answering exit 1 and `stderr`; returns its result, or fails after 20 s (it used to wait
+    forever)."""
+    import threading
+
+    import vpr_lib.dispatch as dispatch_module
+    monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setattr(dispatch_module.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a[0], 1, stdout="", stderr=stderr))
+    answer = {}
+    worker = threading.Thread(target=lambda: answer.update(failed=dispatch_module.watch(jobs, "slurm", 0.05,
+                                                                                          lambda line: None)),
+                              daemon=True)
+    worker.start()
+    worker.join(20)
+    assert "failed" in answer, "the dispatcher still waits"
+    return answer["failed"]
+
+
+def test_jobs_purged_by_slurm_are_read_from_their_result_files_and_runs(tmp_path, monkeypatch):
+    """Issue 31, item 13: once SLURM purges finished jobs (MinJobAge, a controller restart) squeue -j exits 1."""
+    done = PurgedJob("11_0", tmp_path, result="run-a")
+    complete = PurgedJob("11_1", tmp_path)
+    (tmp_path / "results/runs/run-b").mkdir(parents=True)
+    (tmp_path / "results/runs/run-b/metrics.json").write_text("{}")
+    lost = PurgedJob("11_2", tmp_path)
+    failed = _watch_with_squeue(monkeypatch, tmp_path, "slurm_load_jobs error: Invalid job id specified",
+                                {"run-a": done, "run-b": complete, "run-c": lost})
+    assert list(failed) == ["run-c"] and "left the queue without a result" in failed["run-c"]
+
+
+def test_jobs_with_result_files_are_over_while_squeue_does_not_answer(tmp_path, monkeypatch):
+    done = PurgedJob("12_0", tmp_path, result="run-a")
+    assert _watch_with_squeue(monkeypatch, tmp_path, "slurm_load_jobs error: Unable to contact slurm controller",
+                              {"run-a": done}) == {}
+
+
+def test_every_pending_runs_parameters_are_checked_before_submission(synth_smoke, tmp_path, monkeypatch):
+    """Issue 31, item 14: a bad value in one variant exits 2 before anything is submitted, whichever run it is."""
+    from vpr_lib.dispatch import dispatch
+    monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "results"))
+    params = tmp_path / "params"
+    shutil.copytree(ROOT / "params", params)
+    spec = yaml.safe_load((params / "01_baseline.yaml").read_text())
+    spec["variants"]["too_few_places"] = {"places_per_batch": 0}  # after a good one: the login node used to build
+    spec["profiles"]["smoke"]["variants"] = ["starter", "too_few_places"]  # only the first run before submitting
+    (params / "01_baseline.yaml").write_text(yaml.safe_dump(spec))
+    monkeypatch.setattr("vpr_lib.config.params_dir", lambda: params)
+    monkeypatch.setattr("vpr_lib.dispatch.params_dir", lambda: params)
+    with pytest.raises(VPRInputError, match=r"places_per_batch .*too_few_places.*must be an integer >= 2, got 0"):
+        dispatch("smoke", ["01"], str(synth_smoke), "local", 2, say=lambda line: None)
+    assert not (tmp_path / "results" / "dispatch").exists()  # nothing submitted

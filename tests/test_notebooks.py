@@ -301,14 +301,14 @@ def test_sigterm_stops_the_runner_and_shuts_its_kernel_down(tmp_path):
         pytest.fail("the notebook's kernel survived the runner")
 
 
-def _run_setup_cell(tmp_path, **env):
+def _run_setup_cell(tmp_path, python=None, **env):
     """The notebooks' shared set-up cell in a fresh interpreter where google.colab is imported, as on Colab (a
     fake module whose drive.mount records its call)."""
     import os
     import subprocess
     import sys
     fake = tmp_path / "fake_colab"
-    (fake / "google" / "colab").mkdir(parents=True)
+    (fake / "google" / "colab").mkdir(parents=True, exist_ok=True)
     (fake / "google" / "__init__.py").write_text("")
     (fake / "google" / "colab" / "__init__.py").write_text("")
     (fake / "google" / "colab" / "drive.py").write_text(
@@ -317,7 +317,8 @@ def _run_setup_cell(tmp_path, **env):
     code = "import google.colab\n" + source + "\nprint('VPR_ROOT=' + os.environ.get('VPR_ROOT', ''))"
     environ = {k: v for k, v in os.environ.items() if k not in ("VPR_REPO_URL", "VPR_ROOT")}
     environ.update(PYTHONPATH=str(fake), FAKE_MOUNT_LOG=str(tmp_path / "mounts.log"), **env)
-    return subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=120)
+    return subprocess.run([str(python or sys.executable), "-c", code], env=environ, capture_output=True, text=True,
+                          timeout=120)
 
 
 def test_colab_setup_cell_stops_before_cloning_without_a_repository_url(tmp_path):
@@ -331,10 +332,51 @@ def test_colab_setup_cell_reuses_an_installed_kit_and_mounts_drive(tmp_path):
     """A second run of the cell (the kit already cloned and installed): no clone, VPR_ROOT set, Drive mounted.
     The first run's clone and `pip install` are exercised in tests/test_colab.py."""
     kit = tmp_path / "kit"
-    kit.mkdir()
+    (kit / ".git").mkdir(parents=True)
+    (kit / ".vpr_installed").touch()  # what a successful first run leaves
     done = _run_setup_cell(tmp_path, VPR_REPO_URL="file:///nowhere.git", VPR_COLAB_DIR=str(kit))
     assert done.returncode == 0, done.stderr
     assert f"VPR_ROOT={kit}" in done.stdout and (tmp_path / "mounts.log").read_text() == "/content/drive\n"
+    assert "lost when it recycles; %env VPR_RESULTS=/content/drive/MyDrive/vpr-results keeps them" in done.stdout
+    kept = _run_setup_cell(tmp_path, VPR_REPO_URL="file:///nowhere.git", VPR_COLAB_DIR=str(kit),
+                           VPR_RESULTS="/content/drive/MyDrive/vpr-results")
+    assert "results go to /content/drive/MyDrive/vpr-results\n" in kept.stdout
+
+
+def test_colab_setup_cell_shows_gits_error_in_the_cell(tmp_path):
+    """Issue 31, item 15: git's "Could not resolve host" reached only the kernel's stderr, not the cell."""
+    done = _run_setup_cell(tmp_path, VPR_REPO_URL="file:///nowhere.git", VPR_COLAB_DIR=str(tmp_path / "kit"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    message = done.stderr[done.stderr.index("git clone file:///nowhere.git failed:"):]
+    assert "the repository exists" in message and "run this cell again: it retries" in message
+    assert not (tmp_path / "kit").exists()
+
+
+def test_colab_setup_cell_retries_a_failed_install(tmp_path):
+    """Issue 31, item 15: the cell skipped installation whenever the folder existed, so a failed `pip install` left
+    ModuleNotFoundError until the user deleted the folder. Here pip is missing (a venv without it): both runs try."""
+    import subprocess
+    import sys
+    bare, work = tmp_path / "kit.git", tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
+    (work / "README.md").write_text("kit\n")
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "kit"], check=True)
+    subprocess.run([*git, "push", "-q", "origin", "HEAD"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "nopip")], check=True)
+    python, kit = tmp_path / "nopip" / "bin" / "python", tmp_path / "kit"
+    for attempt in range(2):
+        done = _run_setup_cell(tmp_path, python, VPR_REPO_URL=f"file://{bare}", VPR_COLAB_DIR=str(kit))
+        assert done.returncode == 1 and "pip install of the kit failed:" in done.stderr, done.stderr
+        assert "No module named pip" in done.stderr and (kit / "README.md").is_file()
+        assert not (kit / ".vpr_installed").exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "mine.txt").write_text("keep")
+    done = _run_setup_cell(tmp_path, python, VPR_REPO_URL=f"file://{bare}", VPR_COLAB_DIR=str(other))
+    assert done.returncode == 1 and "holds other files" in done.stderr and (other / "mine.txt").is_file()
 
 
 def test_a_notebook_outside_the_profile_is_skipped_and_its_earlier_outputs_removed(results_tmp, capsys):

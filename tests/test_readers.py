@@ -1,5 +1,6 @@
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -172,3 +173,28 @@ def test_hidden_files_are_skipped_with_one_warning(tokyo_split, gsv_xs):
     (gsv_xs / "__MACOSX" / "osaka").mkdir(parents=True)
     (gsv_xs / "__MACOSX" / "osaka" / "._x.jpg").write_bytes(b"\x00")
     assert len(PlacesDataset.from_folder(gsv_xs)) == len(places)
+
+
+@pytest.mark.parametrize("orientation", [6, 8, 3])
+def test_exif_orientation_is_applied(tmp_path, orientation):
+    """Issue 31, item 12: a phone's photo taken sideways (EXIF orientation 6 or 8) was read lying down."""
+    from PIL import Image
+
+    from vpr_lib.data.images import load_resized
+    pixels = np.zeros((40, 80, 3), np.uint8)  # stored 80 wide, 40 high; left half white
+    pixels[:, :40] = 255
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "sideways.jpg"
+    Image.fromarray(pixels).save(path, exif=exif, quality=95)
+    upright = load_image(path)
+    assert upright.size == ((40, 80) if orientation in (6, 8) else (80, 40))
+    small = load_resized(path, (16, 8)).float()  # (3, H=16, W=8)
+    top, bottom = small[:, :8].mean().item(), small[:, 8:].mean().item()
+    # orientation 6 turns the stored left (white) half to the top, 8 to the bottom; 3 turns it upside down
+    if orientation == 6:
+        assert top > 200 > 50 > bottom
+    elif orientation == 8:
+        assert bottom > 200 > 50 > top
+    else:
+        assert small[:, :, 4:].mean() > 200 > 50 > small[:, :, :4].mean()

@@ -27,6 +27,7 @@ import yaml
 from vpr_lib.config import add_study_arguments, notebook_paths, notebook_runs
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import data_dir, params_dir, results_dir
+from vpr_lib.process import exit_code, stoppable
 
 EXECUTORS = ("local", "slurm")
 CLUSTER_TYPES = {"partition": (str, type(None)), "gpus_per_task": int, "cpus_per_task": int, "mem_gb": (int, float),
@@ -118,17 +119,18 @@ def make_executor(kind: str, settings: dict):
 
 def _slurm_states(jobs) -> dict | None:
     """{job id: SLURM state} of the jobs still queued or running (squeue, which needs no accounting database);
-    None when squeue did not answer."""
+    None when squeue did not answer. Jobs SLURM has purged (MinJobAge, a controller restart) are no longer queued:
+    squeue then exits 1 with 'Invalid job id specified', which is an answer."""
     arrays = sorted({job.job_id.split("_")[0] for job in jobs})
     if not arrays:
         return {}
     try:
         out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(arrays)], capture_output=True,
                              text=True, timeout=60)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, OSError):
         return None
-    if out.returncode != 0:  # a busy controller: no answer is not "no job"
-        return None
+    if out.returncode != 0:
+        return {} if "Invalid job id" in out.stderr else None  # else a busy controller: no answer is not "no job"
     return dict(line.split()[:2] for line in out.stdout.splitlines() if len(line.split()) >= 2)
 
 
@@ -148,23 +150,22 @@ def watch(jobs: dict, kind: str, poll: float, say=print, waiting: list | None = 
     """Wait for every job ({run id: submitit job}), starting the `waiting` (run id, config) pairs with `start` while
     fewer than `limit` run (local); print pending / running / done / failed when it changes.  Returns {run id: error}
     of the failed ones.  A job is over when its result file exists, or (SLURM) when it has left the queue without
-    one (cancelled, killed, out of memory): squeue is the source of truth, as a cluster may keep no accounting."""
+    one (cancelled, killed, out of memory): squeue is the source of truth, as a cluster may keep no accounting.
+    While squeue does not answer, the result files still say which jobs are over."""
     from vpr_lib.train.run import is_complete
     left, waiting, failed, shown, gone = dict(jobs), list(waiting or []), {}, None, {}
     run_dirs = {run_id: results_dir() / "runs" / run_id for run_id in [*jobs, *(r for r, _ in waiting or [])]}
-    total = len(jobs) + len(waiting)
+    total, running = len(jobs) + len(waiting), 0
     while left or waiting:
         queued = _slurm_states(left.values()) if kind == "slurm" else {}
-        if queued is None:  # squeue did not answer: ask again at the next poll
-            time.sleep(poll)
-            continue
         for run_id, job in list(left.items()):
-            if job.job_id in queued:
+            if queued and job.job_id in queued:
                 gone.pop(run_id, None)
             over = job.paths.result_pickle.exists() if kind == "slurm" else job.done()
             if over:
                 error = _failure(job)
-            elif kind == "slurm" and job.job_id not in queued:  # left the queue: over after a grace period
+            elif kind == "slurm" and queued is not None and job.job_id not in queued:
+                # left the queue: over after a grace period
                 over = gone.setdefault(run_id, time.time()) < time.time() - 2 * poll
                 error = "" if is_complete(run_dirs[run_id]) else (  # its result file may not be visible yet (NFS)
                     "left the queue without a result (cancelled, killed, timed out or out of memory)")
@@ -176,8 +177,10 @@ def watch(jobs: dict, kind: str, poll: float, say=print, waiting: list | None = 
         while waiting and len(left) < limit:
             run_id, config = waiting.pop(0)
             left[run_id] = start(config)
-        running = (sum(queued.get(job.job_id) in ("RUNNING", "COMPLETING") for job in left.values())
-                   if kind == "slurm" else len(left))
+        if queued is not None:  # else (squeue did not answer) the count of the last answer
+            running = (sum(queued.get(job.job_id) in ("RUNNING", "COMPLETING") for job in left.values())
+                       if kind == "slurm" else len(left))
+        running = min(running, len(left))
         counts = (len(waiting) + len(left) - running, running, total - len(waiting) - len(left) - len(failed),
                   len(failed))
         if counts != shown:
@@ -269,6 +272,10 @@ def main(argv=None) -> int:
     except VPRInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stop:
+        print("[dispatch] stopped: SLURM jobs already submitted go on (scancel stops them); completed runs are kept, "
+              "and the next dispatch submits only what is pending", file=sys.stderr)
+        return exit_code(stop)
     if failed:
         print(f"[dispatch] {len(failed)} run(s) failed: {', '.join(failed)}; the others are complete. Dispatch again "
               "to resubmit what is pending (an interrupted run resumes from its last checkpoint).", file=sys.stderr)
@@ -277,4 +284,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stoppable(main)())

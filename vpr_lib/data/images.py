@@ -8,13 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vpr_lib.data.identity import file_digests
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import data_dir
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+EXIF_ORIENTATION = 0x0112  # 1 upright; 5-8 turned by 90 degrees (width and height swap once upright)
+ROTATED = (5, 6, 7, 8)
 
 
 def require_dir(path: Path, what: str) -> Path:
@@ -61,18 +63,21 @@ def load_image(path: Path) -> Image.Image:
     try:
         with Image.open(path) as img:
             img.load()
-            return img.convert("RGB")
+            return ImageOps.exif_transpose(img).convert("RGB")
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise VPRInputError(f"Cannot read image {path}: corrupt or truncated file ({e}). "
                             "Re-download or delete it.") from None
 
 
 def load_resized(path: Path, size) -> torch.Tensor:
-    """Decode straight to about `size` (JPEG DCT scaling), resize to (H, W): a uint8 (3, H, W) tensor."""
+    """Decode straight to about `size` (JPEG DCT scaling), upright as its EXIF orientation says (a phone's photo
+    taken sideways), resize to (H, W): a uint8 (3, H, W) tensor."""
     height, width = size
     try:
         with Image.open(path) as img:
-            img.draft("RGB", (width, height))
+            orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+            img.draft("RGB", (height, width) if orientation in ROTATED else (width, height))
+            img = ImageOps.exif_transpose(img) if orientation != 1 else img
             img = img.convert("RGB").resize((width, height), Image.BILINEAR)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise VPRInputError(f"Cannot read image {path}: corrupt or truncated file ({e}). "
