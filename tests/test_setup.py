@@ -1,4 +1,5 @@
 """The project set-up: dependency lists agree, params files resolve."""
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -80,3 +81,39 @@ def test_the_demo_leaves_notebooks_to_the_study_profile_which_runs_on_its_data()
         demo, study = (load_params(name, p) for p in ("demo", "study"))
         assert set(demo["variants"]) <= set(study["variants"])
     assert TRAIN_PROFILES["study"] == TRAIN_PROFILES["demo"] and synthcity_dir("study") == synthcity_dir("demo")
+
+
+def test_a_venv_copied_with_its_project_is_repointed_at_the_copy(tmp_path):
+    """Issue 31, item 3: `cp -a kit kit2` kept .venv's editable install naming kit, so kit2's run_all.sh ran kit's code
+    and wrote into kit's results. The copied venv here: its own python, the kit's dependencies (through a .pth to
+    this venv's site-packages, not copied: 5 GB), and this venv's editable-install files and stamp, as cp -a keeps
+    them."""
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+    kit2 = tmp_path / "kit2"
+    for rel in subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.splitlines():
+        if (ROOT / rel).is_file() and not rel.startswith(("results/", "report/", "notebooks/")):
+            (kit2 / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, kit2 / rel)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)  # pip as ours, below
+    ours = Path(sysconfig.get_paths()["purelib"])
+    site = Path(subprocess.run([str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                                "['purelib'])"], capture_output=True, text=True, check=True).stdout.strip())
+    (site / "zz_kit_dependencies.pth").write_text(f"{ours}\n")
+    for copied in [*ours.glob("__editable__*vpr_lib*"), *ours.glob("vpr_lib-*.dist-info")]:
+        (shutil.copytree if copied.is_dir() else shutil.copy2)(copied, site / copied.name)
+    shutil.copy2(Path(sys.prefix) / ".vpr_installed", venv / ".vpr_installed")
+    where = "import vpr_lib.paths as p; print(p.repo_root())"
+    env = {k: v for k, v in os.environ.items() if k not in ("VPR_ROOT", "VIRTUAL_ENV")}
+    before = subprocess.run([str(venv / "bin/python"), "-c", where], env=env, capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert before.stdout.strip() == str(ROOT)  # the copy imports the original's code
+    done = subprocess.run(["bash", "-c", f"source {kit2}/scripts/bootstrap_venv.sh && python -c '{where}'"],
+                          env=dict(env, VPR_VENV=str(venv)), capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "a copied project?" in done.stdout, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == str(kit2.resolve()), done.stderr[-3000:]
