@@ -1,8 +1,9 @@
 """A fault battery on the smoke profile: bad values for every parameter type, kills during each phase of a run and
-during report writing, two run_all.sh at once on one store and on two.  Prints one line per trial (held or
+during report writing, two run_all.sh at once on one store and on two, and issue 31's items (content identity,
+atomic outputs, torn files, exit codes, the dispatcher, Colab) through the tests that reproduce them.  Prints one line per trial (held or
 FAILED) and exits 1 if any failed; docs/reliability.md records the last output.
 
-    python bench/fault_battery.py [--skip-run-all] [--only bad-values|kills|report|run-all]
+    python bench/fault_battery.py [--skip-run-all] [--only bad-values|kills|report|run-all|issue-31]
 """
 from __future__ import annotations
 
@@ -161,19 +162,89 @@ def two_run_alls(work: Path) -> None:
               ("" if codes == [0, 0] else "; " + outs[codes.index(max(codes))][-300:].replace("\n", " | ")))
 
 
+# Issue 31's battery: each item, and the tests that reproduce it (each failed before its fix). The trial runs them
+# through pytest on this checkout, so the battery and the suite cannot drift apart.
+ITEMS = {
+    "1 a run reused after its data or weights changed": [
+        "tests/test_input_identity.py::test_a_copy_of_synthcity_with_queries_removed_is_other_data",
+        "tests/test_input_identity.py::test_an_image_rewritten_with_its_size_and_mtime_kept_is_other_data",
+        "tests/test_input_identity.py::test_a_weights_file_is_identified_by_its_content_not_its_path"],
+    "2 the prefix cache keyed by path, size and mtime": [
+        "tests/test_input_identity.py::test_the_prefix_cache_keys_images_by_content",
+        "tests/test_input_identity.py::test_a_torn_prefix_cache_file_is_set_aside_and_computed_again"],
+    "3 a copied project runs the original's code": [
+        "tests/test_setup.py::test_a_venv_copied_with_its_project_is_repointed_at_the_copy"],
+    "4 a typo in a params file's defaults ignored": [
+        "tests/test_hardening.py::test_a_typo_in_a_params_files_defaults_stops_before_work",
+        "tests/test_hardening.py::test_an_unknown_key_in_a_run_config_is_refused"],
+    "5 a relative VPR_RESULTS splits the store": [
+        "tests/test_stops.py::test_a_relative_results_store_is_relative_to_where_run_all_was_typed"],
+    "6 outputs deleted before their replacement exists": [
+        "tests/test_atomic_outputs.py::test_a_failing_notebook_leaves_its_earlier_outputs_in_place",
+        "tests/test_atomic_outputs.py::test_a_notebooks_outputs_wait_while_the_report_reads",
+        "tests/test_atomic_outputs.py::test_a_latex_failure_keeps_the_previous_pdf"],
+    "7 a torn checkpoint blocks every rerun": [
+        "tests/test_atomic_outputs.py::test_a_torn_last_checkpoint_is_set_aside_and_the_run_starts_over",
+        "tests/test_atomic_outputs.py::test_a_torn_best_checkpoint_is_named_and_its_run_trains_again",
+        "tests/test_atomic_outputs.py::test_a_checkpoint_write_that_fails_leaves_the_previous_one"],
+    "8 epochs, batch and place counts out of range": ["tests/test_hardening.py::test_bad_parameters_stop_with_a_"
+                                                      "message_and_write_nothing"],
+    "9 a nan UTM in a file name": ["tests/test_names.py::test_a_non_finite_utm_names_the_file"],
+    "10 run_all.sh argument handling": ["tests/test_report.py::test_run_all_stops_on_bad_arguments_with_2_before_"
+                                        "any_work"],
+    "11 exit codes on a stop, tracebacks, orphans": [
+        "tests/test_stops.py::test_a_stop_exits_with_the_signals_code_without_a_traceback",
+        "tests/test_stops.py::test_a_kill_9_of_run_all_leaves_no_step_working",
+        "tests/test_notebooks.py::test_sigterm_stops_the_runner_and_shuts_its_kernel_down"],
+    "12 EXIF orientation; temporary files of killed runs": [
+        "tests/test_readers.py::test_exif_orientation_is_applied",
+        "tests/test_atomic_outputs.py::test_temporary_files_of_dead_writers_are_removed_and_live_ones_kept"],
+    "13 the dispatcher waits forever on purged jobs": [
+        "tests/test_dispatch.py::test_jobs_purged_by_slurm_are_read_from_their_result_files_and_runs",
+        "tests/test_dispatch.py::test_jobs_with_result_files_are_over_while_squeue_does_not_answer"],
+    "14 bad parameters found only after submission": [
+        "tests/test_dispatch.py::test_every_pending_runs_parameters_are_checked_before_submission"],
+    "15 Colab: no retry, results lost, git's error hidden": [
+        "tests/test_notebooks.py::test_colab_setup_cell_retries_a_failed_install",
+        "tests/test_notebooks.py::test_colab_setup_cell_shows_gits_error_in_the_cell",
+        "tests/test_notebooks.py::test_colab_setup_cell_reuses_an_installed_kit_and_mounts_drive"],
+}
+
+
+def issue_31_items(work: Path) -> None:
+    """Every item of issue 31 through the tests that reproduce it: held when all of them pass."""
+    import xml.etree.ElementTree as ElementTree
+    report = work / "items.xml"
+    tests = sorted({test for tests in ITEMS.values() for test in tests})
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *tests],
+                   cwd=REPO, capture_output=True, text=True)
+    outcomes: dict = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        node = f"tests/{case.get('classname').split('.')[-1]}.py::{case.get('name').split('[')[0]}"
+        bad = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        outcomes.setdefault(node, []).extend(bad or ["passed"])
+    for item, nodes in ITEMS.items():
+        results = [outcome for node in nodes for outcome in outcomes.get(node, ["not run"])]
+        held = all(outcome == "passed" for outcome in results)
+        trial(f"issue 31 item {item}", held, f"{len(results)} test case(s) " + (
+            "passed" if held else f"{sorted(set(results) - {'passed'})}"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-run-all", action="store_true", help="leave out the two run_all.sh trials (minutes)")
-    ap.add_argument("--only", choices=["bad-values", "kills", "report", "run-all"], help="one group of trials")
+    ap.add_argument("--only", choices=["bad-values", "kills", "report", "run-all", "issue-31"],
+                    help="one group of trials")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fault_battery."))
     cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], capture_output=True, text=True).stdout
     print(f"fault battery on {platform.machine()} ({cpu.strip()}), {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
     try:
         data = work / "smoke"
-        generate("smoke", 0, data, workers=2, progress=False)
+        generate("smoke", 0, data, progress=False)
         groups = {"bad-values": lambda: bad_values(data, work), "kills": lambda: kills_during_a_run(data, work),
-                  "report": lambda: kills_during_the_report(work), "run-all": lambda: two_run_alls(work)}
+                  "report": lambda: kills_during_the_report(work), "run-all": lambda: two_run_alls(work),
+                  "issue-31": lambda: issue_31_items(work)}
         for name, run in groups.items():
             if (args.only in (None, name)) and not (name == "run-all" and args.skip_run_all):
                 run()

@@ -114,3 +114,18 @@ def model_config(**changes) -> dict:
     weights (tests never download), then `changes`."""
     from vpr_lib.train.settings import TRAIN_DEFAULTS
     return {**TRAIN_DEFAULTS, "pretrained": "none", **changes}
+
+
+def tiny_notebook(project, name: str, source: str):
+    """project/notebooks/<name>.ipynb (a parameters cell, then `source`) and project/params/<name>.yaml: a
+    notebook the runner and run_all.sh execute as one of the study's (VPR_ROOT=project)."""
+    import nbformat
+    cells = [nbformat.v4.new_code_cell('profile = "demo"', metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell(source)]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                       "display_name": "Python 3"}})
+    for folder in ("notebooks", "params"):
+        (project / folder).mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, project / "notebooks" / f"{name}.ipynb")
+    (project / "params" / f"{name}.yaml").write_text("defaults: {}\n")
+    return project / "notebooks" / f"{name}.ipynb"

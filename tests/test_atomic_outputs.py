@@ -11,11 +11,11 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 import torch
 
+from conftest import tiny_notebook
 from vpr_lib.config import load_params, run_configs
 from vpr_lib.errors import VPRInputError
 from vpr_lib.results import outputs_lock
@@ -36,14 +36,7 @@ assert os.environ.get("FAIL") != "1", "broken on purpose"
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A project of one notebook, 01_step, that writes a table and a figure, then fails when FAIL=1."""
-    cells = [nbformat.v4.new_code_cell('profile = "demo"', metadata={"tags": ["parameters"]}),
-             nbformat.v4.new_code_cell(WRITES_THEN_MAYBE_FAILS)]
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                       "display_name": "Python 3"}})
-    (tmp_path / "notebooks").mkdir()
-    nbformat.write(nb, tmp_path / "notebooks" / "01_step.ipynb")
-    (tmp_path / "params").mkdir()
-    (tmp_path / "params" / "01_step.yaml").write_text("defaults: {}\n")
+    tiny_notebook(tmp_path, "01_step", WRITES_THEN_MAYBE_FAILS)
     monkeypatch.setenv("VPR_ROOT", str(tmp_path))
     monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "results"))
     return tmp_path / "results"

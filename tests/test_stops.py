@@ -9,22 +9,16 @@ import subprocess
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
+
+from conftest import tiny_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def fake_project(tmp_path, source: str) -> Path:
     project = tmp_path / "project"
-    cells = [nbformat.v4.new_code_cell('profile = "demo"', metadata={"tags": ["parameters"]}),
-             nbformat.v4.new_code_cell(source)]
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                       "display_name": "Python 3"}})
-    (project / "notebooks").mkdir(parents=True)
-    nbformat.write(nb, project / "notebooks" / "00_step.ipynb")
-    (project / "params").mkdir()
-    (project / "params" / "00_step.yaml").write_text("defaults: {}\n")
+    tiny_notebook(project, "00_step", source)
     shutil.copytree(ROOT / "report" / "sections", project / "report" / "sections")  # what the report step reads
     (project / "docs").mkdir()
     shutil.copy(ROOT / "docs" / "seeds_reference.csv", project / "docs")

@@ -92,37 +92,34 @@ def ensure_writable(folder: Path) -> Path:
 
 
 @contextmanager
-def run_lock(run_dir: Path):
-    """Exclusive lock on a run folder (run_dir/.lock): a second process asking for the same run waits, then finds
-    it complete and reuses it.  The lock is released when the holder exits, even by SIGKILL."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "a") as handle:
+def file_lock(path: Path):
+    """Exclusive lock on `path` (created if needed), released when the holder exits, even by SIGKILL."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_lock(run_dir: Path):
+    """Exclusive lock on a run folder (run_dir/.lock): a second process asking for the same run waits, then finds
+    it complete and reuses it."""
+    return file_lock(Path(run_dir) / ".lock")
+
+
+def outputs_lock():
+    """Exclusive lock on the store's tables, figures and executed copies (results/.outputs.lock): a notebook's
+    outputs are swapped in, and the report reads them, one process at a time."""
+    return file_lock(results_dir() / ".outputs.lock")
 
 
 def outputs_dir() -> Path:
     """Where tables and figures are written: the results store, or, while vpr_lib.notebooks executes a notebook, its
     staging folder (VPR_OUTPUTS), swapped into the store only when the whole notebook succeeded."""
     return Path(os.environ.get("VPR_OUTPUTS") or results_dir())
-
-
-@contextmanager
-def outputs_lock():
-    """Exclusive lock on the store's tables, figures and executed copies (results/.outputs.lock): a notebook's
-    outputs are swapped in, and the report reads them, one process at a time."""
-    folder = results_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".outputs.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def save_table(df, name: str) -> Path:
