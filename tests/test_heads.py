@@ -66,3 +66,20 @@ def test_cost_table_counts_parameters_and_flops():
     assert costs["descriptor dim"] == 8 * 256 and costs["feature map (C, H, W)"] == (256, 2, 2)
     assert costs["aggregator params"] == 256 * 8 + 8 + 8 * 256  # 1x1 conv (weights + bias) + centroids
     assert costs["GFLOPs / image"] > 0 and costs["extraction ms / image"] > 0
+
+
+def test_boq_descriptor_is_dim_times_rows_and_its_queries_read_every_position():
+    """BoQ (issue 33): dim x rows for any map size; each output depends on every position of the map (the queries
+    attend to all tokens); a map of other channels, or a dim the heads do not divide, is refused."""
+    torch.manual_seed(0)
+    head = build_aggregator("boq", (96, 7, 7), dim=64, queries=8, layers=2, rows=4, heads=4).eval()
+    x = torch.randn(2, 96, 7, 7, requires_grad=True)
+    out = head(x)
+    assert out.shape == (2, 64 * 4) and head.out_dim == 64 * 4
+    out[0, 0].backward()
+    assert (x.grad[0].abs().sum(dim=0) > 0).all() and x.grad[1].abs().sum() == 0  # every position, own image only
+    assert head(torch.randn(1, 96, 3, 5)).shape == (1, 256)
+    with pytest.raises(VPRInputError, match=r"BoQ was built for feature maps of 96 channels"):
+        head(torch.randn(1, 32, 7, 7))
+    with pytest.raises(VPRInputError, match=r"dim \(30\) must be a multiple of heads \(4\)"):
+        build_aggregator("boq", (96, 7, 7), dim=30)
