@@ -184,3 +184,20 @@ def test_epoch0_test_recalls_come_from_the_rebuilt_initial_model_checked_against
     with pytest.raises(VPRInputError, match="rebuilt initial model .* not the recorded"):
         initial_recalls(config, run_dir)
     assert not (run_dir / "epoch0.json").exists()
+
+
+def test_a_run_writes_tensorboard_events_of_its_epochs(synth_smoke, results_tmp):
+    """Issue 33, item 3: losses, val recall per epoch and the learning rate, in <run>/tensorboard/."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from vpr_lib.train.run import train
+    config = run_configs(load_params("01_baseline", "smoke", {"data_root": str(synth_smoke)}))[0]
+    run_dir = train(config, progress=False)
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    scalars = events.Tags()["scalars"]
+    assert {"train/loss", "val/R@1"} <= set(scalars) and any(tag.startswith("lr-") for tag in scalars)
+    epochs = pd.read_csv(run_dir / "epochs.csv")
+    losses = [event.value for event in events.Scalars("train/loss")]
+    assert losses == pytest.approx(epochs[epochs.epoch > 0].train_loss.tolist(), abs=1e-4)
+    assert len(events.Scalars("val/R@1")) == len(epochs)  # epoch 0 (before training) and every epoch

@@ -1,6 +1,7 @@
 """One run = train (or reuse, or resume) and evaluate, in results/runs/<run_id>/.
 
     params.yaml  env.json  epochs.csv  epoch0.json  metrics.json  predictions/<set>.npz  checkpoints/best.ckpt
+    tensorboard/ (the same epochs as TensorBoard events)
     (and checkpoints/last.ckpt while it trains, to resume from; removed once the run is complete)
 
 A run whose metrics.json exists is reused; one with checkpoints/last.ckpt resumes from it.  A lock on the run
@@ -23,7 +24,8 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
 
 from vpr_lib.data.images import list_images, verify_images
 from vpr_lib.data.layout import SET_LABELS
@@ -112,16 +114,20 @@ class EpochLog(Callback):
         self._write(trainer, trainer.current_epoch + 1)
 
 
-def _trainer(config: dict, callbacks, progress: bool) -> L.Trainer:
+def _trainer(config: dict, callbacks, progress: bool, run_dir: Path) -> L.Trainer:
+    """Lightning's Trainer for a run; TensorBoard events (losses, val recalls, learning rate per epoch) go to
+    <run>/tensorboard/, so `tensorboard --logdir results/runs` shows a study's runs side by side."""
     cpu = config["accelerator"] == "cpu" or not torch.cuda.is_available()
+    logger = TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False)
     return L.Trainer(max_epochs=config["epochs"], limit_train_batches=config["limit_train_batches"],
                      accelerator=config["accelerator"], devices=config["devices"], strategy=config["strategy"],
                      num_nodes=config["num_nodes"],
                      precision="32-true" if cpu and "16" in str(config["precision"]) else config["precision"],
-                     deterministic=True if cpu else "warn", logger=False, callbacks=callbacks,
+                     deterministic=True if cpu else "warn", logger=logger,
+                     callbacks=[*callbacks, LearningRateMonitor(logging_interval="epoch")],
                      plugins=[AtomicCheckpointIO()],
                      enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0,
-                     log_every_n_steps=10)
+                     log_every_n_steps=1)  # metrics are logged per epoch only; no warning on short epochs
 
 
 @contextlib.contextmanager
@@ -203,7 +209,7 @@ def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModu
     stopwatch = Stopwatch()
     callbacks = [best, EpochLog(run_dir / "epochs.csv"), stopwatch] + (
         [ProxyUpdate()] if config["sampler"] == "proxy" else [])
-    trainer = _trainer(config, callbacks, progress)
+    trainer = _trainer(config, callbacks, progress, run_dir)
     if trainer.is_global_zero:
         atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(config, sort_keys=True))
         atomic_write_text(run_dir / "env.json", json.dumps(environment(), indent=1))
