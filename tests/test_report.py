@@ -57,10 +57,10 @@ def test_pdf_from_smoke_results_has_the_tables_numbers_and_no_broken_reference(s
     assert "SynthCity smoke" in flat and "2 seeds" in flat  # captions state data, profile and seeds
     runs = pd.read_csv(results_tmp / "tables" / "02_gem_runs.csv")
     assert all(run_id in flat for run_id in runs.run_id)  # the appendix lists every run
-    aux = (report / "main.aux").read_text(errors="replace")
+    aux = (report / ".build" / "main.aux").read_text(errors="replace")  # latexmk builds in report/.build
     assert r"\newlabel{sec:02_gem}" in aux and "GeM pooling" in flat  # the subsections of the steps with results
     assert "sec:04_losses" not in aux and "sec:12_knn" not in aux  # no results, no section
-    log = (report / "main.log").read_text(errors="replace")
+    log = (report / ".build" / "main.log").read_text(errors="replace")
     assert "undefined" not in log.lower() and "no result" not in log and "??" not in flat
 
 

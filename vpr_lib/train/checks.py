@@ -60,9 +60,6 @@ def check_ranges(config: dict, where: str = "") -> None:
     if config.get("img_per_place", 2) < 2 and config.get("loss") not in CLASSIFICATION_LOSSES:
         raise VPRInputError(f"Parameter img_per_place{where} must be >= 2 with the pair loss {config['loss']!r} (a "
                             f"place needs two images to give a positive pair), got {config['img_per_place']!r}.")
-    if config.get("warmup_epochs", 0) >= config.get("epochs", 1) > 0 and config.get("warmup_epochs", 0) > 0:
-        raise VPRInputError(f"Parameter warmup_epochs{where} must be fewer than epochs ({config['epochs']}), got "
-                            f"{config['warmup_epochs']!r}.")
 
 
 def validate(config: dict) -> None:
