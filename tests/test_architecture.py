@@ -69,7 +69,7 @@ LAYERS = [
     ("models", ("models",)),
     ("train", ("train",)),
     ("experiments", ("config", "experiments", "comparisons", "analysis", "knn", "plan", "viz", "dispatch",
-                     "notebooks")),
+                     "notebooks", "retrieve")),
     ("report", ("report", "report_data", "report_findings", "report_sections", "report_tex", "seeds")),
 ]
 # Modules that import first-party modules inside functions, and why (anything else imports at the top).

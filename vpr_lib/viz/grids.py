@@ -52,10 +52,15 @@ def _tile(path: Path, size: int, colour, label: str) -> Image.Image:
 def grid_image(data: dict, query: int, data_root: Path, k: int = 5, size: int = 128) -> Image.Image:
     """One row: the query (grey frame), then its top-k framed green (correct) or red."""
     root = Path(data_root)
-    tiles = [_tile(root / data["queries_paths"][query], size, GREY, f"query {query}")]
-    for row in query_predictions(data, query, k).itertuples():
-        tiles.append(_tile(root / row.path, size, GREEN if row.correct else RED,
-                           f"#{row.rank}  {row.distance_m:.0f} m"))
+    ranked = query_predictions(data, query, k)
+    return tile_row([root / data["queries_paths"][query], *(root / p for p in ranked.path)],
+                    [GREY, *(GREEN if c else RED for c in ranked.correct)],
+                    [f"query {query}", *(f"#{r.rank}  {r.distance_m:.0f} m" for r in ranked.itertuples())], size)
+
+
+def tile_row(paths, colours, labels, size: int = 128) -> Image.Image:
+    """Images side by side, each framed in its colour with its label below."""
+    tiles = [_tile(path, size, colour, label) for path, colour, label in zip(paths, colours, labels)]
     out = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), tiles[0].height), "white")
     x = 0
     for tile in tiles:

@@ -1,0 +1,115 @@
+"""Retrieval on a user's own photos: any two folders of images, whatever their names, ranked with a trained run's
+model (the most asked-for feature in the VPR frameworks' trackers; gmberton/VPR-methods-evaluation's --no_labels).
+
+    python -m vpr_lib.evaluate --run <run id> --queries DIR --database DIR [--top 5] [--out DIR]
+
+Writes <out>/top<N>.csv (per query its N nearest database images: rank, path, descriptor distance; with UTM in
+the names, also the distance in metres and whether it lies within the threshold) and <out>/grids/query_<i>.png
+(the query, then its top N, as notebook 03's grids). When every name carries UTM in the '@' format, recall@N within
+the threshold is reported too. Unreadable images are named and skipped, with a count."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vpr_lib.data.images import list_images, load_resized
+from vpr_lib.data.names import parse_name
+from vpr_lib.data.transforms import eval_transform
+from vpr_lib.errors import VPRInputError
+from vpr_lib.evaluate import compute_recalls, knn_search
+from vpr_lib.paths import results_dir
+from vpr_lib.results import atomic_write_bytes, atomic_write_text
+from vpr_lib.train.checkpoints import best_checkpoint, load_module
+from vpr_lib.viz.grids import GREEN, GREY, RED, png_bytes, tile_row
+
+
+def run_module(run_id: str):
+    """The trained module of a completed run of this results store; an unknown id lists the runs there."""
+    runs = results_dir() / "runs"
+    if not (runs / run_id).is_dir():
+        known = sorted(p.name for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+        listed = ", ".join(known[:20]) + (f", … ({len(known)} in all)" if len(known) > 20 else "")
+        raise VPRInputError(f"Unknown run {run_id!r} in {runs}: " + (
+            f"expected one of {listed}." if known else "it holds no run yet (train one, e.g. ./run_all.sh)."))
+    return load_module(best_checkpoint(run_id))
+
+
+def read_folder(folder: Path, role: str, size) -> tuple[list[Path], torch.Tensor, list[str]]:
+    """Every image under `folder` decoded at `size`: (paths, uint8 images (N, 3, H, W), unreadable paths)."""
+    paths = list_images(folder, f"the {role} images (any names: jpg, jpeg or png)", recursive=True)
+    readable, images, skipped = [], [], []
+    for path in paths:
+        try:
+            images.append(load_resized(path, size))
+            readable.append(path)
+        except VPRInputError:
+            skipped.append(str(path))
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable {role} image(s) of {folder}: {', '.join(skipped[:5])}"
+              + (" …" if len(skipped) > 5 else ""), flush=True)
+    if not readable:
+        raise VPRInputError(f"No readable image in {folder}: expected the {role} images.")
+    return readable, torch.stack(images), skipped
+
+
+@torch.no_grad()
+def describe(model, images: torch.Tensor, batch_size: int = 64) -> np.ndarray:
+    normalise = eval_transform()
+    model.eval()
+    return np.concatenate([model(torch.stack([normalise(i) for i in images[s:s + batch_size]])).float().numpy()
+                           for s in range(0, len(images), batch_size)])
+
+
+def utms(paths) -> np.ndarray | None:
+    """(N, 2) UTM east/north when every name is in the '@' format, else None (unlabelled photos)."""
+    try:
+        return np.array([(n.east, n.north) for n in map(parse_name, paths)], dtype=np.float64)
+    except VPRInputError:
+        return None
+
+
+def retrieve(run_id: str, queries: Path, database: Path, top: int = 5, out: Path | None = None,
+             image_size: tuple | None = None, threshold: float | None = None) -> dict:
+    """Rank `database` for every image of `queries` with run `run_id`'s model; returns {table, recalls, out}."""
+    if top < 1:
+        raise VPRInputError(f"--top must be a positive number of predictions, got {top}.")
+    module = run_module(run_id)
+    trained = tuple(module.config["image_size"])
+    size = tuple(image_size or trained)
+    if size != trained and getattr(module.model.aggregator, "fixed_input", False):
+        raise VPRInputError(f"Run {run_id} was trained on {trained[0]}x{trained[1]} images and its aggregator "
+                            f"{module.config['aggregator']!r} is sized for them: it cannot take {size[0]}x{size[1]}. "
+                            "Leave out --image-size (your photos are resized to the run's size).")
+    db_paths, db_images, _ = read_folder(Path(database), "database", size)
+    q_paths, q_images, _ = read_folder(Path(queries), "query", size)
+    distances, predictions = knn_search(describe(module.model, db_images), describe(module.model, q_images), top)
+    db_utm, q_utm = utms(db_paths), utms(q_paths)
+    threshold = float(threshold or module.config["positive_dist_threshold"])
+    rows = []
+    for q, query in enumerate(q_paths):
+        for rank, (d, index) in enumerate(zip(distances[q], predictions[q]), 1):
+            row = {"query": str(query), "rank": rank, "database": str(db_paths[index]),
+                   "descriptor_distance": round(float(np.sqrt(max(d, 0.0))), 4)}
+            if db_utm is not None and q_utm is not None:
+                metres = float(np.linalg.norm(db_utm[index] - q_utm[q]))
+                row.update(distance_m=round(metres, 1), within_threshold=metres <= threshold)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    out = Path(out or results_dir() / "retrieval" / run_id)
+    atomic_write_text(out / f"top{top}.csv", table.to_csv(index=False))
+    for q, query in enumerate(q_paths):
+        ranked = table[table["query"] == str(query)]
+        colours = ([GREEN if c else RED for c in ranked.within_threshold] if "within_threshold" in ranked
+                   else [GREY] * len(ranked))
+        labels = [f"#{r.rank}  {r.distance_m:.0f} m" if "distance_m" in ranked
+                  else f"#{r.rank}  d={r.descriptor_distance:.2f}" for r in ranked.itertuples()]
+        image = tile_row([query, *map(Path, ranked.database)], [GREY, *colours], [Path(query).name[:18], *labels])
+        atomic_write_bytes(out / "grids" / f"query_{q:05d}.png", png_bytes(image))
+    recalls = None
+    if db_utm is not None and q_utm is not None:
+        positives = [np.flatnonzero(np.linalg.norm(db_utm - u, axis=1) <= threshold) for u in q_utm]
+        recalls = compute_recalls(predictions, positives, tuple(n for n in (1, 5, 10, 20) if n <= top))
+    return {"table": table, "recalls": recalls, "out": out, "threshold": threshold}
