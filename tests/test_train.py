@@ -201,3 +201,26 @@ def test_a_run_writes_tensorboard_events_of_its_epochs(synth_smoke, results_tmp)
     losses = [event.value for event in events.Scalars("train/loss")]
     assert losses == pytest.approx(epochs[epochs.epoch > 0].train_loss.tolist(), abs=1e-4)
     assert len(events.Scalars("val/R@1")) == len(epochs)  # epoch 0 (before training) and every epoch
+
+
+def test_vicreg_pairs_the_views_of_each_label_and_refuses_a_miner(synth_smoke, results_tmp):
+    """Issue 33, item 2: VICReg on 13's views, without labels; it pairs views, so it takes no miner."""
+    import torch
+
+    from vpr_lib.train.losses import build_loss
+    from vpr_lib.train.run import train
+    loss = build_loss("vicreg", {})
+    torch.manual_seed(0)
+    views = torch.randn(6, 1, 16).repeat(1, 4, 1).flatten(0, 1)  # 6 images x 4 identical views
+    labels = torch.arange(6).repeat_interleave(4)
+    shuffled = torch.randperm(len(labels))
+    assert loss(views[shuffled], labels[shuffled]) == pytest.approx(loss(views, labels).item())  # grouped by label
+    noisy = views + torch.randn_like(views)
+    assert loss(noisy, labels) > loss(views, labels)  # the invariance term sees views that differ
+    with pytest.raises(VPRInputError, match="needs the same K >= 2 per label"):
+        loss(views[:5], labels[:5])
+    configs = run_configs(load_params("13_self_supervised", "smoke", {"data_root": str(synth_smoke)}))
+    config = dict(configs[1], loss="vicreg", loss_kwargs={}, variant="self_supervised_vicreg")
+    with pytest.raises(VPRInputError, match="loss 'vicreg' .*takes miner none"):
+        train(dict(config, miner="multisimilarity"), progress=False)
+    assert (train(config, progress=False) / "metrics.json").is_file()

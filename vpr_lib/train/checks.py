@@ -81,6 +81,9 @@ def validate(config: dict) -> None:
     if config["sampler"] == "self_supervised" and config["loss"] in CLASSIFICATION_LOSSES:
         raise VPRInputError(f"loss {config['loss']!r}{where} holds one weight per place; the self_supervised sampler "
                             "labels images, not places: use a pair-based loss (ntxent, supcon, contrastive…).")
+    if config["loss"] == "vicreg" and (config["miner"] != "none" or config["sampler"] in ("triplets", "proxy")):
+        raise VPRInputError(f"loss 'vicreg'{where} pairs the views of each label in a P x K batch: it takes miner none "
+                            f"(got {config['miner']!r}) and a P x K sampler (got {config['sampler']!r}).")
     if config["mining"] not in MININGS:
         raise VPRInputError(f"Unknown mining {config['mining']!r}{where}; expected one of {list(MININGS)}.")
     if config["sampler"] != "triplets" and any(config[k] != TRAIN_DEFAULTS[k] for k in ("mining", "train_positives_m")):

@@ -6,6 +6,27 @@ from pytorch_metric_learning import losses, miners
 
 from vpr_lib.errors import VPRInputError
 
+class VICRegViews(torch.nn.Module):
+    """VICReg (Bardes, Ponce and LeCun, ICLR 2022; pytorch-metric-learning's VICRegLoss) on a batch of K views per
+    label: the views are paired (the 1st with the 2nd, the 3rd with the 4th, …) and the loss averaged over the
+    pairs. Labels only group the views: with the self_supervised sampler they are image ids, not places."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.vicreg = losses.VICRegLoss(**kwargs)
+
+    def forward(self, embeddings, labels, indices_tuple=None):
+        order = torch.argsort(labels, stable=True)
+        _, counts = torch.unique_consecutive(labels[order], return_counts=True)
+        k = int(counts.min())
+        if k < 2 or bool((counts != k).any()):
+            raise VPRInputError(f"vicreg pairs the views of each label: it needs the same K >= 2 per label, got "
+                                f"{sorted(set(counts.tolist()))}.")
+        views = embeddings[order].view(len(counts), k, -1)
+        pairs = [(a, a + 1) for a in range(0, k - 1, 2)]
+        return sum(self.vicreg(views[:, a], ref_emb=views[:, b]) for a, b in pairs) / len(pairs)
+
+
 LOSSES = {
     "contrastive": losses.ContrastiveLoss,
     "triplet": losses.TripletMarginLoss,
@@ -13,6 +34,7 @@ LOSSES = {
     "circle": losses.CircleLoss,
     "supcon": losses.SupConLoss,
     "ntxent": losses.NTXentLoss,
+    "vicreg": VICRegViews,  # views paired within each label; no miner (validate)
     "arcface": losses.ArcFaceLoss,
     "cosface": losses.CosFaceLoss,
     "normalized_softmax": losses.NormalizedSoftmaxLoss,
