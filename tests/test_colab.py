@@ -38,7 +38,7 @@ def colab_python(tmp_path_factory):
 def fake_colab(folder: Path) -> Path:
     """google.colab with a drive.mount that records its calls; sitecustomize imports it at start, as Colab does."""
     (folder / "google" / "colab").mkdir(parents=True)
-    (folder / "google" / "__init__.py").write_text("")
+    # no google/__init__.py: as on Colab, `google` stays a namespace package that google.protobuf (TensorBoard) shares
     (folder / "google" / "colab" / "__init__.py").write_text("")
     (folder / "google" / "colab" / "drive.py").write_text(
         "import os\ndef mount(path):\n    open(os.environ['FAKE_MOUNT_LOG'], 'a').write(path + '\\n')\n")

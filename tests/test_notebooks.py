@@ -309,7 +309,6 @@ def _run_setup_cell(tmp_path, python=None, **env):
     import sys
     fake = tmp_path / "fake_colab"
     (fake / "google" / "colab").mkdir(parents=True, exist_ok=True)
-    (fake / "google" / "__init__.py").write_text("")
     (fake / "google" / "colab" / "__init__.py").write_text("")
     (fake / "google" / "colab" / "drive.py").write_text(
         "import os\ndef mount(path):\n    open(os.environ['FAKE_MOUNT_LOG'], 'a').write(path + '\\n')\n")
