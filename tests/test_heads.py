@@ -83,3 +83,18 @@ def test_boq_descriptor_is_dim_times_rows_and_its_queries_read_every_position():
         head(torch.randn(1, 32, 7, 7))
     with pytest.raises(VPRInputError, match=r"dim \(30\) must be a multiple of heads \(4\)"):
         build_aggregator("boq", (96, 7, 7), dim=30)
+
+
+def test_boq_costs_count_its_attention():
+    """FlopCounterMode sees every product of BoQ's attention (torch's fused attention path would hide them)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    head = build_aggregator("boq", (96, 7, 7)).eval()  # the demo's maps, OpenVPRLab's sizes
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        head(torch.randn(1, 96, 7, 7))
+    tokens, dim, queries, layers = 49, 256, 32, 2
+    linear = 2 * layers * (4 * dim * dim * tokens + 2 * dim * 4 * dim * tokens)  # token projections + feed-forward
+    products = 2 * layers * 2 * (tokens * tokens + queries * queries + queries * tokens) * dim  # QK^T and AV
+    assert counter.get_total_flops() > linear + products
+    costs = model_costs(VPRModel.from_config(model_config(image_size=[64, 64], last_stage="layer3", aggregator="boq",
+                                                          aggregator_kwargs={})), batch=2, repeats=1)
+    assert costs["descriptor dim"] == 4096 and costs["GFLOPs / image"] > 0
