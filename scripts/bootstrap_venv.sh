@@ -27,7 +27,9 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
 fi
 # A venv copied with its project (cp -a kit kit2) still imports the original's code, which would then write into the
 # original's results: its editable install names the old folder. Re-point it at this one (no download).
-WHERE="$(env -u VPR_ROOT "$VENV/bin/python" -c 'import vpr_lib.paths as p; print(p.repo_root())' 2>/dev/null || true)"
+# (-P: not the current folder, which run_all.sh makes the copy's root, so the probe sees what the kernels import)
+WHERE="$(env -u VPR_ROOT -u PYTHONPATH "$VENV/bin/python" -P -c 'import vpr_lib.paths as p; print(p.repo_root())' \
+         2>/dev/null || true)"
 if [ "$WHERE" != "$(cd "$ROOT" && pwd -P)" ]; then
     echo "[setup] $VENV imports the kit from ${WHERE:-nowhere}, not from $ROOT (a copied project?): installing it here"
     "$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$ROOT"

@@ -1,4 +1,5 @@
 """The project set-up: dependency lists agree, params files resolve."""
+import hashlib
 import os
 import re
 import tomllib
@@ -106,14 +107,17 @@ def test_a_venv_copied_with_its_project_is_repointed_at_the_copy(tmp_path):
     (site / "zz_kit_dependencies.pth").write_text(f"{ours}\n")
     for copied in [*ours.glob("__editable__*vpr_lib*"), *ours.glob("vpr_lib-*.dist-info")]:
         (shutil.copytree if copied.is_dir() else shutil.copy2)(copied, site / copied.name)
-    shutil.copy2(Path(sys.prefix) / ".vpr_installed", venv / ".vpr_installed")
-    where = "import vpr_lib.paths as p; print(p.repo_root())"
+    # the stamp of an installed venv: what bootstrap_venv.sh digests (its dependency lists)
+    package = re.search(r'^WEIGHTS_PACKAGE="([^"]+)"', (ROOT / "scripts/bootstrap_venv.sh").read_text(), re.M)[1]
+    lists = (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes() + f"{package}\n".encode()
+    (venv / ".vpr_installed").write_text(hashlib.sha256(lists).hexdigest() + "\n")
+    where = "import vpr_lib.paths as p; print(p.repo_root())"  # run with -P: as a kernel in notebooks/ imports
     env = {k: v for k, v in os.environ.items() if k not in ("VPR_ROOT", "VIRTUAL_ENV")}
-    before = subprocess.run([str(venv / "bin/python"), "-c", where], env=env, capture_output=True, text=True,
-                            cwd=tmp_path)
+    before = subprocess.run([str(venv / "bin/python"), "-P", "-c", where], env=env, capture_output=True, text=True,
+                            cwd=kit2)
     assert before.stdout.strip() == str(ROOT)  # the copy imports the original's code
-    done = subprocess.run(["bash", "-c", f"source {kit2}/scripts/bootstrap_venv.sh && python -c '{where}'"],
-                          env=dict(env, VPR_VENV=str(venv)), capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    done = subprocess.run(["bash", "-c", f"cd {kit2} && source scripts/bootstrap_venv.sh && python -P -c '{where}'"],
+                          env=dict(env, VPR_VENV=str(venv)), capture_output=True, text=True, timeout=600, cwd=kit2)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "a copied project?" in done.stdout, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == str(kit2.resolve()), done.stderr[-3000:]
