@@ -62,12 +62,13 @@ child=""
 run() { "$@" & child=$!; wait "$child"; local rc=$?; child=""; return $rc; }
 stop() {
     trap - TERM INT
-    if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null || true; fi
+    if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; fi
     echo "stopped" >&2
     exit "$1"
 }
 trap 'stop 130' INT
 trap 'stop 143' TERM
+export VPR_DIE_WITH_PARENT=$$  # the Python steps ask Linux to stop them when this script dies (vpr_lib/process.py)
 
 source scripts/bootstrap_venv.sh
 scripts/install_system_deps.sh tex || echo "[report] without TeX the notebooks still run; the PDF is skipped" >&2

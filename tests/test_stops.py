@@ -95,3 +95,20 @@ def test_a_relative_results_store_is_relative_to_where_run_all_was_typed(tmp_pat
     assert (tmp_path / "rel" / "executed" / "00_step.ipynb").is_file()
     assert (tmp_path / "rel" / "where.txt").is_file()
     assert not (project / "notebooks" / "rel").exists() and not (ROOT / "rel").exists()
+
+
+@pytest.mark.parametrize("asked", [True, False])
+def test_a_step_dies_with_its_parent_only_when_run_all_asks(asked):
+    """run_all.sh exports VPR_DIE_WITH_PARENT=$$; a command run by hand (under nohup, say) outlives its shell."""
+    import sys
+    step = f"{sys.executable} -c 'from vpr_lib.process import die_with_parent; die_with_parent(); " \
+           "import time; time.sleep(60)'"
+    export = "export VPR_DIE_WITH_PARENT=$$; " if asked else "unset VPR_DIE_WITH_PARENT; "
+    shell = subprocess.run(["bash", "-c", f"{export}{step} >/dev/null 2>&1 & echo $!; sleep 2"], capture_output=True,
+                           text=True, cwd=ROOT, timeout=60)
+    pid = int(shell.stdout.split()[0])
+    try:
+        assert gone(pid, timeout=10) == asked
+    finally:
+        if not asked:
+            os.kill(pid, signal.SIGKILL)

@@ -22,7 +22,7 @@ from vpr_lib.config import add_study_arguments, in_profile, load_params, noteboo
 from vpr_lib.dispatch import add_dispatch_arguments, dispatch, parse_settings
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import results_dir
-from vpr_lib.process import exit_code, stoppable
+from vpr_lib.process import exit_code, signals_held, stoppable
 from vpr_lib.results import outputs_lock, remove_stale
 
 
@@ -107,7 +107,7 @@ def publish(name: str, stage: Path) -> Path:
     """Swap a notebook's staged outputs into the store, under the outputs lock (the report reads under it too): the
     new files replace the old ones, then the old ones it no longer writes (a variant it no longer compares) go."""
     results = results_dir()
-    with outputs_lock():
+    with outputs_lock(), signals_held():  # a stop waits for the swap: never half old, half new
         new = sorted(p for kind in ("tables", "figures", "executed") for p in (stage / kind).glob("*") if p.is_file())
         for path in new:
             target = results / path.relative_to(stage)
