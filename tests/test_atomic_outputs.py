@@ -55,7 +55,7 @@ def test_a_failing_notebook_leaves_its_earlier_outputs_in_place(project, monkeyp
     assert "earlier tables, figures and executed copy are kept" in capsys.readouterr().out
     assert {p: p.read_bytes() for p in before} == before  # the table still says "first"
     assert "broken on purpose" in failed_copy("01_step").read_text()
-    assert not list((project / ".staging").iterdir())
+    assert not [p for p in (project / ".staging").rglob("*") if p.is_file()]
     monkeypatch.setenv("FAIL", "0")
     assert main(["--profile", "smoke"]) == 0  # a success replaces them, and the failed copy goes
     assert pd.read_csv(table).tag.tolist() == ["second"] and not failed_copy("01_step").exists()
@@ -72,7 +72,7 @@ def test_a_notebooks_outputs_wait_while_the_report_reads(project, monkeypatch):
         worker.start()
         staged = project / ".staging"
         deadline = time.time() + 120
-        while not list(staged.glob("*/tables/01_step_summary.csv")) and time.time() < deadline:
+        while not list(staged.glob("*/*/tables/01_step_summary.csv")) and time.time() < deadline:
             time.sleep(0.1)
         time.sleep(1.0)
         assert not finished.is_set() and not (project / "tables" / "01_step_summary.csv").exists()
@@ -109,7 +109,7 @@ def test_a_torn_last_checkpoint_is_set_aside_and_the_run_starts_over(synth_smoke
     (run_dir / "checkpoints" / f".best.ckpt.{2 ** 22 + 1}.abcd.tmp").write_bytes(b"left by a killed process")
     got = json.loads((train(smoke_config(synth_smoke), progress=False) / "metrics.json").read_text())
     out = capsys.readouterr().out
-    assert "last.ckpt does not load" in out and "starts over" in out and "left by a killed process" in out
+    assert "last.ckpt is torn" in out and "starts over" in out and "left by a killed process" in out
     assert (run_dir / "checkpoints" / "last.ckpt.torn").is_file()
     assert not list(run_dir.rglob(".*.tmp"))
     assert got["test"] == reference["test"]
@@ -121,9 +121,11 @@ def test_a_torn_best_checkpoint_is_named_and_its_run_trains_again(synth_smoke, r
     run_dir = train(smoke_config(synth_smoke), progress=False)
     best = best_checkpoint(run_dir.name)
     best.write_bytes(best.read_bytes()[:1000])
-    with pytest.raises(VPRInputError, match=rf"Checkpoint .*{best.name} is torn or unreadable.*trains again"):
+    (run_dir / "descriptors").mkdir()
+    (run_dir / "descriptors" / "sf_xs_test.npz").write_bytes(b"of the old weights")
+    with pytest.raises(VPRInputError, match=rf"Checkpoint .*{best.name} is torn: set aside.*trains again"):
         load_module(best)
-    assert not (run_dir / "metrics.json").exists()
+    assert not (run_dir / "metrics.json").exists() and not (run_dir / "descriptors").exists()
     assert train(smoke_config(synth_smoke), progress=False) == run_dir
     load_module(best_checkpoint(run_dir.name))  # whole again
 
@@ -152,3 +154,13 @@ def test_temporary_files_of_dead_writers_are_removed_and_live_ones_kept(tmp_path
     removed = remove_stale(tmp_path)
     assert [p.name for p in removed] == [f".metrics.json.{dead}.x1y2.tmp"]
     assert (tmp_path / f".epochs.csv.{os.getpid()}.x1y2.tmp").exists()
+
+
+def test_a_checkpoint_outside_the_store_is_never_renamed(tmp_path, results_tmp):
+    """`python -m vpr_lib.evaluate --checkpoint ~/x.ckpt` on a bad file: named, left where it is."""
+    from vpr_lib.train.checkpoints import load_module
+    mine = tmp_path / "mine.ckpt"
+    mine.write_bytes(b"PK\x03\x04 not a whole checkpoint")
+    with pytest.raises(VPRInputError, match=r"mine.ckpt is torn or not a checkpoint"):
+        load_module(mine)
+    assert mine.is_file() and not (tmp_path / "mine.ckpt.torn").exists()

@@ -111,6 +111,7 @@ def smoke_config(data_root, **changes):
     ({"img_per_place": 0}, r"Parameter img_per_place .*must be an integer >= 1, got 0"),
     ({"img_per_place": 1}, r"img_per_place .*must be >= 2 with the pair loss 'contrastive'"),
     ({"warmup_epochs": -1}, r"Parameter warmup_epochs .*must be an integer >= 0, got -1"),
+    ({"limit_train_batches": 1.5}, r"limit_train_batches .*must be a fraction in \(0, 1\] or a whole number"),
 ])
 def test_bad_parameters_stop_with_a_message_and_write_nothing(synth_smoke, results_tmp, changes, message):
     from vpr_lib.train.run import train

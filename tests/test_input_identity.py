@@ -84,7 +84,7 @@ def test_a_torn_prefix_cache_file_is_set_aside_and_computed_again(tmp_path, monk
     file.write_bytes(file.read_bytes()[:100])  # a write cut short (full disk, kill -9 without the temp file)
     cache._MEMORY.clear()
     got = prefix_features(backbone, (32, 32), paths)
-    assert "does not load" in capsys.readouterr().out and file.with_name(file.name + ".torn").is_file()
+    assert "is torn" in capsys.readouterr().out and file.with_name(file.name + ".torn").is_file()
     for path in paths:
         torch.testing.assert_close(got[path], expected[path])
     assert torch.load(file, weights_only=True).shape[0] == 3  # written whole again

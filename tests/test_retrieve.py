@@ -42,6 +42,10 @@ def test_unlabelled_photos_are_ranked_with_a_csv_and_grids(smoke_run, tmp_path, 
     temple = table[table["query"].str.endswith("temple.jpg")].sort_values("rank")
     assert temple.database.iloc[0].endswith("same temple.jpg") and temple.descriptor_distance.iloc[0] < 1e-3
     assert sorted(p.name for p in (out / "grids").iterdir()) == ["query_00000.png", "query_00001.png"]
+    (queries / "IMG_0042.JPG").unlink()  # a second call replaces the folder whole: no grid of the first left
+    assert main(["--run", smoke_run.name, "--queries", str(queries), "--database", str(database), "--top", "2",
+                 "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["query_00000.png", "top2.csv"]
 
 
 def test_utm_named_folders_give_the_runs_own_recall(smoke_run, synth_smoke, tmp_path, capsys):
@@ -69,7 +73,11 @@ def test_own_photos_errors_are_clear(smoke_run, tmp_path, capsys):
             (["--run", "avg-nope-s0-123", "--queries", str(photos), "--database", str(photos)],
              f"Unknown run 'avg-nope-s0-123' .*expected one of {smoke_run.name}"),
             (["--run", smoke_run.name, "--queries", str(photos), "--database", str(photos), "--top", "0"],
-             "--top must be a positive number")):
+             "--top must be a positive number"),
+            (["--run", smoke_run.name, "--queries", str(photos), "--database", str(photos), "--threshold", "0"],
+             "--threshold must be a positive distance"),
+            (["--run", smoke_run.name, "--queries", str(photos), "--database", str(photos), "--out",
+              "/proc/vpr/out"], "Cannot write the results in /proc/vpr/out")):
         assert main(args) == 2
         assert re.search(message, capsys.readouterr().err)
     with pytest.raises(SystemExit):  # argparse: the two modes are not mixed

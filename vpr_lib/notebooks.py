@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,12 @@ def _logged_kernel_manager():
     return LoggedKernelManager
 
 
+def staging_dir() -> Path:
+    """This machine's staging folders (results/.staging/<host>/): a store shared by several machines never has one
+    machine judge another's runner dead by its pid."""
+    return results_dir() / ".staging" / socket.gethostname()
+
+
 def failed_copy(name: str) -> Path:
     """Where the executed copy of a notebook that failed is kept, its error marked (outside the committed outputs)."""
     return results_dir() / "logs" / "failed" / f"{name}.ipynb"
@@ -64,7 +71,7 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
     load_params(path.stem, profile)  # a bad params file stops here, before a kernel starts
     # every notebook declares profile, data_root and overrides, and resolves its params itself, once
     params = {"profile": profile, **({"data_root": data_root} if data_root else {})}
-    stage = results_dir() / ".staging" / f"{path.stem}.{os.getpid()}"
+    stage = staging_dir() / f"{path.stem}.{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     executed = stage / "executed" / path.name
     executed.parent.mkdir(parents=True)
@@ -156,7 +163,7 @@ def main(argv=None) -> int:
         print("stopped while dispatching (SLURM jobs already submitted go on; completed runs are kept)", flush=True)
         return exit_code(stop)
     failed = []
-    remove_stale(results_dir() / ".staging", "*.*")  # the staging folders of runners killed with -9
+    remove_stale(staging_dir(), "*.*")  # the staging folders of this machine's runners killed with -9
     for i, path in enumerate(paths, 1):
         if not in_profile(path.stem, args.profile):
             removed = remove_outputs(path.stem)

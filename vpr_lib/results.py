@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 import io
 import os
+import pickle
 import subprocess
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,6 +70,18 @@ def remove_stale(folder: Path, pattern: str = ".*.tmp") -> list[Path]:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+# What torch.load raises for a file cut short or overwritten (not for a file it cannot open, or a newer format)
+TORN = (EOFError, pickle.UnpicklingError, zipfile.BadZipFile)
+TORN_MESSAGES = ("PytorchStreamReader failed", "failed finding central directory", "invalid header",
+                 "file might be corrupted", "unexpected EOF")
+
+
+def is_torn(error: BaseException) -> bool:
+    """Whether a load error says the file is torn (truncated or overwritten), not unreadable for another reason."""
+    return isinstance(error, TORN) or (isinstance(error, RuntimeError)
+                                       and any(m in str(error) for m in TORN_MESSAGES))
 
 
 def set_aside(path: Path) -> Path:

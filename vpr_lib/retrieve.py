@@ -9,6 +9,8 @@ the names, also the distance in metres and whether it lies within the threshold)
 the threshold is reported too. Unreadable images are named and skipped, with a count."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,7 @@ from vpr_lib.data.transforms import eval_transform
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import compute_recalls, knn_search
 from vpr_lib.paths import results_dir
-from vpr_lib.results import atomic_write_bytes, atomic_write_text
+from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writable
 from vpr_lib.train.checkpoints import best_checkpoint, load_module
 from vpr_lib.viz.grids import GREEN, GREY, RED, png_bytes, tile_row
 
@@ -87,7 +89,9 @@ def retrieve(run_id: str, queries: Path, database: Path, top: int = 5, out: Path
     q_paths, q_images, _ = read_folder(Path(queries), "query", size)
     distances, predictions = knn_search(describe(module.model, db_images), describe(module.model, q_images), top)
     db_utm, q_utm = utms(db_paths), utms(q_paths)
-    threshold = float(threshold or module.config["positive_dist_threshold"])
+    threshold = float(module.config["positive_dist_threshold"] if threshold is None else threshold)
+    if threshold <= 0:
+        raise VPRInputError(f"--threshold must be a positive distance in metres, got {threshold:g}.")
     rows = []
     for q, query in enumerate(q_paths):
         for rank, (d, index) in enumerate(zip(distances[q], predictions[q]), 1):
@@ -99,6 +103,26 @@ def retrieve(run_id: str, queries: Path, database: Path, top: int = 5, out: Path
             rows.append(row)
     table = pd.DataFrame(rows)
     out = Path(out or results_dir() / "retrieval" / run_id)
+    try:
+        building = Path(tempfile.mkdtemp(dir=ensure_writable(out.parent), prefix=f".{out.name}."))
+    except VPRInputError:
+        raise VPRInputError(f"Cannot write the results in {out}: its folder is not writable (give --out DIR).") from None
+    try:
+        _write(table, q_paths, top, building)
+        if out.exists():  # replaced whole, once the new one is written: no grid of an earlier call left in it
+            shutil.rmtree(out)
+        building.rename(out)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    recalls = None
+    if db_utm is not None and q_utm is not None:
+        positives = [np.flatnonzero(np.linalg.norm(db_utm - u, axis=1) <= threshold) for u in q_utm]
+        recalls = compute_recalls(predictions, positives, tuple(n for n in (1, 5, 10, 20) if n <= top))
+    return {"table": table, "recalls": recalls, "out": out, "threshold": threshold}
+
+
+def _write(table: pd.DataFrame, q_paths, top: int, out: Path) -> None:
+    """top<N>.csv and one grid per query into `out`."""
     atomic_write_text(out / f"top{top}.csv", table.to_csv(index=False))
     for q, query in enumerate(q_paths):
         ranked = table[table["query"] == str(query)]
@@ -108,8 +132,3 @@ def retrieve(run_id: str, queries: Path, database: Path, top: int = 5, out: Path
                   else f"#{r.rank}  d={r.descriptor_distance:.2f}" for r in ranked.itertuples()]
         image = tile_row([query, *map(Path, ranked.database)], [GREY, *colours], [Path(query).name[:18], *labels])
         atomic_write_bytes(out / "grids" / f"query_{q:05d}.png", png_bytes(image))
-    recalls = None
-    if db_utm is not None and q_utm is not None:
-        positives = [np.flatnonzero(np.linalg.norm(db_utm - u, axis=1) <= threshold) for u in q_utm]
-        recalls = compute_recalls(predictions, positives, tuple(n for n in (1, 5, 10, 20) if n <= top))
-    return {"table": table, "recalls": recalls, "out": out, "threshold": threshold}

@@ -18,9 +18,10 @@ from vpr_lib.data.identity import file_digests
 from vpr_lib.data.images import decode_once
 from vpr_lib.data.transforms import eval_transform
 from vpr_lib.paths import data_dir
-from vpr_lib.results import atomic_write_bytes, set_aside
+from vpr_lib.results import atomic_write_bytes, is_torn, remove_stale, set_aside
 
-VERSION = 2  # bump when the way the features are computed changes (2: batch norms folded into the convolutions)
+VERSION = 3  # bump when the way the features are computed changes (2: batch norms folded into the convolutions;
+#             3: images decoded upright by their EXIF orientation)
 _MEMORY: dict = {}  # key → {path: features}: shared by the runs of one process
 MEMORY_SETS = 8  # sets kept in memory (a run reads a training set and up to three test sets)
 
@@ -59,12 +60,14 @@ def _compute(prefix: torch.nn.Module, image_size, paths, batch_size: int) -> tor
 
 
 def _load(file: Path) -> torch.Tensor | None:
-    """A saved cache file, or None (set aside as `<name>.torn`, said) when it does not load: a torn write."""
+    """A saved cache file, or None when it is torn (set aside as `<name>.torn`, said): it is then computed again."""
     try:
         return torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, pickle errors… for a torn file
+    except Exception as e:  # noqa: BLE001 - sorted by is_torn: anything else is raised as it is
+        if not is_torn(e):
+            raise
         torn = set_aside(file)
-        print(f"prefix cache: {file} does not load ({type(e).__name__}): moved to {torn.name}; computing it again",
+        print(f"prefix cache: {file} is torn ({type(e).__name__}): moved to {torn.name}; computing it again",
               flush=True)
         return None
 
@@ -75,7 +78,9 @@ def prefix_features(backbone, image_size, paths, batch_size: int = 128) -> dict:
     paths = [Path(p) for p in paths]
     key = cache_key(backbone, image_size, paths)
     if key not in _MEMORY:
-        file = data_dir() / "cache" / "prefix" / f"{backbone.name}-{key}.pt"
+        folder = data_dir() / "cache" / "prefix"
+        remove_stale(folder)  # temporary files of processes killed while writing (large)
+        file = folder / f"{backbone.name}-{key}.pt"
         features = _load(file) if file.is_file() else None
         if features is None or len(features) != len(paths):
             features = _compute(backbone.folded("prefix"), image_size, paths, batch_size)  # a copy: modes untouched

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -16,7 +17,7 @@ from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors
 from vpr_lib.models.cache import cache_applies, prefix_features
 from vpr_lib.paths import results_dir
-from vpr_lib.results import atomic_write_bytes, set_aside
+from vpr_lib.results import atomic_write_bytes, is_torn, set_aside
 from vpr_lib.train.module import VPRModule
 from vpr_lib.train.settings import TRAIN_DEFAULTS
 
@@ -45,34 +46,59 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_write_bytes(Path(path), buffer.getvalue())
 
 
+def _in_run(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint belongs to (results/runs/<id>/checkpoints/<name>.ckpt), else None."""
+    parents = Path(checkpoint).resolve().parents
+    inside = len(parents) > 2 and parents[0].name == "checkpoints" and parents[2] == (results_dir() / "runs").resolve()
+    return parents[1] if inside else None
+
+
 def read_checkpoint(checkpoint: Path) -> dict | None:
-    """A checkpoint's content, or None when it does not load (torn by a crash of an older kit, a full disk, a copy
-    cut short): the file is then set aside as `<name>.torn` and said, so that it never blocks a later run."""
+    """A checkpoint's content, or None when it is torn (cut short by a crash of an older kit, a full disk, a copy):
+    a torn checkpoint of a run of this store is set aside as `<name>.torn` and said, so that it never blocks a later
+    run; any other file is left where it is. Other errors (permissions, a newer format) stop with the file named."""
     try:
         return torch.load(checkpoint, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError… for a torn file
-        torn = set_aside(checkpoint)
-        print(f"checkpoint {checkpoint} does not load ({type(e).__name__}: {str(e).splitlines()[0][:120]}): moved "
-              f"to {torn.name}", flush=True)
+    except Exception as e:  # noqa: BLE001 - sorted below: torn, or a clear message
+        first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        if not is_torn(e):
+            raise VPRInputError(f"Cannot read checkpoint {checkpoint}: {type(e).__name__}: {first}.") from None
+        if _in_run(checkpoint) is None:
+            raise VPRInputError(f"Checkpoint {checkpoint} is torn or not a checkpoint ({first}).") from None
+        try:
+            torn = set_aside(checkpoint)
+        except OSError as moved:
+            raise VPRInputError(f"Checkpoint {checkpoint} is torn ({first}) and cannot be set aside ({moved.strerror})"
+                                f": delete it.") from None
+        print(f"checkpoint {checkpoint} is torn ({type(e).__name__}: {first[:120]}): moved to {torn.name}",
+              flush=True)
         return None
+
+
+def forget_results(run_dir: Path) -> None:
+    """Mark a run incomplete (its metrics.json set aside) and remove what was computed from its weights (descriptor
+    and kNN caches, prediction grids), so that nothing of the old model is reused once it trains again."""
+    run_dir = Path(run_dir)
+    set_aside(run_dir / "metrics.json")
+    for derived in (run_dir / "descriptors", run_dir / "knn", results_dir() / "grids" / run_dir.name):
+        shutil.rmtree(derived, ignore_errors=True)
 
 
 def load_module(checkpoint: Path) -> VPRModule:
     """A trained module from a checkpoint; its config (architecture, input size) comes with it.  The weights
-    are the checkpoint's: the backbone is built without its initial weights (no ImageNet download).  A checkpoint
-    that does not load is set aside, and a complete run it belonged to is marked incomplete (it trains again when
-    next asked for): the error says so."""
+    are the checkpoint's: the backbone is built without its initial weights (no ImageNet download).  A torn
+    checkpoint of a run of this store is set aside, and the run marked incomplete (it trains again when next asked
+    for): the error says so."""
     if not Path(checkpoint).is_file():
         raise VPRInputError(f"Checkpoint not found: {checkpoint} (expected results/runs/<run>/checkpoints/best.ckpt).")
     saved = read_checkpoint(checkpoint)  # read once
     if saved is None:
-        metrics = Path(checkpoint).parent.parent / "metrics.json"
+        run_dir = _in_run(checkpoint)
         retrain = ""
-        if metrics.is_file():
-            set_aside(metrics)
-            retrain = f"; its run {metrics.parent.name} is now incomplete and trains again when next asked for"
-        raise VPRInputError(f"Checkpoint {checkpoint} is torn or unreadable: set aside as {Path(checkpoint).name}"
-                            f".torn{retrain}.")
+        if (run_dir / "metrics.json").is_file():
+            forget_results(run_dir)
+            retrain = f"; its run {run_dir.name} is now incomplete and trains again when next asked for"
+        raise VPRInputError(f"Checkpoint {checkpoint} is torn: set aside as {Path(checkpoint).name}.torn{retrain}.")
     hparams = saved["hyper_parameters"]
     # keys added since the checkpoint was written (e.g. backbone) take their defaults: what those runs used
     config = {**TRAIN_DEFAULTS, **hparams["config"], "pretrained": "none"}

@@ -46,8 +46,10 @@ _POSITIVE = (lambda v: v > 0), "a positive number"
 RANGES = {"epochs": _whole(1), "places_per_batch": _whole(2), "img_per_place": _whole(1),
           "min_img_per_place": _whole(1), "warmup_epochs": _whole(0), "frozen_stages": _whole(0),
           "num_workers": _whole(0), "eval_batch_size": _whole(1), "num_nodes": _whole(1),
-          "positive_dist_threshold": _POSITIVE, "train_positives_m": _POSITIVE, "limit_train_batches": _POSITIVE,
-          "image_scale": _POSITIVE}
+          "positive_dist_threshold": _POSITIVE, "train_positives_m": _POSITIVE, "image_scale": _POSITIVE,
+          # Lightning's: a fraction of the epoch's batches (0 < f <= 1) or a number of them (an integer >= 1)
+          "limit_train_batches": ((lambda v: 0 < v <= 1 if isinstance(v, float) else v >= 1),
+                                  "a fraction in (0, 1] or a whole number of batches >= 1")}
 # Keys of a run config beside the training parameters (`seeds` is replaced by each run's `seed`).
 RUN_KEYS = ("variant", "seed", "profile")
 

@@ -9,7 +9,11 @@ from vpr_lib.errors import VPRInputError
 class VICRegViews(torch.nn.Module):
     """VICReg (Bardes, Ponce and LeCun, ICLR 2022; pytorch-metric-learning's VICRegLoss) on a batch of K views per
     label: the views are paired (the 1st with the 2nd, the 3rd with the 4th, …) and the loss averaged over the
-    pairs. Labels only group the views: with the self_supervised sampler they are image ids, not places."""
+    pairs. Labels only group the views: with the self_supervised sampler they are image ids, not places.
+
+    The kit retrieves with L2-normalised descriptors, on which every dimension's std is at most 1/sqrt(D): VICReg's
+    variance hinge (a std of 1 per dimension) could never be met. So the loss sees the descriptors on the unit
+    sphere scaled by sqrt(D), where an even spread gives each dimension a std of about 1, the target it was made for."""
 
     def __init__(self, **kwargs):
         super().__init__()
@@ -22,7 +26,8 @@ class VICRegViews(torch.nn.Module):
         if k < 2 or bool((counts != k).any()):
             raise VPRInputError(f"vicreg pairs the views of each label: it needs the same K >= 2 per label, got "
                                 f"{sorted(set(counts.tolist()))}.")
-        views = embeddings[order].view(len(counts), k, -1)
+        spread = torch.nn.functional.normalize(embeddings, dim=1) * embeddings.shape[1] ** 0.5
+        views = spread[order].view(len(counts), k, -1)
         pairs = [(a, a + 1) for a in range(0, k - 1, 2)]
         return sum(self.vicreg(views[:, a], ref_emb=views[:, b]) for a, b in pairs) / len(pairs)
 

@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -47,8 +48,9 @@ from vpr_lib.train.settings import NON_RESULT_KEYS
 
 
 # bump when a change to the code changes what a run computes from the same settings and data, so that the runs of
-# earlier code are retrained, not reused (2: the frozen prefix's batch norms are folded into its convolutions)
-COMPUTATION_VERSION = 2
+# earlier code are retrained, not reused (2: the frozen prefix's batch norms are folded into its convolutions;
+# 3: images decoded upright by their EXIF orientation)
+COMPUTATION_VERSION = 3
 
 
 def run_id(config: dict) -> str:
@@ -200,7 +202,7 @@ def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModu
     for stale in remove_stale(run_dir, "**/.*.tmp"):  # temporary files of a killed process (we hold the lock)
         print(f"removed {stale.relative_to(run_dir.parent)}, left by a killed process", flush=True)
     if last.exists() and read_checkpoint(last) is None:  # torn: set aside and said; the run starts over
-        print(f"{run_dir.name} starts over: its last checkpoint does not load", flush=True)
+        print(f"{run_dir.name} starts over: its last checkpoint is torn", flush=True)
     module.val_positives, module.val_database_num = data.val_set.positives_per_query, data.val_set.database_num
     if cache_applies(config):
         data.use_prefix_cache(module.model.backbone)
@@ -209,6 +211,8 @@ def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModu
     stopwatch = Stopwatch()
     callbacks = [best, EpochLog(run_dir / "epochs.csv"), stopwatch] + (
         [ProxyUpdate()] if config["sampler"] == "proxy" else [])
+    if not last.exists():  # a fresh start: no events of an earlier attempt beside this one's
+        shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
     trainer = _trainer(config, callbacks, progress, run_dir)
     if trainer.is_global_zero:
         atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(config, sort_keys=True))
