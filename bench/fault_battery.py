@@ -186,7 +186,8 @@ ITEMS = {
     "7 a torn checkpoint blocks every rerun": [
         "tests/test_atomic_outputs.py::test_a_torn_last_checkpoint_is_set_aside_and_the_run_starts_over",
         "tests/test_atomic_outputs.py::test_a_torn_best_checkpoint_is_named_and_its_run_trains_again",
-        "tests/test_atomic_outputs.py::test_a_checkpoint_write_that_fails_leaves_the_previous_one"],
+        "tests/test_atomic_outputs.py::test_a_checkpoint_write_that_fails_leaves_the_previous_one",
+        "tests/test_atomic_outputs.py::test_a_checkpoint_outside_the_store_is_never_renamed"],
     "8 epochs, batch and place counts out of range": ["tests/test_hardening.py::test_bad_parameters_stop_with_a_"
                                                       "message_and_write_nothing"],
     "9 a nan UTM in a file name": ["tests/test_names.py::test_a_non_finite_utm_names_the_file"],
@@ -195,6 +196,7 @@ ITEMS = {
     "11 exit codes on a stop, tracebacks, orphans": [
         "tests/test_stops.py::test_a_stop_exits_with_the_signals_code_without_a_traceback",
         "tests/test_stops.py::test_a_kill_9_of_run_all_leaves_no_step_working",
+        "tests/test_stops.py::test_a_step_dies_with_its_parent_only_when_run_all_asks",
         "tests/test_notebooks.py::test_sigterm_stops_the_runner_and_shuts_its_kernel_down"],
     "12 EXIF orientation; temporary files of killed runs": [
         "tests/test_readers.py::test_exif_orientation_is_applied",

@@ -87,7 +87,9 @@ def test_a_latex_failure_keeps_the_previous_pdf(tmp_path):
     report.mkdir()
     (report / "main.tex").write_text("\\documentclass{article}\\begin{document}Hello\\end{document}\n")
     first = build_pdf(report).read_bytes()
-    (report / "main.tex").write_text("\\documentclass{article}\\begin{document}\\undefinedcommand\\end{document}\n")
+    # the error comes after a first page is shipped out: pdflatex has opened main.pdf for writing by then
+    (report / "main.tex").write_text("\\documentclass{article}\\begin{document}Hello\\newpage World\\newpage "
+                                     "\\undefinedcommand\\end{document}\n")
     with pytest.raises(RuntimeError, match="latexmk failed"):
         build_pdf(report)
     assert (report / "main.pdf").read_bytes() == first
