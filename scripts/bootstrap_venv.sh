@@ -26,13 +26,22 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "$WANT" > "$STAMP"
 fi
 # A venv copied with its project (cp -a kit kit2) still imports the original's code, which would then write into the
-# original's results: its editable install names the old folder. Re-point it at this one (no download).
-# (-P: not the current folder, which run_all.sh makes the copy's root, so the probe sees what the kernels import)
-WHERE="$(env -u VPR_ROOT -u PYTHONPATH "$VENV/bin/python" -P -c 'import vpr_lib.paths as p; print(p.repo_root())' \
-         2>/dev/null || true)"
-if [ "$WHERE" != "$(cd "$ROOT" && pwd -P)" ]; then
-    echo "[setup] $VENV imports the kit from ${WHERE:-nowhere}, not from $ROOT (a copied project?): installing it here"
-    "$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$ROOT"
+# original's results: its editable install names the old folder. Re-point it at this one (no download). The probe
+# imports as every step does (PYTHONPATH kept, so a venv shared on purpose through PYTHONPATH is left alone), but not
+# from the current folder (-P), which run_all.sh makes the root; two scripts at once repair it once (a lock).
+kit_root() {
+    env -u VPR_ROOT "$VENV/bin/python" -P -c 'import vpr_lib.paths as p; print(p.repo_root())' 2>/dev/null || true
+}
+if [ "$(kit_root)" != "$(cd "$ROOT" && pwd -P)" ]; then
+    (
+        flock 9
+        WHERE="$(kit_root)"
+        if [ "$WHERE" != "$(cd "$ROOT" && pwd -P)" ]; then
+            echo "[setup] $VENV imports the kit from ${WHERE:-nowhere}, not from $ROOT (a copied project?):" \
+                 "installing it here"
+            "$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$ROOT"
+        fi
+    ) 9>"$VENV/.vpr_repair.lock"
 fi
 export PATH="$VENV/bin:$PATH"
 export VIRTUAL_ENV="$VENV"

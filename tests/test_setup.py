@@ -116,6 +116,10 @@ def test_a_venv_copied_with_its_project_is_repointed_at_the_copy(tmp_path):
     before = subprocess.run([str(venv / "bin/python"), "-P", "-c", where], env=env, capture_output=True, text=True,
                             cwd=kit2)
     assert before.stdout.strip() == str(ROOT)  # the copy imports the original's code
+    shared = subprocess.run(["bash", "-c", f"cd {kit2} && source scripts/bootstrap_venv.sh"],
+                            env=dict(env, VPR_VENV=str(venv), PYTHONPATH=str(kit2)), capture_output=True, text=True,
+                            timeout=600, cwd=kit2)
+    assert shared.returncode == 0 and "[setup]" not in shared.stdout  # shared on purpose (PYTHONPATH): left alone
     done = subprocess.run(["bash", "-c", f"cd {kit2} && source scripts/bootstrap_venv.sh && python -P -c '{where}'"],
                           env=dict(env, VPR_VENV=str(venv)), capture_output=True, text=True, timeout=600, cwd=kit2)
     assert done.returncode == 0, done.stderr[-2000:]
