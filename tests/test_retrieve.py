@@ -93,6 +93,7 @@ def test_a_run_sized_for_its_input_refuses_another_size(synth_smoke, results_tmp
     shutil.copy(PHOTOS / "china.jpg", photos / "a.jpg")
     assert main(["--run", run.name, "--queries", str(photos), "--database", str(photos),
                  "--image-size", "64", "64"]) == 2
-    assert "was trained on 32x32 images and its aggregator 'mixvpr' is sized for them" in capsys.readouterr().err
+    assert (f"Run {run.name}: Input images of size (64, 64); this model was built for (32, 32) (its aggregator sizes "
+            "depend on it). Leave out --image-size") in capsys.readouterr().err
     assert main(["--run", run.name, "--queries", str(photos), "--database", str(photos), "--top", "1",
                  "--out", str(tmp_path / "out")]) == 0

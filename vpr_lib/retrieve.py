@@ -18,10 +18,10 @@ import pandas as pd
 import torch
 
 from vpr_lib.data.images import list_images, load_resized
-from vpr_lib.data.names import parse_name
+from vpr_lib.data.retrieval import utm_of
 from vpr_lib.data.transforms import eval_transform
 from vpr_lib.errors import VPRInputError
-from vpr_lib.evaluate import compute_recalls, knn_search
+from vpr_lib.evaluate import compute_recalls, extract_descriptors, knn_search
 from vpr_lib.paths import results_dir
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writable
 from vpr_lib.train.checkpoints import best_checkpoint, load_module
@@ -39,8 +39,9 @@ def run_module(run_id: str):
     return load_module(best_checkpoint(run_id))
 
 
-def read_folder(folder: Path, role: str, size) -> tuple[list[Path], torch.Tensor, list[str]]:
-    """Every image under `folder` decoded at `size`: (paths, uint8 images (N, 3, H, W), unreadable paths)."""
+def read_folder(folder: Path, role: str, size) -> tuple[list[Path], torch.Tensor]:
+    """Every readable image under `folder` decoded at `size`: (paths, uint8 images (N, 3, H, W)); the unreadable
+    ones are named and skipped."""
     paths = list_images(folder, f"the {role} images (any names: jpg, jpeg or png)", recursive=True)
     readable, images, skipped = [], [], []
     for path in paths:
@@ -54,21 +55,26 @@ def read_folder(folder: Path, role: str, size) -> tuple[list[Path], torch.Tensor
               + (" …" if len(skipped) > 5 else ""), flush=True)
     if not readable:
         raise VPRInputError(f"No readable image in {folder}: expected the {role} images.")
-    return readable, torch.stack(images), skipped
+    return readable, torch.stack(images)
 
 
-@torch.no_grad()
-def describe(model, images: torch.Tensor, batch_size: int = 64) -> np.ndarray:
-    normalise = eval_transform()
-    model.eval()
-    return np.concatenate([model(torch.stack([normalise(i) for i in images[s:s + batch_size]])).float().numpy()
-                           for s in range(0, len(images), batch_size)])
+class _Normalised(torch.utils.data.Dataset):
+    """Decoded images as evaluation feeds them ((image, index) items, for vpr_lib.evaluate.extract_descriptors)."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images, self.normalise = images, eval_transform()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index):
+        return self.normalise(self.images[index]), index
 
 
 def utms(paths) -> np.ndarray | None:
     """(N, 2) UTM east/north when every name is in the '@' format, else None (unlabelled photos)."""
     try:
-        return np.array([(n.east, n.north) for n in map(parse_name, paths)], dtype=np.float64)
+        return utm_of(paths)
     except VPRInputError:
         return None
 
@@ -79,15 +85,17 @@ def retrieve(run_id: str, queries: Path, database: Path, top: int = 5, out: Path
     if top < 1:
         raise VPRInputError(f"--top must be a positive number of predictions, got {top}.")
     module = run_module(run_id)
-    trained = tuple(module.config["image_size"])
-    size = tuple(image_size or trained)
-    if size != trained and getattr(module.model.aggregator, "fixed_input", False):
-        raise VPRInputError(f"Run {run_id} was trained on {trained[0]}x{trained[1]} images and its aggregator "
-                            f"{module.config['aggregator']!r} is sized for them: it cannot take {size[0]}x{size[1]}. "
-                            "Leave out --image-size (your photos are resized to the run's size).")
-    db_paths, db_images, _ = read_folder(Path(database), "database", size)
-    q_paths, q_images, _ = read_folder(Path(queries), "query", size)
-    distances, predictions = knn_search(describe(module.model, db_images), describe(module.model, q_images), top)
+    size = tuple(image_size or module.config["image_size"])
+    try:
+        module.model.check_input_size(size)  # before any image is read
+    except VPRInputError as e:
+        raise VPRInputError(f"Run {run_id}: {e} Leave out --image-size (your photos are resized to the run's "
+                            "size).") from None
+    db_paths, db_images = read_folder(Path(database), "database", size)
+    q_paths, q_images = read_folder(Path(queries), "query", size)
+    batch = module.config["eval_batch_size"]
+    distances, predictions = knn_search(extract_descriptors(module.model, _Normalised(db_images), batch),
+                                        extract_descriptors(module.model, _Normalised(q_images), batch), top)
     db_utm, q_utm = utms(db_paths), utms(q_paths)
     threshold = float(module.config["positive_dist_threshold"] if threshold is None else threshold)
     if threshold <= 0:

@@ -49,10 +49,15 @@ class VPRModel(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         if self.backbone.prefix_len and tuple(x.shape[1:]) == self.prefix_shape:
             return self.backbone.forward_rest(x)
-        if x.shape[-2:] != self.image_size and getattr(self.aggregator, "fixed_input", False):
-            raise VPRInputError(f"Input images of size {tuple(x.shape[-2:])}; this model was built for "
-                                f"{self.image_size} (its aggregator sizes depend on it).")
+        self.check_input_size(x.shape[-2:])
         return self.backbone(x)
+
+    def check_input_size(self, size) -> None:
+        """Stop when images of `size` (H, W) cannot go through this model: its aggregator's weights are sized for the
+        images it was built for."""
+        if tuple(size) != self.image_size and getattr(self.aggregator, "fixed_input", False):
+            raise VPRInputError(f"Input images of size {tuple(size)}; this model was built for {self.image_size} "
+                                "(its aggregator sizes depend on it).")
 
     def forward(self, x):
         desc = self.aggregator(self.feature_maps(x))
