@@ -88,3 +88,16 @@ def test_a_torn_prefix_cache_file_is_set_aside_and_computed_again(tmp_path, monk
     for path in paths:
         torch.testing.assert_close(got[path], expected[path])
     assert torch.load(file, weights_only=True).shape[0] == 3  # written whole again
+
+
+def test_a_file_changed_just_before_it_was_hashed_is_hashed_again(tmp_path, monkeypatch):
+    """A rewrite within the same timestamp tick keeps size, mtime and even ctime: such a fresh file is not cached."""
+    import vpr_lib.data.identity as identity
+    monkeypatch.setenv("VPR_DATA", str(tmp_path / "data"))
+    path = tmp_path / "images" / "a.jpg"
+    path.parent.mkdir()
+    path.write_bytes(b"first")
+    monkeypatch.setattr(identity, "_stat_key", lambda s: ["a stat"])  # a clock too coarse to tell the writes apart
+    first = file_digest(path)  # written just now: racy, not cached
+    path.write_bytes(b"other")
+    assert file_digest(path) != first

@@ -4,17 +4,21 @@ A file's digest is the sha1 of its bytes. Hashing is cached per folder (data/cac
 it) under the file's stat: device, inode, size, modification *and change* time. `cp -p`, `rsync -t` and `tar`
 restore a file's size and modification time, but no tool can restore its change time (ctime), which the kernel
 sets to now on every write or metadata change: so rewritten content always misses the cache and is hashed again.
+A file changed less than RACY_NS before it was hashed is not cached (git's "racily clean" rule): a rewrite within
+the same timestamp tick would otherwise keep its stat.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 from vpr_lib.paths import data_dir
 from vpr_lib.results import atomic_write_text
 
+RACY_NS = 2_000_000_000  # 2 s: far above any filesystem's timestamp granularity
 _FOLDERS: dict = {}  # folder → {file name: [stat key, digest]}: each folder's cache, read once per process
 
 
@@ -48,10 +52,11 @@ def _digests(folder: str, names: list[str]) -> list[str]:
     cache, changed, digests = _folder_cache(folder), False, []
     for name in names:
         path = os.path.join(folder, name)
-        key = _stat_key(os.stat(path))
+        stat = os.stat(path)
         entry = cache.get(name)
-        if entry is None or entry[0] != key:
-            cache[name] = entry = [key, sha1_of_file(path)]
+        if entry is None or entry[0] != _stat_key(stat):
+            racy = time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < RACY_NS
+            cache[name] = entry = [None if racy else _stat_key(stat), sha1_of_file(path)]  # None: hashed again
             changed = True
         digests.append(entry[1])
     if changed:
