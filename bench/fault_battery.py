@@ -1,7 +1,7 @@
 """A fault battery on the smoke profile: bad values for every parameter type, kills during each phase of a run and
 during report writing, two run_all.sh at once on one store and on two, and issue 31's items (content identity,
-atomic outputs, torn files, exit codes, the dispatcher, Colab) through the tests that reproduce them.  Prints one line per trial (held or
-FAILED) and exits 1 if any failed; docs/reliability.md records the last output.
+atomic outputs, torn files, exit codes, the dispatcher, Colab) through the tests that reproduce them.  Prints one
+line per trial (held or FAILED) and exits 1 if any failed; docs/reliability.md records the last output.
 
     python bench/fault_battery.py [--skip-run-all] [--only bad-values|kills|report|run-all|issue-31]
 """

@@ -56,9 +56,13 @@ def staging_dir() -> Path:
     return results_dir() / ".staging" / socket.gethostname()
 
 
+def failed_dir() -> Path:
+    """Where the executed copies of notebooks that failed are kept, errors marked (outside the committed outputs)."""
+    return results_dir() / "logs" / "failed"
+
+
 def failed_copy(name: str) -> Path:
-    """Where the executed copy of a notebook that failed is kept, its error marked (outside the committed outputs)."""
-    return results_dir() / "logs" / "failed" / f"{name}.ipynb"
+    return failed_dir() / f"{name}.ipynb"
 
 
 def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool = False) -> Path:
@@ -187,7 +191,7 @@ def main(argv=None) -> int:
                   "tables, figures and executed copy are kept)", flush=True)
     if failed:
         print(f"failed notebooks: {', '.join(failed)} (executed copies with the error in "
-              f"{failed_copy('x').parent}; the earlier outputs of each are kept)", file=sys.stderr)
+              f"{failed_dir()}; the earlier outputs of each are kept)", file=sys.stderr)
         return 1
     return 0
 

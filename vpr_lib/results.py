@@ -6,6 +6,7 @@ import fcntl
 import io
 import os
 import pickle
+import shutil
 import subprocess
 import tempfile
 import zipfile
@@ -62,7 +63,6 @@ def writer_pid(name: str) -> int | None:
 def remove_stale(folder: Path, pattern: str = ".*.tmp") -> list[Path]:
     """Remove the temporary files (or folders) under `folder` matching `pattern` whose writer is dead (a killed
     process never renames them); returns what was removed."""
-    import shutil
     removed = []
     for path in Path(folder).glob(pattern) if Path(folder).is_dir() else []:
         pid = writer_pid(path.name)

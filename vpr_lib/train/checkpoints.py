@@ -49,7 +49,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 def _in_run(checkpoint: Path) -> Path | None:
     """The run folder a checkpoint belongs to (results/runs/<id>/checkpoints/<name>.ckpt), else None."""
     parents = Path(checkpoint).resolve().parents
-    inside = len(parents) > 2 and parents[0].name == "checkpoints" and parents[2] == (results_dir() / "runs").resolve()
+    runs = (results_dir() / "runs").resolve()
+    inside = len(parents) > 2 and parents[0].name == "checkpoints" and parents[2] == runs
     return parents[1] if inside else None
 
 

@@ -6,14 +6,16 @@ from pytorch_metric_learning import losses, miners
 
 from vpr_lib.errors import VPRInputError
 
+
 class VICRegViews(torch.nn.Module):
     """VICReg (Bardes, Ponce and LeCun, ICLR 2022; pytorch-metric-learning's VICRegLoss) on a batch of K views per
     label: the views are paired (the 1st with the 2nd, the 3rd with the 4th, …) and the loss averaged over the
     pairs. Labels only group the views: with the self_supervised sampler they are image ids, not places.
 
-    The kit retrieves with L2-normalised descriptors, on which every dimension's std is at most 1/sqrt(D): VICReg's
-    variance hinge (a std of 1 per dimension) could never be met. So the loss sees the descriptors on the unit
-    sphere scaled by sqrt(D), where an even spread gives each dimension a std of about 1, the target it was made for."""
+    The kit retrieves with L2-normalised descriptors, whose D per-dimension variances sum to at most 1: their std
+    averages at most 1/sqrt(D), and VICReg's variance hinge (a std of 1 in every dimension) could never be met. So
+    the loss sees the descriptors on the unit sphere scaled by sqrt(D), where an even spread gives each dimension a
+    std of about 1, the target it was made for."""
 
     def __init__(self, **kwargs):
         super().__init__()

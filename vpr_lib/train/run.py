@@ -28,12 +28,12 @@ import yaml
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from vpr_lib.data.identity import file_digest
 from vpr_lib.data.images import list_images, verify_images
 from vpr_lib.data.layout import SET_LABELS
+from vpr_lib.data.roots import dataset_identity, resolve_data_root
 from vpr_lib.models.backbones import weights_file
 from vpr_lib.models.cache import cache_applies
-from vpr_lib.data.identity import file_digest
-from vpr_lib.data.roots import dataset_identity, resolve_data_root
 from vpr_lib.paths import results_dir
 from vpr_lib.results import (atomic_write_bytes, atomic_write_text, ensure_writable, environment, remove_stale,
                              run_lock)
