@@ -63,3 +63,19 @@ def test_the_scan_tells_a_stated_direction_from_a_licensed_one(sentence, allowed
     hit = [s for s in _sentences(sentence) if DIRECTION.search(s)
            and not any(re.search(rule, s, re.IGNORECASE) for rule in LICENCES.values())]
     assert (not hit) == allowed
+
+
+def test_the_boq_sizes_the_prose_states_are_the_params():
+    """Notebook 07 and its report section describe BoQ with numbers: those of params/07_mixvpr.yaml's variant."""
+    import yaml
+    kwargs = yaml.safe_load((ROOT / "params" / "07_mixvpr.yaml").read_text())["variants"]["boq_layer3_adamw"][
+        "aggregator_kwargs"]
+    notebook = json.loads((ROOT / "notebooks" / "07_mixvpr.ipynb").read_text())["cells"][0]["source"]
+    stated = {"notebook 07": "".join(notebook), "report section": (ROOT / "report/sections/07_mixvpr.tex").read_text()}
+    for where, text in stated.items():
+        boq = text[text.index("BoQ"):]
+        for phrase in (f"to {kwargs['dim']} channels", f"{kwargs['queries']} learned queries",
+                       f"in {kwargs['layers']} blocks", f"{kwargs['dim'] * kwargs['rows']}-d"):
+            assert phrase in " ".join(boq.split()), f"{where}: {phrase!r}"
+    assert f"keeps {kwargs['rows']} rows" in " ".join(stated["notebook 07"].split())
+    assert f"over the {kwargs['queries'] * kwargs['layers']} query outputs" in " ".join(stated["notebook 07"].split())
