@@ -62,7 +62,15 @@ child=""
 run() { "$@" & child=$!; wait "$child"; local rc=$?; child=""; return $rc; }
 stop() {
     trap - TERM INT
-    if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; fi
+    if [ -n "$child" ]; then
+        kill -TERM "$child" 2>/dev/null || true
+        # a step that has not shut down within 30 s (a kernel shutdown caught between two signals) is killed, with
+        # its own children (the kernel): the stop is bounded and leaves nothing working
+        ( sleep 30; pkill -KILL -P "$child"; kill -KILL "$child" ) >/dev/null 2>&1 &
+        local killer=$!
+        wait "$child" 2>/dev/null || true
+        kill "$killer" 2>/dev/null || true
+    fi
     echo "stopped" >&2
     exit "$1"
 }
