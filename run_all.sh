@@ -47,6 +47,10 @@ case "$DATA_ROOT" in ""|/*) ;; *) DATA_ROOT="$CALLER_DIR/$DATA_ROOT" ;; esac  # 
 for store in VPR_RESULTS VPR_DATA; do
     case "${!store:-}" in ""|/*) ;; *) export "$store=$CALLER_DIR/${!store}" ;; esac
 done
+if ! [[ "${VPR_STOP_GRACE:-30}" =~ ^[1-9][0-9]*$ ]]; then
+    echo "VPR_STOP_GRACE=${VPR_STOP_GRACE}: expected whole seconds (default 30) that a stopped step gets to shut down" >&2
+    exit 2
+fi
 if [ -n "$DATA_ROOT" ] && [ ! -d "$DATA_ROOT" ]; then
     echo "--data-root $DATA_ROOT is not a folder: expected one holding gsv_xs/, sf_xs/ and tokyo_xs/" >&2
     exit 2
@@ -64,12 +68,12 @@ stop() {
     trap - TERM INT
     if [ -n "$child" ]; then
         kill -TERM "$child" 2>/dev/null || true
-        # a step that has not shut down within 30 s (a kernel shutdown caught between two signals) is killed, with
-        # its own children (the kernel): the stop is bounded and leaves nothing working
-        ( sleep 30; pkill -KILL -P "$child"; kill -KILL "$child" ) >/dev/null 2>&1 &
+        # a step that has not shut down within VPR_STOP_GRACE seconds (30; a kernel shutdown caught between two
+        # signals) is killed, with its own children (the kernel): the stop is bounded and leaves nothing working
+        ( sleep "${VPR_STOP_GRACE:-30}"; pkill -KILL -P "$child"; kill -KILL "$child" ) >/dev/null 2>&1 &
         local killer=$!
         wait "$child" 2>/dev/null || true
-        kill "$killer" 2>/dev/null || true
+        pkill -P "$killer" 2>/dev/null || true; kill "$killer" 2>/dev/null || true  # its sleep too: nothing outlives us
     fi
     echo "stopped" >&2
     exit "$1"

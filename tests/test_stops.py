@@ -112,3 +112,35 @@ def test_a_step_dies_with_its_parent_only_when_run_all_asks(asked):
     finally:
         if not asked:
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_step_that_does_not_shut_down_is_killed_with_its_kernel_after_the_grace_time(tmp_path):
+    """The stop is bounded: a runner that cannot act on its TERM (here frozen by SIGSTOP) is killed, with its kernel,
+    VPR_STOP_GRACE seconds after it, and run_all.sh still exits with the signal's code."""
+    project, pidfile = sleeping_project(tmp_path)
+    os.environ["VPR_STOP_GRACE"] = "3"
+    try:
+        proc = start_run_all(tmp_path, project, results=str(tmp_path / "results"))
+    finally:
+        del os.environ["VPR_STOP_GRACE"]
+    kernel = wait_for(pidfile)
+    runner = int(subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "vpr_lib.notebooks"], capture_output=True,
+                                text=True).stdout.split()[0])
+    os.kill(runner, signal.SIGSTOP)
+    start = time.time()
+    os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err[-2000:]
+    assert time.time() - start < 30, "the stop waited longer than its grace time"
+    assert gone(runner) and gone(kernel), "the frozen runner or its kernel survived the stop"
+
+
+def test_a_grace_time_that_is_not_whole_seconds_is_refused(tmp_path):
+    project, _ = sleeping_project(tmp_path)
+    os.environ["VPR_STOP_GRACE"] = "soon"
+    try:
+        proc = start_run_all(tmp_path, project, results=str(tmp_path / "results"))
+    finally:
+        del os.environ["VPR_STOP_GRACE"]
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "VPR_STOP_GRACE=soon: expected whole seconds" in err
