@@ -3,14 +3,14 @@ import re
 
 SETS = ("SF-XS val", "SF-XS test", "Tokyo-XS")
 ITEM = re.compile(r"(?:\\texttt\{((?:[^{}\\]|\\_)+)\}|`([^`]+)`)(?:\$\^\\dagger\$)? on (" + "|".join(SETS) + r") "
-                  r"\(([+-]\d+\.\d)(?: (\[[^\]]+\]), Holm (?:\$p\$|p) = (\d\.\d+))?\)")
+                  r"\(([+-]\d+\.\d)(?: (\[[^\]]+\]), corrected (?:\$p\$|p) = (\d\.\d+))?\)")
 REST = [(re.compile(r"(?:All|The other) (\d+) comparisons are within noise"), None),
         (re.compile(r"The only comparison is within noise|The one other comparison is within noise"), 1),
         (re.compile(r"No comparison is within noise"), 0), (re.compile(r"within noise: (\d+) of \d+"), None)]
 
 
 def stated(text: str) -> tuple[dict, int]:
-    """{(variant, set): (verdict, Δ, interval or None, Holm p or None)} of the better/worse lists, and the number of
+    """{(variant, set): (verdict, Δ, interval or None, corrected p or None)} of the better/worse lists, and the number of
     comparisons the text calls within noise."""
     start = text.index("better:")
     split = re.search(r"[Ww]orse:", text[start:]).start() + start
@@ -26,7 +26,7 @@ def stated(text: str) -> tuple[dict, int]:
 
 def check(text: str, versus, sets=SETS, metric: str = "R@1") -> list[str]:
     """What the text says that the versus table (indexed by variant) does not: every better/worse comparison listed
-    with its Δ (and interval and Holm p when given), none left out, and the count of the rest."""
+    with its Δ (and interval and corrected p when given), none left out, and the count of the rest."""
     found, rest = stated(text)
     errors, expected = [], {}
     for variant, row in versus.iterrows():
@@ -44,9 +44,10 @@ def check(text: str, versus, sets=SETS, metric: str = "R@1") -> list[str]:
                           f"{row[f'{test_set} Δ {metric}']:+.1f}")
         if interval is not None and interval != row[f"{test_set} 95% CI"]:
             errors.append(f"{key}: interval {interval}, table {row[f'{test_set} 95% CI']}")
-        if p is not None and p != f"{row[f'{test_set} p Holm']:.3f}":
-            errors.append(f"{key}: Holm p {p}, table {row[f'{test_set} p Holm']:.3f}")
-    compared = sum(f"{s} verdict" in versus for s in sets) * len(versus)
+        if p is not None and p != f"{row[f'{test_set} p corrected']:.3f}":
+            errors.append(f"{key}: corrected p {p}, table {row[f'{test_set} p corrected']:.3f}")
+    compared = sum(int(versus[f"{s} verdict"].isin(["better", "worse", "within noise"]).sum())
+                   for s in sets if f"{s} verdict" in versus)
     if rest != compared - len(expected):
         errors.append(f"says {rest} within noise; the table has {compared - len(expected)} of {compared}")
     return errors

@@ -8,9 +8,10 @@ import pandas as pd
 from vpr_lib.analysis import correct_at, load_predictions
 from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.errors import VPRInputError
-from vpr_lib.stats import ALPHA, chance_recall, holm, paired_difference, verdict
+from vpr_lib.stats import ALPHA, chance_recall, corrected, paired_difference, verdict
 
-SELECTION_SET = "SF-XS val"  # picks each run's checkpoint: its differences are optimistic
+SELECTION_SET = "SF-XS val"  # picks each run's checkpoint: its differences are optimistic, and not tested
+DESCRIPTIVE = "descriptive"  # the verdict of a variant run on fewer seeds (vpr_lib.family): outside the family
 
 
 def saved_correctness(run_id: str, test_set: str, metric: str = "R@1") -> np.ndarray:
@@ -35,67 +36,71 @@ def _stack(results: pd.DataFrame, variant: str, test_set: str, seeds, metric: st
     return np.stack([correct(rows.loc[s, "run_id"], test_set, metric) for s in seeds])
 
 
-def versus(results: pd.DataFrame, baseline: str, metric: str = "R@1", correct=saved_correctness) -> pd.DataFrame:
+def versus(results: pd.DataFrame, baseline: str, metric: str = "R@1", correct=saved_correctness, *, family: int,
+           descriptive=frozenset()) -> pd.DataFrame:
     """Every variant against `baseline` on each set, paired on their common seeds and on the queries: the
-    difference of the means, its 95 % interval, the bootstrap p, Holm's p over the whole table, and a verdict
-    (better | worse | within noise).  `results` holds one row per run and set with its run_id."""
+    difference of the means, its 95 % interval and p; on a test set also the p corrected for the study's `family`
+    of comparisons (vpr_lib.stats) and a verdict (better | worse | within noise; `descriptive` for a variant run on
+    fewer seeds, outside the family). The selection set (SF-XS val) gets no verdict: it picked the checkpoints.
+    `results` holds one row per run and set with its run_id."""
     others = [v for v in results.variant.unique() if v != baseline]
     if baseline not in set(results.variant) or not others:  # a profile or a notebook that ran only some variants
         empty = pd.DataFrame(index=pd.Index([], name="variant"))
-        empty.attrs.update(baseline=baseline, metric=metric, missing=baseline not in set(results.variant))
+        empty.attrs.update(baseline=baseline, metric=metric, missing=baseline not in set(results.variant),
+                           family=family)
         return empty
-    rows, cells = [], []
+    sets = list(results.set.unique())
+    rows = []
     for variant in others:
         row = {"variant": variant}
-        for test_set in results.set.unique():
+        for test_set in sets:
             seeds = sorted(set(results[(results.variant == baseline) & (results.set == test_set)].seed)
                            & set(results[(results.variant == variant) & (results.set == test_set)].seed))
             if not seeds:
                 raise VPRInputError(f"{variant!r} and {baseline!r} share no seed on {test_set}: nothing to pair.")
             found = paired_difference(_stack(results, baseline, test_set, seeds, metric, correct),
                                       _stack(results, variant, test_set, seeds, metric, correct))
-            row[f"{test_set} Δ {metric}"] = round(found["delta"], 1)
+            delta = round(found["delta"], 1)
+            row[f"{test_set} Δ {metric}"] = delta
             row[f"{test_set} 95% CI"] = f"[{found['low']:+.1f}, {found['high']:+.1f}]"
-            row[f"{test_set} p"] = round(found["p"], 4)
+            row[f"{test_set} p"] = round(found["p"], 5)
+            if test_set != SELECTION_SET:
+                tested = variant not in descriptive
+                p = corrected(found["p"], family) if tested else np.nan
+                row[f"{test_set} p corrected"] = round(p, 4)
+                row[f"{test_set} verdict"] = verdict(delta, p) if tested else DESCRIPTIVE
             row[f"{test_set} seeds"] = found["seeds"]
-            cells.append((len(rows), test_set, found["p"]))
         rows.append(row)
-    adjusted = holm([p for _, _, p in cells])
-    for (index, test_set, _), p in zip(cells, adjusted):
-        rows[index][f"{test_set} p Holm"] = round(float(p), 4)
-        rows[index][f"{test_set} verdict"] = verdict(rows[index][f"{test_set} Δ {metric}"], p)
     table = pd.DataFrame(rows).set_index("variant")
-    sets = list(results.set.unique())
-    order = [f"{s} {c}" for s in sets for c in (f"Δ {metric}", "95% CI", "p", "p Holm", "verdict", "seeds")]
-    table = table[order]
-    table.attrs.update(baseline=baseline, metric=metric)  # for findings
+    table.attrs.update(baseline=baseline, metric=metric, family=family)  # for findings
     return table
 
 
 def findings(table: pd.DataFrame) -> str:
-    """A `versus` table in words (Markdown): what is better, what is worse, and that the rest is within noise;
-    the selection set apart."""
+    """A `versus` table in words (Markdown): what is better, what is worse, that the rest is within noise, and
+    the descriptive rows apart; the selection set is not tested."""
     metric, baseline = table.attrs["metric"], table.attrs["baseline"]
     if table.attrs.get("missing"):
         return f"**No comparison:** the baseline `{baseline}` has no runs here (the variants picked for this run)."
     if table.empty:
         return f"**No comparison:** only `{baseline}` ran here (the profile's or the picked variants)."
     sets = [c[: -len(" verdict")] for c in table.columns if c.endswith(" verdict")]
-    said = {"better": [], "worse": []}
-    for test_group in ([s for s in sets if s != SELECTION_SET], [s for s in sets if s == SELECTION_SET]):
-        for variant, row in table.iterrows():
-            for test_set in test_group:
-                word = row[f"{test_set} verdict"]
-                if word in said:
-                    said[word].append(f"`{variant}` on {test_set} ({row[f'{test_set} Δ {metric}']:+.1f} "
-                                      f"{row[f'{test_set} 95% CI']}, Holm p = {row[f'{test_set} p Holm']:.3f})")
-    n = len(table) * len(sets)
-    seeds = int(min(table[f"{s} seeds"].min() for s in sets))
+    said = {"better": [], "worse": [], DESCRIPTIVE: []}
+    for variant, row in table.iterrows():
+        for test_set in sets:
+            word = row[f"{test_set} verdict"]
+            if word in said:
+                p = "" if word == DESCRIPTIVE else f", corrected p = {row[f'{test_set} p corrected']:.3f}"
+                said[word].append(f"`{variant}` on {test_set} ({row[f'{test_set} Δ {metric}']:+.1f} "
+                                  f"{row[f'{test_set} 95% CI']}{p})")
+    deciding = [v for v, row in table.iterrows() if row[f"{sets[0]} verdict"] != DESCRIPTIVE] if sets else []
+    n = len(deciding) * len(sets)
+    seeds = int(table.loc[deciding or list(table.index), [c for c in table.columns if c.endswith(" seeds")]].min().min())
+    family = table.attrs["family"]
     parts = [f"**Against `{baseline}`** ({metric}, difference in points with its 95 % interval; paired bootstrap "
-             f"over the {seeds} seed{'s' if seeds > 1 else ''} both sides ran and the queries; the verdict uses Holm's "
-             "correction over "
-             f"{n} comparisons at {ALPHA:g}, the interval does not, so an interval that excludes 0 may still be "
-             "within noise):"]
+             f"over the {seeds} seed{'s' if seeds > 1 else ''} both sides ran and the queries; a verdict needs "
+             f"p × {family} < {ALPHA:g}, Bonferroni over the {family} test-set comparisons of the whole study, the "
+             "same rule in every notebook, so an interval that excludes 0 may still be within noise):"]
     parts.append(f"better: {'; '.join(said['better']) or 'none'}.")
     parts.append(f"Worse: {'; '.join(said['worse']) or 'none'}.")
     rest = n - len(said["better"]) - len(said["worse"])
@@ -103,11 +108,13 @@ def findings(table: pd.DataFrame) -> str:
         parts.append("The only comparison is within noise." if n == 1 else "The one other comparison is within noise.")
     elif rest:
         parts.append(f"{'All' if rest == n else 'The other'} {rest} comparisons are within noise.")
-    else:
+    elif n:
         parts.append("No comparison is within noise.")
-    if SELECTION_SET in sets:
-        parts.append(f"{SELECTION_SET} picked each run's checkpoint, so its differences are optimistic; the test "
-                     "sets are the evidence.")
+    if said[DESCRIPTIVE]:
+        parts.append(f"Descriptive, fewer seeds than the others (no verdict, outside the family): "
+                     f"{'; '.join(said[DESCRIPTIVE])}.")
+    if any(c.startswith(f"{SELECTION_SET} ") for c in table.columns):
+        parts.append(f"{SELECTION_SET} picked each run's checkpoint: its differences are in the table, not tested.")
     if seeds == 1:
         parts.append("With one seed, the interval covers the sampling of the queries only, not the seed.")
     return " ".join(parts)

@@ -18,6 +18,7 @@ from vpr_lib.data import PlacesDataset
 from vpr_lib.data.roots import resolve_data_root
 from vpr_lib.data.layout import data_label
 from vpr_lib.errors import VPRInputError
+from vpr_lib.family import descriptive_variants, family_size
 from vpr_lib.models import VPRModel
 from vpr_lib.models.backbones import stage_names
 from vpr_lib.models.cache import cache_applies
@@ -64,7 +65,8 @@ class Experiment:
             return Comparison(self.versus_first)
         baseline = baseline or first
         rows = self.results if variants is None else self.results[self.results.variant.isin({baseline, *variants})]
-        return Comparison(versus(rows, baseline))
+        return Comparison(versus(rows, baseline, family=family_size(self.params["profile"]),
+                                 descriptive=descriptive_variants(self.params)))
 
     def costs(self, **kwargs) -> pd.DataFrame:
         """Descriptor size, parameters, FLOPs and extraction time of each variant that ran (models.costs)."""
@@ -142,7 +144,8 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
     save_table(exp.initial, f"{name}_epoch0")
     save_table(exp.summary().reset_index(), f"{name}_summary")
     if exp.results.variant.nunique() > 1:  # every variant against the first one, the notebook's baseline
-        exp.versus_first = versus(exp.results, configs[0]["variant"])
+        exp.versus_first = versus(exp.results, configs[0]["variant"], family=family_size(profile),
+                                  descriptive=descriptive_variants(params))
         save_table(exp.versus_first.reset_index(), f"{name}_versus")
     return exp
 

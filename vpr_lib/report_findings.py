@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from vpr_lib.analysis import STALLED_POINTS
-from vpr_lib.comparisons import SELECTION_SET, findings
+from vpr_lib.stats import ALPHA
+from vpr_lib.comparisons import findings
+from vpr_lib.family import family_size
 from vpr_lib.report_tex import tex_escape
 
 
@@ -32,8 +34,8 @@ def read_versus(path: Path) -> pd.DataFrame | None:
         return None
     table = pd.read_csv(path).set_index("variant")
     metric = next(c for c in table.columns if " Δ " in c).split(" Δ ")[1]
-    baseline = pd.read_csv(Path(path).with_name(Path(path).name.replace("_versus", "_runs"))).variant.iloc[0]
-    table.attrs.update(baseline=baseline, metric=metric)
+    runs = pd.read_csv(Path(path).with_name(Path(path).name.replace("_versus", "_runs")))
+    table.attrs.update(baseline=runs.variant.iloc[0], metric=metric, family=family_size(runs.profile.iloc[0]))
     return table
 
 
@@ -48,7 +50,7 @@ def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame, set]]) -> str:
     its gap says that, not how the method does)."""
     items, marked = [], False
     for name, title, table, untrained in steps:
-        sets = [c[: -len(" verdict")] for c in table.columns if c.endswith(" verdict") and not c.startswith(SELECTION_SET)]
+        sets = [c[: -len(" verdict")] for c in table.columns if c.endswith(" verdict")]
         metric, baseline = table.attrs["metric"], table.attrs["baseline"]
         said = {"better": [], "worse": []}
         for variant, row in table.iterrows():
@@ -59,7 +61,7 @@ def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame, set]]) -> str:
                     said[row[f"{test_set} verdict"]].append(
                         rf"\texttt{{{tex_escape(variant)}}}{dagger} on {tex_escape(test_set)} "
                         rf"({row[f'{test_set} Δ {metric}']:+.1f})")
-        total = len(table) * len(sets)
+        total = int(table[[f"{s} verdict" for s in sets]].isin(["better", "worse", "within noise"]).values.sum())
         rest = total - len(said["better"]) - len(said["worse"])
         text = [rf"\item \textbf{{{tex_escape(title)}}} (\cref{{sec:{name}}}), against \texttt{{{tex_escape(baseline)}}}:"]
         text.append(f"better: {'; '.join(said['better']) or 'none'};")
@@ -72,5 +74,6 @@ def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame, set]]) -> str:
             r"(mean over seeds: it did not train for that set in this budget; its gap says that, not how the method "
             r"does at convergence)." if marked else "")
     return "\n".join([r"\paragraph{What the test sets show.} Each step's variants against its baseline "
-                      rf"on the test sets ({metric}, points; paired bootstrap over seeds and queries, Holm-corrected "
-                      r"within each step):", r"\begin{itemize}", *items, r"\end{itemize}" + note, ""])
+                      rf"on the test sets ({metric}, points; paired bootstrap over seeds and queries; decided when "
+                      rf"$p \times {table.attrs['family']} < {ALPHA:g}$, Bonferroni over the study's "
+                      rf"{table.attrs['family']} test-set comparisons; descriptive variants left out):", r"\begin{itemize}", *items, r"\end{itemize}" + note, ""])

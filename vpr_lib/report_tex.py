@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from vpr_lib.analysis import STALLED_POINTS
+from vpr_lib.comparisons import DESCRIPTIVE
 from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.experiments import EPOCH0
 from vpr_lib.viz.curves import epoch_table
@@ -121,14 +122,20 @@ def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) ->
             metric = column[len(test_set):].strip()  # R@1, R@5, R@1 at epoch 0
             lines.append(rf"\defres{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{metric}}}{{{tex_escape(row[column])}}}")
     if versus is not None:
+        sets = [c[: -len(" Δ R@1")] for c in versus.columns if c.endswith(" Δ R@1")]
         for _, row in versus.iterrows():
-            for column in [c for c in versus.columns if c.endswith(" verdict")]:
-                test_set = column[: -len(" verdict")]
-                p = row[f"{test_set} p Holm"]
-                p_text = "p < 0.01" if p < 0.01 else f"p = {p:.2f}"
+            for test_set in sets:
+                word = row.get(f"{test_set} verdict")
+                if word is None:
+                    said = "selection set, not tested"
+                elif word == DESCRIPTIVE:
+                    said = "descriptive (fewer seeds, no verdict)"
+                else:
+                    p = row[f"{test_set} p corrected"]
+                    said = f"{word} (corrected ${'p < 0.01' if p < 0.01 else f'p = {p:.2f}'}$)"
                 # no line break inside the numbers: LaTeX may break after a '-' ("[-" / "15.0")
                 text = (rf"\mbox{{{row[f'{test_set} Δ R@1']:+.1f}}} points \mbox{{{row[f'{test_set} 95% CI']}}}, "
-                        rf"{row[column]} (Holm ${p_text}$)")
+                        rf"{said}")
                 lines.append(rf"\defvs{{{name}}}{{{row['variant']}}}{{{test_set}}}{{{text}}}")
     return lines
 

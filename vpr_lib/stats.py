@@ -1,16 +1,21 @@
 """Statistics of a comparison, from the saved per-query predictions: the chance level, an uncertainty that
-combines seeds and queries, paired differences, a Holm correction, and a verdict in three words.
+combines seeds and queries, paired differences, one correction for the whole study, and a verdict in three words.
 
 - Chance: random retrieval of N of the D database images finds one of a query's k positives with probability
   1 - C(D-k, N) / C(D, N) (exact expectation, not simulated); R@N by chance is its mean over the queries.
 - Uncertainty: a two-level bootstrap. Each replicate draws the seeds with replacement and the queries with
   replacement (the same queries for every seed and variant), and averages per-query correctness.
-- Paired: two variants are compared on the same seeds (same data order) and the same drawn queries; the p-value
-  is the two-sided bootstrap tail of the difference, Holm-corrected over the comparisons of one table.
+- Paired: two variants are compared on the same seeds (same data order) and the same drawn queries. The p-value is
+  two-sided, from the difference over its bootstrap standard error (normal): a tail count of the replicates could not
+  go below 1/REPLICATES, far above the study's threshold.
+- One family: the study's test-set comparisons, every notebook and every test set, N of them (vpr_lib.family).
+  Bonferroni: a comparison is decided when N x p < ALPHA. The threshold is the same in every notebook and every
+  profile, so the same evidence gets the same verdict anywhere, and a decided comparison never has a larger p than
+  an undecided one (Holm's step-down would need every p of the study at once; a notebook decides alone).
 """
 from __future__ import annotations
 
-from math import comb
+from math import comb, erfc, sqrt
 
 import numpy as np
 
@@ -53,29 +58,19 @@ def paired_difference(base: np.ndarray, other: np.ndarray, seed: int = 0,
     seeds, queries = _draws(*base.shape, np.random.default_rng(seed), replicates)
     diff = _replicates(other - base, seeds, queries)
     delta = 100 * float((other - base).mean())
-    if np.all(diff == 0):
-        p = 1.0
-    else:
-        p = min(1.0, 2 * min((diff <= 0).mean(), (diff >= 0).mean()) + 1 / replicates)
+    spread = float(diff.std(ddof=1))
+    p = erfc(abs(delta) / spread / sqrt(2)) if spread > 0 else float(delta == 0)
     low, high = np.percentile(diff, [2.5, 97.5])
     return {"delta": delta, "low": float(low), "high": float(high), "p": float(p), "seeds": base.shape[0]}
 
 
-def holm(pvalues) -> np.ndarray:
-    """Holm's step-down adjustment of a family of p-values (NaN left out of the family, kept as NaN)."""
-    p = np.asarray(pvalues, float)
-    adjusted = np.full_like(p, np.nan)
-    valid = np.flatnonzero(~np.isnan(p))
-    order = valid[np.argsort(p[valid], kind="stable")]
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(order) - rank) * p[index]))
-        adjusted[index] = running
-    return adjusted
+def corrected(p: float, family: int) -> float:
+    """Bonferroni: p times the number of comparisons in the study's family (at most 1)."""
+    return min(1.0, p * family)
 
 
-def verdict(delta: float, p_adjusted: float) -> str:
-    """better | worse | within noise."""
-    if p_adjusted == p_adjusted and p_adjusted < ALPHA:
+def verdict(delta: float, p_corrected: float) -> str:
+    """better | worse | within noise, from the corrected p."""
+    if p_corrected == p_corrected and p_corrected < ALPHA:
         return "better" if delta > 0 else "worse"
     return "within noise"
