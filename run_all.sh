@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole study: set up .venv (first run), generate SynthCity if missing, execute every notebook, then
-# build the report (report/main.pdf) from results/.
+# The study's notebooks: set up .venv (first run), generate SynthCity if missing, execute every notebook, then build
+# the report. --profile study writes results/ and report/main.pdf (what git holds); the default demo and every
+# other profile write results/<profile>/ (its PDF: results/<profile>/report/main.pdf) and reuse the study's runs.
 #   ./run_all.sh [--profile smoke|demo|study|full] [--only 00,01] [--data-root DIR] [--report-only]
 #                [--executor local|slurm] [--jobs N] [--cluster KEY=VALUE]...
 # --executor slurm trains the pending runs as a SLURM job array first (params/cluster.yaml, docs/cluster.md);
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
         --cluster)
             case "${2:-}" in *=*) ;; *) echo "--cluster takes KEY=VALUE (params/cluster.yaml's keys)" >&2; exit 2 ;; esac
             DISPATCH+=(--cluster "$2"); shift 2 ;;
-        -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,10p "$0"; exit 0 ;;
         *) echo "unknown option: $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
     esac
 done
@@ -44,9 +45,15 @@ for number in ${ONLY//,/ }; do
 done
 case "$DATA_ROOT" in ""|/*) ;; *) DATA_ROOT="$CALLER_DIR/$DATA_ROOT" ;; esac  # relative to where it was typed
 # the stores, relative to where the command was typed, for every step (the notebooks' kernels run in notebooks/)
-for store in VPR_RESULTS VPR_DATA; do
+for store in VPR_RESULTS VPR_RUNS VPR_DATA; do
     case "${!store:-}" in ""|/*) ;; *) export "$store=$CALLER_DIR/${!store}" ;; esac
 done
+# results/ holds the committed study; every other profile writes its tables, figures, executed notebooks and PDF into
+# results/<profile>/ (never replacing the study's), and shares the study's runs (the same run ids: reused)
+if [ -z "${VPR_RESULTS:-}" ] && [ "$PROFILE" != study ]; then
+    export VPR_RESULTS="${VPR_ROOT:-$PWD}/results/$PROFILE"
+    export VPR_RUNS="${VPR_RUNS:-${VPR_ROOT:-$PWD}/results/runs}"
+fi
 if ! [[ "${VPR_STOP_GRACE:-30}" =~ ^[1-9][0-9]*$ ]]; then
     echo "VPR_STOP_GRACE=${VPR_STOP_GRACE}: expected whole seconds (default 30) that a stopped step gets to shut down" >&2
     exit 2

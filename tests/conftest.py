@@ -74,6 +74,7 @@ def synth_smoke(tmp_path_factory):
 def results_tmp(tmp_path, monkeypatch):
     """A private results store (VPR_RESULTS)."""
     monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "results"))
+    monkeypatch.delenv("VPR_RUNS", raising=False)  # the runs inside it
     return tmp_path / "results"
 
 

@@ -172,7 +172,7 @@ def test_local_executor_runs_two_at_a_time_and_names_a_failed_run(synth_smoke, t
     good = notebook_runs("01_baseline", "smoke", str(synth_smoke))[0]
     bad = dict(good, aggregator_kwargs={"out_dim": "wide"})
     settings = cluster_settings({"poll_seconds": 0.5})
-    submitter, task = make_executor("local", settings), TrainTask(str(tmp_path / "results"), str(data_dir()))
+    submitter, task = make_executor("local", settings), TrainTask(str(tmp_path / "results"), str(tmp_path / "results" / "runs"), str(data_dir()))
     lines = []
     failed = watch({}, "local", 0.5, lines.append, [(run_id(good), good), (run_id(bad), bad)],
                    lambda config: submitter.submit(task, config), limit=2)
@@ -218,7 +218,7 @@ def test_a_task_given_gpus_that_sees_none_fails_before_training(synth_smoke, tmp
     from vpr_lib.dispatch import TrainTask
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    task = TrainTask(str(tmp_path / "results"), str(tmp_path / "data"), gpus=1)
+    task = TrainTask(str(tmp_path / "results"), str(tmp_path / "results" / "runs"), str(tmp_path / "data"), gpus=1)
     for key, value in task.environment.items():  # the task sets them in its process: restored after the test
         monkeypatch.setenv(key, value)
     with pytest.raises(RuntimeError, match=r"asked for 1 GPU\(s\) but torch .* sees none"):

@@ -117,11 +117,11 @@ def test_report_exit_codes(tmp_path, monkeypatch, capsys):
     """No results: 1, or 0 with --allow-empty (run_all.sh --only 00); no TeX: 0, the PDF skipped and said so."""
     from vpr_lib import report as report_module
     monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setattr(report_module, "repo_root", lambda: tmp_path)  # report/ in tmp_path
+    monkeypatch.setattr(report_module, "report_dir", lambda: tmp_path / "report")  # report/ in tmp_path
     assert report_module.main(["--no-pdf"]) == 1
     assert report_module.main(["--allow-empty"]) == 0 and "No results to report" in capsys.readouterr().err
     (tmp_path / "results" / "tables").mkdir(parents=True)
-    shutil.copytree(ROOT / "report" / "sections", tmp_path / "report" / "sections")
+    assert (tmp_path / "report" / "sections" / "09_heads.tex").is_file()  # a report folder of its own gets the text
     _fake_step(tmp_path / "results" / "tables", "09_heads", ["cosplace", "netvlad"])
     monkeypatch.setattr(report_module.shutil, "which", lambda name: None)
     (tmp_path / "report" / ".generated.left_by_a_kill").mkdir()
@@ -271,7 +271,7 @@ def test_findings_and_conclusion_are_generated_from_the_versus_table(tmp_path, u
     shutil.copytree(ROOT / "report" / "sections", report / "sections")
     _fake_step(results / "tables", "02_gem", ["avg", "gem"])
     runs, correct = constructed({"avg": 0.4, "gem": 0.6 if up else 0.2}, sets=("SF-XS val", "SF-XS test", "Tokyo-XS"))
-    versus(runs, "avg", correct=correct).reset_index().to_csv(results / "tables" / "02_gem_versus.csv", index=False)
+    versus(runs, "avg", correct=correct, family=2).reset_index().to_csv(results / "tables" / "02_gem_versus.csv", index=False)
     gen = generate(results, report)
     section, conclusion = (gen / "experiments.tex").read_text(), (gen / "conclusion.tex").read_text()
     word, other = ("better", "worse") if up else ("worse", "better")
@@ -326,13 +326,15 @@ def test_a_variant_no_table_group_names_is_reported_in_an_other_group():
 
 def test_compare_on_a_subset_keeps_the_baseline(monkeypatch):
     from vpr_lib import experiments
+    from vpr_lib.family import family_size
     seen = []
-    monkeypatch.setattr(experiments, "versus", lambda rows, baseline: seen.append((set(rows.variant), baseline))
-                        or pd.DataFrame())
+    monkeypatch.setattr(experiments, "versus", lambda rows, baseline, family, descriptive: seen.append(
+        (set(rows.variant), baseline, family)) or pd.DataFrame())
     results = pd.DataFrame({"variant": ["random", "full", "partial", "positives_25m"], "set": "sf_xs/test"})
-    exp = experiments.Experiment("10_mining", {}, pd.DataFrame(), results, pd.DataFrame())
+    params = {"profile": "demo", "seeds": [0], "variants": {}}
+    exp = experiments.Experiment("10_mining", params, pd.DataFrame(), results, pd.DataFrame())
     exp.compare("random", variants=["full", "partial"])
-    assert seen == [({"random", "full", "partial"}, "random")]
+    assert seen == [({"random", "full", "partial"}, "random", family_size("study"))]  # the study's one family
 
 
 def test_the_dagger_marks_a_variant_only_on_the_sets_where_it_did_not_improve_on_its_epoch_0():
@@ -342,7 +344,7 @@ def test_the_dagger_marks_a_variant_only_on_the_sets_where_it_did_not_improve_on
     from vpr_lib.comparisons import versus
     from vpr_lib.report_findings import conclusion_tex
     runs, correct = constructed({"avg": 0.4, "gem": 0.7}, sets=("SF-XS test", "Tokyo-XS"))
-    table = versus(runs, "avg", correct=correct)
+    table = versus(runs, "avg", correct=correct, family=2)
     trained = pd.DataFrame([{"variant": "gem", "seed": s, "set": t, "R@1": 50.0 + s} for s in (0, 1, 2)
                             for t in ("SF-XS test", "Tokyo-XS")])
     start = trained.assign(**{"R@1": trained["R@1"] - trained["set"].map({"SF-XS test": 10.0, "Tokyo-XS": 1.0})})

@@ -20,6 +20,7 @@ def fake_project(tmp_path, source: str) -> Path:
     project = tmp_path / "project"
     tiny_notebook(project, "00_step", source)
     shutil.copytree(ROOT / "report" / "sections", project / "report" / "sections")  # what the report step reads
+    shutil.copy(ROOT / "report" / "main.tex", project / "report")
     (project / "docs").mkdir()
     shutil.copy(ROOT / "docs" / "seeds_reference.csv", project / "docs")
     return project
@@ -144,3 +145,22 @@ def test_a_grace_time_that_is_not_whole_seconds_is_refused(tmp_path):
         del os.environ["VPR_STOP_GRACE"]
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "VPR_STOP_GRACE=soon: expected whole seconds" in err
+
+
+@pytest.mark.parametrize("profile,store", [("smoke", "results/smoke"), ("study", "results")])
+def test_only_the_study_writes_the_committed_results_other_profiles_write_their_own(tmp_path, profile, store):
+    """Issue 28: the demo (and any profile but the study) writes into results/<profile>/, never over the committed
+    study's results/, and shares its runs (VPR_RUNS = results/runs: the same run ids, reused)."""
+    project = fake_project(tmp_path, "import os\nfrom pathlib import Path\nfrom vpr_lib.paths import runs_dir\n"
+                                     "tables = Path(os.environ['VPR_OUTPUTS']) / 'tables'\ntables.mkdir()\n"
+                                     "(tables / '00_runs_at.txt').write_text(str(runs_dir()))")
+    env = {k: v for k, v in os.environ.items() if k not in ("VPR_RESULTS", "VPR_RUNS")}
+    env.update(VPR_ROOT=str(project), VPR_DATA=str(tmp_path / "data"))
+    done = subprocess.run([str(ROOT / "run_all.sh"), "--profile", profile], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (project / store / "executed" / "00_step.ipynb").is_file()
+    others = [p for p in (project / "results").rglob("00_step.ipynb") if p.parent != project / store / "executed"]
+    assert not others, others
+    # what the kernel saw, published with the notebook's outputs
+    assert (project / store / "tables" / "00_runs_at.txt").read_text() == str(project / "results" / "runs")

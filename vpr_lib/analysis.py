@@ -10,7 +10,7 @@ from vpr_lib.data.names import parse_name
 from vpr_lib.data.layout import conditions
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import first_correct_rank
-from vpr_lib.paths import results_dir
+from vpr_lib.paths import runs_dir
 
 
 CONDITION_COLUMNS = ("city", "time_of_day", "fog", "occluders", "heading", "pitch", "capture_year", "camera")
@@ -19,7 +19,7 @@ VIEWPOINT_BINS, VIEWPOINT_LABELS = [0, 15, 45, 180], ["< 15 deg", "15-45 deg", "
 
 def load_predictions(run_id: str, test_set: str) -> dict:
     """A run's saved predictions on a test set folder (e.g. 'sf_xs/test'), positives unpacked."""
-    path = results_dir() / "runs" / run_id / "predictions" / f"{test_set.replace('/', '_')}.npz"
+    path = runs_dir() / run_id / "predictions" / f"{test_set.replace('/', '_')}.npz"
     with np.load(path) as npz:
         data = {k: npz[k] for k in npz.files}
     offsets = data.pop("positives_offsets")

@@ -26,7 +26,7 @@ import yaml
 
 from vpr_lib.config import add_study_arguments, notebook_paths, notebook_runs
 from vpr_lib.errors import VPRInputError
-from vpr_lib.paths import data_dir, params_dir, results_dir
+from vpr_lib.paths import data_dir, params_dir, results_dir, runs_dir
 from vpr_lib.process import exit_code, stoppable
 
 EXECUTORS = ("local", "slurm")
@@ -73,8 +73,8 @@ def pending_runs(profile: str, only=None, data_root: str = "") -> list[dict]:
 class TrainTask:
     """One run in a job: trains it (or resumes it from last.ckpt) into the results store the dispatcher uses."""
 
-    def __init__(self, results: str, data: str, gpus: int = 0):
-        self.environment = {"VPR_RESULTS": results, "VPR_DATA": data, "VPR_NO_PROGRESS": "1"}
+    def __init__(self, results: str, runs: str, data: str, gpus: int = 0):
+        self.environment = {"VPR_RESULTS": results, "VPR_RUNS": runs, "VPR_DATA": data, "VPR_NO_PROGRESS": "1"}
         self.gpus = gpus
 
     def __call__(self, config: dict) -> str:
@@ -154,7 +154,7 @@ def watch(jobs: dict, kind: str, poll: float, say=print, waiting: list | None = 
     While squeue does not answer, the result files still say which jobs are over."""
     from vpr_lib.train.run import is_complete
     left, waiting, failed, shown, gone = dict(jobs), list(waiting or []), {}, None, {}
-    run_dirs = {run_id: results_dir() / "runs" / run_id for run_id in [*jobs, *(r for r, _ in waiting or [])]}
+    run_dirs = {run_id: runs_dir() / run_id for run_id in [*jobs, *(r for r, _ in waiting or [])]}
     total, running = len(jobs) + len(waiting), 0
     while left or waiting:
         queued = _slurm_states(left.values()) if kind == "slurm" else {}
@@ -214,7 +214,8 @@ def dispatch(profile: str, only=None, data_root: str = "", executor: str = "slur
         VPRModel.from_config(config)  # ImageNet weights are fetched here into TORCH_HOME: compute nodes may be offline
     from vpr_lib.train.run import run_dir_of
     run_ids = [run_dir_of(c).name for c in configs]
-    task = TrainTask(str(results_dir()), str(data_dir()), settings["gpus_per_task"] if executor == "slurm" else 0)
+    task = TrainTask(str(results_dir()), str(runs_dir()), str(data_dir()),
+                     settings["gpus_per_task"] if executor == "slurm" else 0)
     submitter = make_executor(executor, settings)
     logs = results_dir() / settings["logs"]
     if executor == "slurm":

@@ -20,7 +20,7 @@ import pandas as pd
 from vpr_lib.analysis import load_predictions
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import compute_recalls
-from vpr_lib.paths import results_dir
+from vpr_lib.paths import runs_dir
 from vpr_lib.results import atomic_write_bytes, atomic_write_text
 from vpr_lib.train.checkpoints import best_checkpoint, evaluate_checkpoint
 
@@ -124,7 +124,7 @@ def scaling_study(database, queries, positives, sizes, kinds=tuple(INDEXES), max
 def run_descriptors(run_id: str, test_set: str, data_root) -> tuple[np.ndarray, np.ndarray, list]:
     """(database, queries, positives) of a completed run on a test set folder: descriptors computed once with its
     best checkpoint and cached in results/runs/<run>/descriptors/<set>.npz; positives from its saved predictions."""
-    cache = results_dir() / "runs" / run_id / "descriptors" / f"{test_set.replace('/', '_')}.npz"
+    cache = runs_dir() / run_id / "descriptors" / f"{test_set.replace('/', '_')}.npz"
     if not cache.is_file():
         dataset, result = evaluate_checkpoint(best_checkpoint(run_id), data_root / test_set, return_descriptors=True)
         buf = io.BytesIO()
@@ -144,7 +144,7 @@ def cached_scaling_study(run_id: str, database, queries, positives, sizes, kinds
 
     settings = {"sizes": sorted(sizes), "kinds": list(kinds), "max_size": max_size or {}, **options}
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
-    cache = results_dir() / "runs" / run_id / "knn" / f"scaling-{digest}.csv"
+    cache = runs_dir() / run_id / "knn" / f"scaling-{digest}.csv"
     if cache.is_file():
         return pd.read_csv(cache)
     table = scaling_study(database, queries, positives, sizes, kinds, max_size, **options)

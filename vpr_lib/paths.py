@@ -17,8 +17,23 @@ def repo_root() -> Path:
 
 
 def results_dir() -> Path:
-    """The results store; the environment variable VPR_RESULTS relocates it."""
+    """The results store (tables, figures, executed notebooks, STAMP); the environment variable VPR_RESULTS
+    relocates it. ./run_all.sh keeps results/ for the study, and gives every other profile results/<profile>/."""
     return Path(os.environ.get("VPR_RESULTS") or repo_root() / "results").resolve()
+
+
+def runs_dir() -> Path:
+    """The runs (results/runs/<run id>/): inside the results store unless VPR_RUNS puts them elsewhere, as
+    ./run_all.sh does so that the demo's store and the study's share their runs (the same run ids)."""
+    return Path(os.environ.get("VPR_RUNS") or results_dir() / "runs").resolve()
+
+
+def report_dir() -> Path:
+    """Where the report is generated and built: report/ for the repository's own results/, else <results>/report/
+    (the demo's PDF lies beside its tables and never replaces the study's report/main.pdf)."""
+    if results_dir() == (repo_root() / "results").resolve():
+        return repo_root() / "report"
+    return results_dir() / "report"
 
 
 def data_dir() -> Path:

@@ -22,7 +22,8 @@ import pandas as pd
 from vpr_lib.analysis import stalled_variants, untrained_on_sets
 from vpr_lib.config import notebook_paths, report_settings
 from vpr_lib.errors import VPRInputError
-from vpr_lib.paths import repo_root, results_dir
+from vpr_lib.family import family_size
+from vpr_lib.paths import report_dir, repo_root, results_dir
 from vpr_lib.process import stoppable
 from vpr_lib.report_data import data_section
 from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
@@ -147,6 +148,16 @@ def left_out_sentence(left_out: list[str]) -> str:
             "every comparison in the same regime.")
 
 
+def profile_note(profiles: set) -> str:
+    """Under the title: which profile the runs come from; the demo says plainly that it is the demo."""
+    if profiles == {"study"}:
+        return r"The whole study (\texttt{-{}-profile study})"
+    if "demo" in profiles:
+        return (r"\textbf{The demo}: a quick subset of the study's runs (fewer variants and seeds), from "
+                r"\texttt{./run\_all.sh}; the whole study's report is \texttt{report/main.pdf} in the repository")
+    return "Profile " + ", ".join(sorted(tex_escape(p) for p in profiles))
+
+
 class NothingToReport(FileNotFoundError):
     """No notebook has written study results yet."""
 
@@ -154,7 +165,7 @@ class NothingToReport(FileNotFoundError):
 def generate(results: Path | None = None, report: Path | None = None) -> Path:
     """report/generated/: experiments.tex (the sections with results), numbers.tex (macros), runs.tex
     (appendix), tables/ and figures/.  Rebuilt in a temporary folder, then swapped in."""
-    results, report = Path(results or results_dir()), Path(report or repo_root() / "report")
+    results, report = Path(results or results_dir()), Path(report or report_dir())
     report.mkdir(parents=True, exist_ok=True)
     gen = Path(tempfile.mkdtemp(prefix=".generated.", dir=report))  # one per build: two builds never share it
     gen.chmod(0o755)
@@ -208,6 +219,8 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     macros += [rf"\newcommand{{\NumRuns}}{{{len(run_ids)}}}", rf"\newcommand{{\NumSteps}}{{{len(all_runs)}}}",
                rf"\newcommand{{\DataName}}{{{tex_escape(', '.join(data))}}}",
                rf"\newcommand{{\BootstrapReplicates}}{{{REPLICATES:,}}}",
+               rf"\newcommand{{\FamilySize}}{{{family_size(all_runs[0][1].profile.iloc[0]) if all_runs else 1}}}",
+               rf"\newcommand{{\ProfileNote}}{{{profile_note({str(p) for _, runs in all_runs for p in runs.profile})}}}",
                rf"\newcommand{{\LeftOut}}{{{left_out_sentence(left_out)}}}",
                rf"\newcommand{{\InThisRun}}{{{in_this_run(infos, left_out)}}}",
                rf"\newcommand{{\SeedsWords}}{{{all_seeds_words(infos)}}}"]
@@ -225,9 +238,23 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
         f"report generated {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC at commit {git_commit()}", ""]))
 
 
+def with_sources(report: Path) -> Path:
+    """A report folder outside the repository's (a results store of its own, say the demo's) gets the repository's
+    main.tex and sections/ first: the same text, its own generated parts and PDF."""
+    source = repo_root() / "report"
+    if report.resolve() != source.resolve():
+        report.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(report / "main.tex", (source / "main.tex").read_text())
+        staged = Path(tempfile.mkdtemp(prefix=".sections.", dir=report))
+        shutil.copytree(source / "sections", staged, dirs_exist_ok=True)
+        shutil.rmtree(report / "sections", ignore_errors=True)
+        staged.rename(report / "sections")
+    return report
+
+
 def build_pdf(report: Path | None = None) -> Path:
     """latexmk → report/main.pdf; stops with the install command when TeX is missing."""
-    report = Path(report or repo_root() / "report")
+    report = Path(report or report_dir())
     if not shutil.which("latexmk"):
         raise FileNotFoundError(f"latexmk not found: install TeX Live with `sudo {TEX_INSTALL}` "
                                 "(scripts/install_system_deps.sh tex does it as root).")
@@ -249,7 +276,7 @@ def main(argv=None) -> int:
     ap.add_argument("--allow-empty", action="store_true",
                     help="no study results yet (e.g. only notebook 00 ran): say so and exit 0")
     args = ap.parse_args(argv)
-    report = repo_root() / "report"
+    report = with_sources(report_dir())
     # two builds at once (two run_all.sh) take turns: generated/ and latexmk are shared; and no notebook swaps its
     # tables in while they are read
     with run_lock(report), outputs_lock():

@@ -22,7 +22,7 @@ from vpr_lib.data.retrieval import utm_of
 from vpr_lib.data.transforms import eval_transform
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import compute_recalls, extract_descriptors, knn_search
-from vpr_lib.paths import results_dir
+from vpr_lib.paths import results_dir, runs_dir
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writable
 from vpr_lib.train.checkpoints import best_checkpoint, load_module
 from vpr_lib.viz.grids import GREEN, GREY, RED, png_bytes, tile_row
@@ -30,7 +30,7 @@ from vpr_lib.viz.grids import GREEN, GREY, RED, png_bytes, tile_row
 
 def run_module(run_id: str):
     """The trained module of a completed run of this results store; an unknown id lists the runs there."""
-    runs = results_dir() / "runs"
+    runs = runs_dir()
     if not (runs / run_id).is_dir():
         known = sorted(p.name for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
         listed = ", ".join(known[:20]) + (f", … ({len(known)} in all)" if len(known) > 20 else "")

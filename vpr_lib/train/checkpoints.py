@@ -16,7 +16,7 @@ from vpr_lib.data.transforms import eval_transform
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors
 from vpr_lib.models.cache import cache_applies, prefix_features
-from vpr_lib.paths import results_dir
+from vpr_lib.paths import results_dir, runs_dir
 from vpr_lib.results import atomic_write_bytes, is_torn, set_aside
 from vpr_lib.train.module import VPRModule
 from vpr_lib.train.settings import TRAIN_DEFAULTS
@@ -28,7 +28,7 @@ def is_complete(run_dir: Path) -> bool:
 
 def best_checkpoint(run_id: str) -> Path:
     """The checkpoint a completed run was evaluated with (its best validation R@1)."""
-    run_dir = results_dir() / "runs" / run_id
+    run_dir = runs_dir() / run_id
     if not is_complete(run_dir):
         raise VPRInputError(f"Run {run_id} is not complete (no metrics.json in {run_dir}).")
     return run_dir / "checkpoints" / json.loads((run_dir / "metrics.json").read_text())["checkpoint"]
@@ -49,7 +49,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 def _in_run(checkpoint: Path) -> Path | None:
     """The run folder a checkpoint belongs to (results/runs/<id>/checkpoints/<name>.ckpt), else None."""
     parents = Path(checkpoint).resolve().parents
-    runs = (results_dir() / "runs").resolve()
+    runs = runs_dir()
     inside = len(parents) > 2 and parents[0].name == "checkpoints" and parents[2] == runs
     return parents[1] if inside else None
 

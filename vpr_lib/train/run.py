@@ -34,7 +34,7 @@ from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.data.roots import dataset_identity, resolve_data_root
 from vpr_lib.models.backbones import weights_file
 from vpr_lib.models.cache import cache_applies
-from vpr_lib.paths import results_dir
+from vpr_lib.paths import runs_dir
 from vpr_lib.results import (atomic_write_bytes, atomic_write_text, ensure_writable, environment, remove_stale,
                              run_lock)
 from vpr_lib.train.checkpoints import (AtomicCheckpointIO, evaluate_module, is_complete, load_module,
@@ -69,7 +69,7 @@ def run_id(config: dict) -> str:
 
 
 def run_dir_of(config: dict) -> Path:
-    return results_dir() / "runs" / run_id(config)
+    return runs_dir() / run_id(config)
 
 
 class EpochLog(Callback):
