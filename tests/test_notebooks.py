@@ -29,6 +29,11 @@ def test_00_datasets_runs_on_smoke_data(synth_smoke, results_tmp):
     assert out == results_tmp / "executed" / "00_datasets.ipynb"
     nb = json.loads(out.read_text())
     assert nb["metadata"]["papermill"]["parameters"]["data_root"] == str(synth_smoke)
+    # fit for git: no timing, no staging paths, no folder of this machine in the outputs
+    assert set(nb["metadata"]["papermill"]) == {"parameters", "default_parameters"}
+    assert not any({"papermill", "execution"} & set(c["metadata"]) for c in nb["cells"])
+    outputs = json.dumps([c.get("outputs", []) for c in nb["cells"]])
+    assert str(results_tmp) not in outputs and str(ROOT) not in outputs
     counts = pd.read_csv(results_tmp / "tables" / "00_datasets_counts.csv")
     queries = counts[counts.role == "queries"]
     assert (queries["queries with a positive within 25 m"] == queries["images"]).all()
@@ -216,6 +221,12 @@ def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
         radius = pd.read_csv(results_tmp / "tables" / "10_mining_train_thresholds.csv")
         assert set(zip(radius.variant, radius.threshold_m)) == {("partial", 10), ("positives_25m", 25)}
         assert (results_tmp / "figures" / "10_mining_time.png").is_file()
+    if name == "14_mixvpr_losses":  # its first variant is 07's MixVPR run itself (reused, not trained twice)
+        from vpr_lib.config import run_configs
+        from vpr_lib.train.run import run_id
+        mixvpr = [c for c in run_configs(load_params("07_mixvpr", "smoke", {"data_root": str(synth_smoke)}))
+                  if c["variant"] == "mixvpr_layer3_adamw"]
+        assert runs.set_index("variant").run_id["multisimilarity_msminer"] == run_id(mixvpr[0])
     if name == "09_heads":
         costs = pd.read_csv(results_tmp / "tables" / "09_heads_costs.csv").set_index("variant")
         assert costs.loc["netvlad", "descriptor dim"] == 64 * 256 and costs.loc["cosplace", "descriptor dim"] == 512

@@ -77,7 +77,7 @@ def test_the_demo_leaves_notebooks_to_the_study_profile_which_runs_on_its_data()
     assert all(in_profile(name, "study") for name in names)
     assert [name for name in names if not in_profile(name, "demo")] == [
         "02_gem", "04_losses", "05_miners", "06_samplers", "08_optimizers", "10_mining", "11_ablations",
-        "13_self_supervised"]
+        "13_self_supervised", "14_mixvpr_losses"]
     for name in names:
         demo, study = (load_params(name, p) for p in ("demo", "study"))
         assert set(demo["variants"]) <= set(study["variants"])

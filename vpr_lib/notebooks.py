@@ -22,6 +22,7 @@ from pathlib import Path
 from vpr_lib.config import add_study_arguments, in_profile, load_params, notebook_paths
 from vpr_lib.dispatch import add_dispatch_arguments, dispatch, parse_settings
 from vpr_lib.errors import VPRInputError
+from vpr_lib.executed import tidy_executed
 from vpr_lib.paths import results_dir
 from vpr_lib.process import exit_code, signals_held, stoppable
 from vpr_lib.results import outputs_lock, remove_stale
@@ -97,6 +98,7 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
                 failed_copy(path.stem).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(executed, failed_copy(path.stem))
             raise
+        tidy_executed(executed)  # no timing or machine paths: the copy in git changes only with the results
         return publish(path.stem, stage)
     finally:
         for key, value in previous.items():

@@ -22,7 +22,8 @@ from vpr_lib.errors import VPRInputError
 from vpr_lib.synth.plan import PROFILES, Job, city_for, make_plan
 from vpr_lib.synth.render import render
 
-GENERATOR_VERSION = "3"  # 2: SF-XS train (database + queries) added; 3: SF-XS test queries from three cameras, tilted ±20°
+GENERATOR_VERSION = "4"  # 2: SF-XS train (database + queries) added; 3: SF-XS test queries from three cameras, tilted
+# ±20°; 4: the demo's SF-XS test and Tokyo-XS hold the real sets' query counts (1,000 and 315), SF-XS val 500
 CONDITION_FIELDS = ("path", "dataset", "split", "role", "city", "place_id", "east", "north", "heading", "pitch",
                     "fov", "time_of_day", "fog", "occluders", "capture_year", "camera", "jpeg_quality")
 

@@ -38,7 +38,7 @@ PROFILES = {
     "smoke": Profile(48, 3, (3, 3), 6, (4, 5), (4, 2), (3, 2), 30.0,
                      {"val": 24, "test": 18, "tokyo": 18, "train": 24}, (3, 2)),
     "demo": Profile(96, 12, (8, 8), 150, (4, 6), (6, 3), (5, 3), 20.0,
-                    {"val": 300, "test": 200, "tokyo": 150, "train": 600}, (6, 3)),
+                    {"val": 500, "test": 1000, "tokyo": 315, "train": 600}, (6, 3)),  # test sets: the real counts
     "large": Profile(224, 12, (10, 10), 400, (4, 8), (12, 6), (10, 6), 10.0,
                      {"val": 2000, "test": 1000, "tokyo": 315, "train": 4000}, (12, 6)),
 }
