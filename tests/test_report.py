@@ -278,6 +278,11 @@ def test_findings_and_conclusion_are_generated_from_the_versus_table(tmp_path, u
     assert rf"{word}: \texttt{{gem}} on SF-XS test" in conclusion.replace("Better", "better")
     assert rf"{other}: none" in conclusion and "within noise: 0 of 2" in conclusion
     assert r"\paragraph{Findings.}" in section
+    # the brief's table opens the results: step 4 (GeM) with the kit's verdict and Sajjadi et al.'s difference
+    brief = (gen / "tables" / "brief.tex").read_text()
+    assert section.startswith(r"\paragraph{The brief, step by step.}")
+    row = next(line for line in brief.splitlines() if line.startswith("4 & GeM"))
+    assert "Sajjadi et al.: gem +1.1 on SF-XS test" in row and row.endswith("& agree 2 \\\\" if up else "& disagree 2 \\\\")
     finding = section.split(r"\paragraph{Findings.}")[1]
     assert (r"better: \texttt{gem} on SF-XS test (+" if up else r"Worse: \texttt{gem} on SF-XS test (-") in finding
 

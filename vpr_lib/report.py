@@ -27,7 +27,8 @@ from vpr_lib.paths import report_dir, repo_root, results_dir
 from vpr_lib.process import stoppable
 from vpr_lib.report_data import data_section
 from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
-from vpr_lib.report_sections import analysis_section, knn_section, seeds_section
+from vpr_lib.report_sections import (analysis_section, brief_section, closing_questions, knn_section,
+                                     seeds_section)
 from vpr_lib.report_tex import (TEX_INSTALL, caption_of, copy_figure, describe_data, epoch_tex, figure_tex, macros_tex,
                                 plain_table, plural, progress_tex, read_table, runs_appendix, seeds_words, table_tex,
                                 tex_escape)
@@ -208,6 +209,9 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
             infos.append(info)
         else:
             left_out.append(f"{name[:2]} ({settings['title']})")
+    brief = brief_section(results, gen)
+    if brief and sections:
+        sections.insert(0, brief)
     seeds = seeds_section(results, gen, report)
     if seeds:
         sections.append(seeds[0])
@@ -228,6 +232,7 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     (gen / "data.tex").write_text(data_section(results, gen, report, ", ".join(data)) + "\n")
     (gen / "experiments.tex").write_text("\n\n".join(sections) + "\n")
     (gen / "runs.tex").write_text(runs_appendix(all_runs))
+    (gen / "closing.tex").write_text(closing_questions(results))
     (gen / "conclusion.tex").write_text(conclusion_tex(
         [(name, info["title"], info["versus"], info["untrained"])
          for (name, _), info in zip(all_runs, infos) if info["versus"] is not None]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vpr_lib.brief import brief_table
 from vpr_lib.config import load_params, report_settings
 from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.report_tex import copy_figure, describe_data, figure_tex, plain_table, plural, read_table, tex_escape
@@ -144,3 +145,63 @@ def seeds_section(results: Path, gen: Path, report: Path) -> tuple[str, list] | 
               rf"\newcommand{{\SeedsSameBest}}{{{int(best.sum())}}}"]
     atomic_write_text(results / "tables" / "seeds_vs_kit.csv", table.to_csv(index=False))
     return "\n".join(parts), macros
+
+
+def brief_section(results: Path, gen: Path) -> str | None:
+    """The results' opening: the brief step by step (vpr_lib.brief), the kit's answer beside the course reports'
+    and whether they agree, as a table across both columns."""
+    steps, pairs = brief_table(results)
+    if steps.empty:
+        return None
+    rows = [" & ".join([tex_escape(r.step), tex_escape(f"{r.title}: {r.question}"), tex_escape(r.kit),
+                        tex_escape(r.course), tex_escape(r.agreement)]) + r" \\" for r in steps.itertuples()]
+    (gen / "tables" / "brief.tex").write_text("\n".join([
+        r"\begin{table*}[!tbp]", r"\centering\scriptsize",
+        r"\caption{The brief step by step: the kit's answer on the test sets (R@1 difference to each notebook's "
+        r"baseline, points; verdicts by the study's one rule), the course reports' difference for the same pairs "
+        r"(single runs, no interval), and whether they agree (the kit decides the same direction), disagree (the "
+        r"kit decides the other direction), or the kit's difference is within noise.}", r"\label{tab:brief}",
+        r"\begin{tabular}{@{}p{0.03\textwidth}p{0.17\textwidth}p{0.38\textwidth}p{0.26\textwidth}p{0.1\textwidth}@{}}",
+        r"\toprule", r"Step & The brief asks & The kit finds & The course reports & Agreement \\", r"\midrule",
+        *rows, r"\bottomrule", r"\end{tabular}", r"\end{table*}", ""]))
+    counts = pairs.agreement.value_counts() if not pairs.empty else {}
+    said = ", ".join(f"{counts[w]} {w}" for w in ("agree", "disagree", "kit within noise") if w in counts)
+    return (r"\paragraph{The brief, step by step.} \Cref{tab:brief} sets the kit's answer to each step of the course's "
+            r"brief beside the course reports' numbers for the same comparisons" +
+            (f" ({len(pairs)} pairs: {said})" if said else "") +
+            r"; the sections below give each step's tables and findings." + "\n" + r"\input{generated/tables/brief}")
+
+
+def closing_questions(results: Path) -> str:
+    """The brief's two closing questions, answered in general and with this run's own evidence where it has it:
+    training against epoch 0 (01), and mining's cost and gain (10, 05)."""
+    tables = results / "tables"
+    contrastive = [r"\paragraph{What is contrastive learning, and how does it relate to retrieval?} It learns an "
+                   r"embedding in which images of the same place lie close and images of different places far apart: "
+                   r"a loss on pairs (contrastive: pull positives together, push negatives beyond a margin) or "
+                   r"triplets (an anchor nearer its positive than its negative by a margin). Retrieval is then a "
+                   r"nearest-neighbour search in that space, which is exactly the geometry the loss shapes."]
+    summary = read_table(tables / "01_baseline_summary.csv")
+    if summary is not None and "SF-XS test R@1 at epoch 0" in summary:
+        row = summary.iloc[0]
+        contrastive.append(rf"Here the contrastive loss takes the starter from {tex_escape(row['SF-XS test R@1 at epoch 0'])} "
+                           rf"R@1 on SF-XS test before training to {tex_escape(row['SF-XS test R@1'])} "
+                           rf"(\cref{{sec:01_baseline}}).")
+    mining = [r"\paragraph{What does mining mean, and what are its downsides?} Mining chooses which pairs or triplets "
+              r"the loss sees: those the model still gets wrong, since easy ones contribute little. Its costs: "
+              r"offline mining must describe a large pool of images to find hard negatives, and refreshes them only "
+              r"periodically (stale descriptors); online mining sees only the batch; and the hardest negatives "
+              r"include mislabelled or ambiguous images, which can mislead training."]
+    times, versus = read_table(tables / "10_mining_time.csv"), read_table(tables / "10_mining_versus.csv")
+    if times is not None and versus is not None:
+        times, versus = times.set_index("variant"), versus.set_index("variant")
+        said = []
+        for variant in [v for v in versus.index if v in times.index]:
+            said.append(rf"\texttt{{{tex_escape(variant)}}} spends {times.loc[variant, 'mining share (%)']:.1f}\,\% of "
+                        rf"its training epoch mining and gives {versus.loc[variant, 'SF-XS test Δ R@1']:+.1f} R@1 on "
+                        rf"SF-XS test ({tex_escape(versus.loc[variant, 'SF-XS test verdict'])})")
+        base = times.index[0]
+        if said:
+            mining.append(rf"In this study (\cref{{sec:10_mining}}), against random negatives (\texttt{{{tex_escape(base)}}}, "
+                          rf"{times.loc[base, 'mining share (%)']:.1f}\,\% of its epoch): " + "; ".join(said) + ".")
+    return "\n".join([" ".join(contrastive), "", " ".join(mining), ""])

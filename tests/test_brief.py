@@ -1,0 +1,53 @@
+"""vpr_lib.brief: each step of the course brief with the kit's answer, the course reports' and their agreement,
+from constructed tables (the outcome reversed: the agreement follows)."""
+import pandas as pd
+import pytest
+
+from vpr_lib.brief import STEPS, brief_table
+
+
+def _tables(tmp_path, gem_delta: float, gem_verdict: str):
+    tables = tmp_path / "tables"
+    tables.mkdir(parents=True)
+    pd.DataFrame({"variant": ["avg", "gem"], "seed": [0, 0]}).to_csv(tables / "02_gem_runs.csv", index=False)
+    pd.DataFrame([{"variant": "gem", "SF-XS val Δ R@1": 1.0, "SF-XS test Δ R@1": gem_delta,
+                   "SF-XS test verdict": gem_verdict, "Tokyo-XS Δ R@1": 0.5, "Tokyo-XS verdict": "within noise"}]
+                 ).to_csv(tables / "02_gem_versus.csv", index=False)
+    pd.DataFrame([{"variant": "starter", "SF-XS val R@1": "60.0 ± 1.0", "SF-XS test R@1": "40.0 ± 2.0",
+                   "Tokyo-XS R@1": "45.0 ± 1.0"}]).to_csv(tables / "01_baseline_summary.csv", index=False)
+    return tmp_path
+
+
+REFERENCE = pd.DataFrame([
+    {"notebook": "02_gem", "variant": v, "source": "Sajjadi, D, S: a report", "test_set": s, "metric": "R@1", "value": x}
+    for v, s, x in [("avg", "SF-XS test", 27.2), ("gem", "SF-XS test", 28.3), ("avg", "Tokyo-XS", 40.0),
+                    ("gem", "Tokyo-XS", 43.2)]] + [
+    {"notebook": "07_mixvpr", "variant": "avg_layer3_adamw", "source": "Bracco, G, D: another", "test_set": s,
+     "metric": "R@1", "value": x} for s, x in [("SF-XS val", 47.2), ("SF-XS test", 12.8), ("Tokyo-XS", 22.5)]])
+
+
+@pytest.mark.parametrize("delta,verdict,agreement", [(5.0, "better", "agree"), (-5.0, "worse", "disagree"),
+                                                     (0.4, "within noise", "kit within noise")])
+def test_a_steps_agreement_follows_the_kits_verdict_against_the_reports_direction(tmp_path, delta, verdict, agreement):
+    steps, pairs = brief_table(_tables(tmp_path, delta, verdict), REFERENCE)
+    gem = steps.set_index("step").loc["4"]
+    assert f"gem on SF-XS test ({delta:+.1f})" in gem.kit or verdict == "within noise"
+    assert "Sajjadi et al.: gem +1.1 on SF-XS test" in gem.course
+    on_test = pairs[(pairs.variant == "gem") & (pairs["kit set"] == "SF-XS test")]
+    assert list(on_test.agreement) == [agreement]
+    assert list(pairs[pairs["kit set"] == "Tokyo-XS"].agreement) == ["kit within noise"]
+    assert gem.agreement.startswith(agreement if agreement != "kit within noise" else "kit within noise")
+
+
+def test_steps_2_and_3_compare_the_direction_between_sets_and_steps_without_tables_are_left_out(tmp_path):
+    steps, _ = brief_table(_tables(tmp_path, 5.0, "better"), REFERENCE)
+    by_step = steps.set_index("step")
+    assert "(+20.0)" in by_step.loc["2", "kit"] and "Bracco et al. (avg_layer3_adamw): +34.4" in by_step.loc["2", "course"]
+    assert by_step.loc["2", "agreement"] == "agree 1"
+    assert "(+5.0)" in by_step.loc["3", "kit"] and by_step.loc["3", "agreement"] == "agree 2"
+    assert list(steps.step) == ["2", "3", "4"]  # no table for the others in this store
+
+
+def test_the_steps_follow_the_brief():
+    assert [s.label for s in STEPS] == ["2", "3", "4", "5", "6a", "6b", "6c", "6d", "6e", "6f"]
+    assert dict((s.label, s.notebooks[0]) for s in STEPS)["6a"] == "05_miners"  # the brief: a miners, b losses

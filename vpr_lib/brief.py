@@ -1,0 +1,164 @@
+"""The course brief, step by step: its question, the kit's answer from the results tables, the course reports' answer
+(docs/seeds_reference.csv) and whether they agree. One row per step; the report opens its results with it.
+
+Agreement of a comparison (a variant against its notebook's baseline, both in a course report): `agree` when the kit
+decides it (vpr_lib.family's rule) in the direction of the report's difference, `disagree` when it decides it the other
+way, `kit within noise` otherwise. The reports' numbers are single runs without an interval: only their direction is
+compared. For steps 2 and 3 (one model on two sets, different queries) the direction of the difference is compared.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from vpr_lib.comparisons import SELECTION_SET
+from vpr_lib.seeds import reference_numbers
+
+KIT_TEST_SETS = ("SF-XS test", "Tokyo-XS")
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str  # the brief's numbering: 2, 3, 4, 5, 6a … 6f
+    title: str
+    question: str  # the brief's question, shortened
+    notebooks: tuple  # the notebooks that answer it
+    sets: tuple = ()  # steps 2 and 3: the two sets whose difference is the question (first minus second)
+
+
+STEPS = (
+    Step("2", "First training", "Are the results different on SF-XS val and SF-XS test?", ("01_baseline",),
+         ("SF-XS val", "SF-XS test")),
+    Step("3", "Tokyo-XS", "Are the results different on Tokyo-XS and SF-XS test?", ("01_baseline",),
+         ("Tokyo-XS", "SF-XS test")),
+    Step("4", "GeM", "Does GeM pooling improve on average pooling?", ("02_gem",)),
+    Step("5", "Visual analysis", "How do the predictions look; which mistakes does the model make?",
+         ("03_visual_analysis",)),
+    Step("6a", "Miners", "Does mining the batch's pairs help the loss?", ("05_miners",)),
+    Step("6b", "Losses", "Which loss trains the better descriptor?", ("04_losses",)),
+    Step("6c", "Self-supervised", "How far does training without place labels get?", ("13_self_supervised",)),
+    Step("6d", "Sampling", "Do samplers or offline mining beat random P x K batches?", ("06_samplers", "10_mining")),
+    Step("6e", "Aggregation", "Is MixVPR better than pooling, and with which losses and miners?",
+         ("07_mixvpr", "14_mixvpr_losses", "09_heads")),
+    Step("6f", "Optimizers and schedulers", "Which optimizer and scheduler train best?", ("08_optimizers",)),
+)
+# steps 2 and 3: the course's own models of the starter's kind, whose numbers on both sets the reports give
+STARTER_REFERENCES = (("02_gem", "avg"), ("07_mixvpr", "avg_layer3_adamw"))
+
+
+def _mean(cell) -> float:
+    return float(re.match(r"\s*(-?[\d.]+)", str(cell)).group(1))
+
+
+def _author(source: str) -> str:
+    return source.split(",")[0].split(":")[0] + " et al."
+
+
+def versus_agreement(name: str, versus: pd.DataFrame, baseline: str, reference: pd.DataFrame) -> list[dict]:
+    """One row per (variant, report, kit test set) that the kit and a course report both compare against the same
+    baseline. A report on the kit's test sets is compared set by set; a report on other sets (Pitts30k, MSLS …) once,
+    on its first listed set against the kit's SF-XS test."""
+    rows = []
+    ref = reference[(reference.notebook == name) & (reference.metric == "R@1")]
+    for source, by_source in ref.groupby("source", sort=False):
+        report_sets = list(dict.fromkeys(by_source.test_set))
+        shared = [s for s in report_sets if s in KIT_TEST_SETS]
+        others = [s for s in report_sets if s not in KIT_TEST_SETS + (SELECTION_SET,)]
+        matched = [(s, s) for s in shared] or ([(others[0], KIT_TEST_SETS[0])] if others else [])
+        for report_set, kit_set in matched:
+            values = by_source[by_source.test_set == report_set].drop_duplicates("variant").set_index("variant").value
+            if baseline not in values:
+                continue
+            for variant in values.index.intersection(versus.index):
+                verdict = versus.loc[variant, f"{kit_set} verdict"]
+                if verdict == "descriptive":
+                    continue
+                course = float(values[variant] - values[baseline])
+                word = "kit within noise" if verdict == "within noise" else \
+                    "agree" if (verdict == "better") == (course > 0) else "disagree"
+                rows.append({"notebook": name, "variant": variant, "source": _author(source),
+                             "report set": report_set, "report Δ": round(course, 1), "kit set": kit_set,
+                             "kit Δ": float(versus.loc[variant, f"{kit_set} Δ R@1"]), "kit verdict": verdict,
+                             "agreement": word})
+    return rows
+
+
+def _kit_answer(versus: pd.DataFrame, name: str) -> str:
+    said = {"better": [], "worse": []}
+    total = 0
+    for variant, row in versus.iterrows():
+        for s in KIT_TEST_SETS:
+            verdict = row.get(f"{s} verdict")
+            if verdict in ("better", "worse", "within noise"):
+                total += 1
+                if verdict in said:
+                    said[verdict].append(f"{variant} on {s} ({row[f'{s} Δ R@1']:+.1f})")
+    parts = [f"{name[:2]}: better {'; '.join(said['better']) or 'none'}",
+             f"worse {'; '.join(said['worse']) or 'none'}",
+             f"within noise {total - len(said['better']) - len(said['worse'])} of {total}"]
+    return ", ".join(parts)
+
+
+def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, str, str] | None:
+    summary_file = tables / f"{step.notebooks[0]}_summary.csv"
+    if not summary_file.is_file():
+        return None
+    summary = pd.read_csv(summary_file).set_index("variant")
+    first, second = step.sets
+    base = summary.index[0]
+    kit = _mean(summary.loc[base, f"{first} R@1"]) - _mean(summary.loc[base, f"{second} R@1"])
+    answer = (f"{base}: {first} {summary.loc[base, f'{first} R@1']} against {second} "
+              f"{summary.loc[base, f'{second} R@1']} ({kit:+.1f})")
+    course, words = [], []
+    for name, variant in STARTER_REFERENCES:
+        ref = reference[(reference.notebook == name) & (reference.variant == variant) & (reference.metric == "R@1")]
+        for source, block in ref.groupby("source", sort=False):
+            values = block.set_index("test_set").value
+            if first in values and second in values:
+                delta = float(values[first] - values[second])
+                course.append(f"{_author(source)} ({variant}): {delta:+.1f}")
+                words.append("agree" if (delta > 0) == (kit > 0) else "disagree")
+    return answer, "; ".join(course) or "no number", _tally(words) if words else "no course number"
+
+
+def _tally(words: list[str]) -> str:
+    order = ("agree", "disagree", "kit within noise")
+    return ", ".join(f"{w} {words.count(w)}" for w in order if words.count(w))
+
+
+def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per step: the brief's question, the kit's answer, the reports' answer, the agreement; one row per
+    compared variant the kit and a report share), from results/tables."""
+    tables = Path(results) / "tables"
+    reference = reference_numbers() if reference is None else reference
+    steps, pairs = [], []
+    for step in STEPS:
+        row = {"step": step.label, "title": step.title, "question": step.question}
+        if step.sets:
+            found = _sets_step(step, tables, reference)
+            if found is None:
+                continue
+            row["kit"], row["course"], row["agreement"] = found
+        elif not any(any(tables.glob(f"{name[:2]}_*")) for name in step.notebooks):
+            continue
+        else:
+            answers, step_pairs = [], []
+            for name in step.notebooks:
+                path = tables / f"{name}_versus.csv"
+                if not path.is_file():
+                    continue
+                versus = pd.read_csv(path).set_index("variant")
+                baseline = pd.read_csv(tables / f"{name}_runs.csv").variant.iloc[0]
+                answers.append(f"against {baseline}, {_kit_answer(versus, name)}")
+                step_pairs += versus_agreement(name, versus, baseline, reference)
+            pairs += [dict(p, step=step.label) for p in step_pairs]
+            row["kit"] = "; ".join(answers) or f"qualitative (notebook {step.notebooks[0][:2]})"
+            row["course"] = "; ".join(f"{p['source']}: {p['variant']} {p['report Δ']:+.1f} on {p['report set']}"
+                                      for p in step_pairs) or "no number"
+            row["agreement"] = _tally([p["agreement"] for p in step_pairs]) if step_pairs else (
+                "no course number" if answers else "qualitative")
+        steps.append(row)
+    return pd.DataFrame(steps), pd.DataFrame(pairs)
