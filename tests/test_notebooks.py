@@ -20,7 +20,8 @@ def test_committed_notebooks_are_clean_and_parameterised(path):
     nb = nbformat.read(path, as_version=4)
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
-    assert "google.colab" in nb.cells[1].source  # the shared set-up cell comes first after the title
+    # the set-up cell, written once (scripts/colab_cell.py; its work in scripts/colab_setup.py), first after the title
+    assert nb.cells[1].source == (ROOT / "scripts" / "colab_cell.py").read_text().rstrip("\n")
     assert (ROOT / "params" / f"{path.stem}.yaml").is_file()
 
 
@@ -343,6 +344,8 @@ def test_colab_setup_cell_reuses_an_installed_kit_and_mounts_drive(tmp_path):
     The first run's clone and `pip install` are exercised in tests/test_colab.py."""
     kit = tmp_path / "kit"
     (kit / ".git").mkdir(parents=True)
+    (kit / "scripts").mkdir()
+    (kit / "scripts" / "colab_setup.py").write_text((ROOT / "scripts" / "colab_setup.py").read_text())
     (kit / ".vpr_installed").touch()  # what a successful first run leaves
     done = _run_setup_cell(tmp_path, VPR_REPO_URL="file:///nowhere.git", VPR_COLAB_DIR=str(kit))
     assert done.returncode == 0, done.stderr
@@ -371,6 +374,8 @@ def test_colab_setup_cell_retries_a_failed_install(tmp_path):
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
     subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
     (work / "README.md").write_text("kit\n")
+    (work / "scripts").mkdir()
+    (work / "scripts" / "colab_setup.py").write_text((ROOT / "scripts" / "colab_setup.py").read_text())
     git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "kit"], check=True)
