@@ -51,3 +51,18 @@ def test_steps_2_and_3_compare_the_direction_between_sets_and_steps_without_tabl
 def test_the_steps_follow_the_brief():
     assert [s.label for s in STEPS] == ["2", "3", "4", "5", "6a", "6b", "6c", "6d", "6e", "6f"]
     assert dict((s.label, s.notebooks[0]) for s in STEPS)["6a"] == "05_miners"  # the brief: a miners, b losses
+
+
+def test_a_notebooks_findings_set_the_kit_beside_the_course_with_the_reports_generator(tmp_path):
+    """Experiment.findings(): the versus findings (as the report's), then the course reports' pairs and agreement."""
+    from vpr_lib.experiments import Experiment
+    versus = pd.read_csv(_tables(tmp_path, -6.0, "worse") / "tables" / "02_gem_versus.csv").set_index("variant")
+    versus["SF-XS test 95% CI"], versus["SF-XS test p corrected"], versus["SF-XS test seeds"] = "[-9.0, -3.0]", 0.001, 5
+    versus["Tokyo-XS 95% CI"], versus["Tokyo-XS p corrected"], versus["Tokyo-XS seeds"] = "[-2.0, +3.0]", 1.0, 5
+    versus.attrs.update(baseline="avg", metric="R@1", family=54)
+    results = pd.DataFrame({"variant": ["avg", "gem"], "set": "SF-XS test"})
+    exp = Experiment("02_gem", {}, pd.DataFrame(), results, pd.DataFrame(), versus_first=versus)
+    text = exp.findings().text
+    assert text.startswith("**Against `avg`**") and "Worse: `gem` on SF-XS test (-6.0 [-9.0, -3.0]" in text
+    assert ("Sajjadi et al. report `gem` +1.1 over `avg` on SF-XS test, the kit -6.0 on SF-XS test (worse): disagree"
+            in text)

@@ -200,6 +200,10 @@ def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
     if cells:  # 10 compares a subset first (its own table)
         text = "".join("".join(o["data"]["text/markdown"]) for o in cells[0].outputs if "text/markdown" in o.get("data", {}))
         assert not check(text, versus.set_index("variant"))
+    last = executed.cells[-1]  # the notebook ends with its findings, generated as the report's
+    assert last.source.startswith("exp.findings()")
+    text = "".join("".join(o["data"]["text/markdown"]) for o in last.outputs if "text/markdown" in o.get("data", {}))
+    assert text.startswith(f"**Against `{first}`**") and not check(text, versus.set_index("variant"))
     for figure in ("val_curves", "bars"):
         assert (results_tmp / "figures" / f"{name}_{figure}.png").is_file()
     if name == "05_miners":  # fractions of the batch each miner kept, per epoch

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from vpr_lib.analysis import STALLED_POINTS, stalled_variants
+from vpr_lib.brief import versus_agreement
 from vpr_lib.comparisons import chance_levels, findings, versus
 from vpr_lib.config import load_params, run_configs, study_params
 from vpr_lib.data import PlacesDataset
@@ -24,6 +25,7 @@ from vpr_lib.models.backbones import stage_names
 from vpr_lib.models.cache import cache_applies
 from vpr_lib.models.costs import variant_costs
 from vpr_lib.results import save_table
+from vpr_lib.seeds import reference_numbers
 from vpr_lib.train.run import train
 from vpr_lib.train.checks import validate
 from vpr_lib.train.initial import initial_recalls
@@ -68,6 +70,24 @@ class Experiment:
         return Comparison(versus(rows, baseline, family=family_size(self.params["profile"]),
                                  descriptive=descriptive_variants(self.params)))
 
+    def findings(self) -> "Findings":
+        """The notebook's findings in words, generated as the report's are: each comparison against the baseline
+        with its difference, interval and verdict (comparisons.findings), and where a course report compares the
+        same variants, its difference and whether the kit agrees (brief.versus_agreement)."""
+        if self.versus_first is None:
+            return Findings(f"**No comparison:** only `{self.results.variant.iloc[0]}` ran here.")
+        parts = [findings(self.versus_first)]
+        baseline = self.results.variant.iloc[0]
+        pairs = versus_agreement(self.name, self.versus_first, baseline, reference_numbers())
+        if pairs:
+            parts.append("**Beside the course's reports** (their single runs: direction only): " + "; ".join(
+                f"{p['source']} report `{p['variant']}` {p['report Δ']:+.1f} over `{baseline}` on {p['report set']}, "
+                f"the kit {p['kit Δ']:+.1f} on {p['kit set']} ({p['kit verdict']}): {p['agreement']}" for p in pairs)
+                + ".")
+        else:
+            parts.append("No course report compares these variants (docs/seeds_reference.csv).")
+        return Findings("\n\n".join(parts))
+
     def costs(self, **kwargs) -> pd.DataFrame:
         """Descriptor size, parameters, FLOPs and extraction time of each variant that ran (models.costs)."""
         ran = set(self.results.variant)
@@ -79,6 +99,16 @@ class Experiment:
 
 
 EPOCH0 = "at epoch 0"  # the summary's column of a set's R@1 before training: '<set> R@1 at epoch 0'
+
+
+@dataclass
+class Findings:
+    """A notebook's generated findings (Markdown), shown as Markdown in a notebook."""
+    text: str
+
+    def _ipython_display_(self):
+        from IPython.display import Markdown, display
+        display(Markdown(self.text))
 
 
 @dataclass
