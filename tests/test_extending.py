@@ -14,7 +14,7 @@ from conftest import model_config
 from test_registries import check_aggregator
 from vpr_lib.config import load_params, run_configs
 from vpr_lib.models import VPRModel
-from vpr_lib.models.aggregators import AGGREGATORS, register
+from vpr_lib.models.aggregators import AGGREGATORS, Aggregator, register
 from vpr_lib.models.backbones import BACKBONES, BackboneSpec
 from vpr_lib.models.backbones import register as register_backbone
 from vpr_lib.models.costs import variant_costs
@@ -31,10 +31,10 @@ def test_a_new_aggregator_loss_sampler_and_scheduler_are_one_class_or_entry_each
     """The recipes for an aggregator (one registered class), a loss, a sampler and a scheduler (one entry each),
     then a params variant that uses them all; one run trains with it."""
     @register("toy_max")
-    class ToyMax(nn.Module):
+    class ToyMax(Aggregator):
         """Max pooling + Linear: the smallest aggregator that keeps the contract."""
         def __init__(self, in_shape, out_dim: int = 16):
-            super().__init__()
+            super().__init__(in_shape)
             self.fc, self.out_dim = nn.Linear(in_shape[0], out_dim), out_dim
 
         def forward(self, x):

@@ -6,14 +6,15 @@ import torch
 from conftest import model_config
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models import VPRModel
-from vpr_lib.models.aggregators import AGGREGATORS
+from vpr_lib.models.aggregators import AGGREGATORS, Aggregator
 from vpr_lib.train.losses import CLASSIFICATION_LOSSES, LOSSES, MINERS, build_loss, build_miner
 from vpr_lib.train.optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
 
 
 def check_aggregator(name: str, **kwargs) -> None:
     """The aggregator contract (docs/extending.md): unit descriptors of `out_dim`; a map of another size is refused
-    with the expected shape by an aggregator that keeps its `in_shape` (and checks it), else gives the same size."""
+    with the expected shape by an aggregator that says it checks its shape (`checks_shape`), else gives the same size;
+    every one subclasses Aggregator, and its heatmap covers the map."""
     model = VPRModel.from_config(model_config(image_size=[64, 64], last_stage="layer3", aggregator=name,
                                               aggregator_kwargs=kwargs, normalize=True)).eval()
     with torch.no_grad():
@@ -21,7 +22,9 @@ def check_aggregator(name: str, **kwargs) -> None:
         assert out.shape == (2, model.descriptor_dim)
         assert torch.allclose(out.norm(dim=1), torch.ones(2), atol=1e-4)
         other = torch.randn(2, model.feature_shape[0], 3, 5)  # a map of another size
-        if hasattr(model.aggregator, "in_shape"):
+        assert isinstance(model.aggregator, Aggregator)
+        assert model.aggregator.heatmap(torch.rand(2, *model.feature_shape)).shape == (2, *model.feature_shape[1:])
+        if model.aggregator.checks_shape:
             with pytest.raises(VPRInputError, match=r"built for feature maps of shape \(B, 256, 4, 4\)"):
                 model.aggregator(other)
         else:
@@ -66,3 +69,10 @@ def test_every_optimizer_and_scheduler_builds_and_steps(name, scheduler):
     assert not torch.equal(weight.detach(), torch.ones(3))
     built = build_scheduler(scheduler, optimizer, {}, epochs=4)
     assert (built is None) == (scheduler == "none")
+
+
+def test_a_class_that_does_not_subclass_the_base_is_refused_at_registration():
+    from vpr_lib.models.aggregators import register
+    with pytest.raises(TypeError, match="must subclass vpr_lib.models.aggregators.Aggregator"):
+        register("plain")(torch.nn.Module)
+    assert "plain" not in AGGREGATORS

@@ -55,7 +55,7 @@ class VPRModel(nn.Module):
     def check_input_size(self, size) -> None:
         """Stop when images of `size` (H, W) cannot go through this model: its aggregator's weights are sized for the
         images it was built for."""
-        if tuple(size) != self.image_size and getattr(self.aggregator, "fixed_input", False):
+        if tuple(size) != self.image_size and self.aggregator.fixed_input:
             raise VPRInputError(f"Input images of size {tuple(size)}; this model was built for {self.image_size} "
                                 "(its aggregator sizes depend on it).")
 

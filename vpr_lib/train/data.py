@@ -66,7 +66,7 @@ def init_clusters_from_data(module, places, seed: int) -> None:
     """Aggregators with clusters (NetVLAD, CRN): k-means on the local features of `init_images` random
     training images (first image of random places), through the initial backbone, before any training."""
     aggregator = module.model.aggregator
-    if not hasattr(aggregator, "init_clusters") or not aggregator.init_images:  # init_images 0: random clusters
+    if not aggregator.init_images:  # 0: no clusters, or random ones (NetVLAD with init_images 0)
         return
     generator = torch.Generator().manual_seed(seed)
     chosen = torch.randperm(len(places), generator=generator)[: aggregator.init_images].tolist()

@@ -22,8 +22,7 @@ def activation_map(module, image_path: Path) -> np.ndarray:
     size = model.image_size
     x = eval_transform()(load_resized(image_path, size))[None]
     features = model.backbone(x.contiguous(memory_format=torch.channels_last)).float().clamp(min=0)
-    p = getattr(model.aggregator, "p", None)
-    heat = features.pow(float(p)).sum(1) if p is not None else features.norm(dim=1)
+    heat = model.aggregator.heatmap(features)  # the aggregator says where its descriptor draws from
     heat = F.interpolate(heat[None], size=size, mode="bilinear", align_corners=False)[0, 0]
     heat = heat - heat.min()
     return (heat / heat.max().clamp(min=1e-12)).numpy()
@@ -52,7 +51,10 @@ def assignment_maps(module, image_path: Path):
     """NetVLAD-family heads: the dominant cluster of every position (H', W') and the CRN mask (H', W'), or None."""
     model = module.model.eval()
     x = eval_transform()(load_resized(image_path, model.image_size))[None]
-    assignment, mask = model.aggregator.soft_assignment(model.backbone(x.contiguous(memory_format=torch.channels_last)))
+    found = model.aggregator.assignment(model.backbone(x.contiguous(memory_format=torch.channels_last)))
+    if found is None:
+        return None
+    assignment, mask = found
     return assignment[0].argmax(0).numpy(), None if mask is None else mask[0, 0].numpy()
 
 
@@ -60,22 +62,24 @@ def assignment_figure(modules: dict, image_paths: list[Path]):
     """For each image (columns): the image, then per head (rows) its dominant clusters, and its context mask
     when it has one (Gambino et al.'s report figure 4)."""
     import matplotlib.pyplot as plt
+    maps = {path: {name: assignment_maps(module, path) for name, module in modules.items()} for path in image_paths}
     rows = [("image", None, None)]
-    for name, module in modules.items():
+    for name in modules:
+        if maps[image_paths[0]][name] is None:
+            raise ValueError(f"{name}: its aggregator has no soft assignment (the NetVLAD family's) to draw")
         rows.append((f"{name}: clusters", name, 0))
-        if getattr(module.model.aggregator, "context", None) is not None:
+        if maps[image_paths[0]][name][1] is not None:  # a context mask (CRN)
             rows.append((f"{name}: mask", name, 1))
     fig, axes = plt.subplots(len(rows), len(image_paths), figsize=(1.8 * len(image_paths), 1.8 * len(rows)),
                              squeeze=False)
     for i, path in enumerate(image_paths):
         image = np.asarray(load_image(path))
         extent = (0, image.shape[1], image.shape[0], 0)
-        maps = {name: assignment_maps(module, path) for name, module in modules.items()}  # one pass per head
         for r, (label, name, which) in enumerate(rows):
             ax = axes[r, i]
             ax.imshow(image)
             if name is not None:  # which: 0 = dominant clusters, 1 = context mask
-                ax.imshow(maps[name][which], cmap="viridis" if which else "tab20", alpha=0.55, extent=extent,
+                ax.imshow(maps[path][name][which], cmap="viridis" if which else "tab20", alpha=0.55, extent=extent,
                           interpolation="nearest", **({"vmin": 0, "vmax": 2} if which else {}))
             ax.set_xticks([])
             ax.set_yticks([])

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vpr_lib.errors import VPRInputError
-from vpr_lib.models.aggregators import register
+from vpr_lib.models.aggregators import Aggregator, register
 
 
 class Attention(nn.Module):
@@ -49,10 +49,10 @@ class QueryBlock(nn.Module):
 
 
 @register("boq")
-class BoQ(nn.Module):
+class BoQ(Aggregator):
     def __init__(self, in_shape, dim: int = 256, queries: int = 32, layers: int = 2, rows: int = 16,
                  heads: int = 4):
-        super().__init__()
+        super().__init__(in_shape)
         if dim % heads:
             raise VPRInputError(f"BoQ: dim ({dim}) must be a multiple of heads ({heads}).")
         self.channels = in_shape[0]

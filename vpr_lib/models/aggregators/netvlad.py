@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vpr_lib.models.aggregators import check_input, register
+from vpr_lib.errors import VPRInputError
+from vpr_lib.models.aggregators import Aggregator, register
 
 
 class ContextMask(nn.Module):
@@ -55,16 +56,17 @@ CONTEXTS = {"none": None, "crn": ContextMask, "crn2": DilatedContextMask}
 
 
 @register("netvlad")
-class NetVLAD(nn.Module):
+class NetVLAD(Aggregator):
+    checks_shape = True
+
     def __init__(self, in_shape, clusters: int = 64, context: str = "none", init_images: int = 500):
-        super().__init__()
+        super().__init__(in_shape)
         channels = in_shape[0]
-        self.in_shape = tuple(in_shape)
         self.clusters, self.init_images = clusters, init_images
         self.assign = nn.Conv2d(channels, clusters, kernel_size=1)
         self.centroids = nn.Parameter(torch.rand(clusters, channels))
         if context not in CONTEXTS:
-            raise TypeError(f"context {context!r} unknown; expected one of {sorted(CONTEXTS)}")
+            raise VPRInputError(f"NetVLAD: context {context!r} unknown; expected one of {sorted(CONTEXTS)}.")
         self.context = CONTEXTS[context](channels) if CONTEXTS[context] else None
         if self.context is not None:  # the mask starts at 1 everywhere: a CRN starts as the plain NetVLAD
             nn.init.zeros_(self.context.fuse.weight)
@@ -73,11 +75,14 @@ class NetVLAD(nn.Module):
 
     def soft_assignment(self, x):
         """(B, K, H, W) assignment of every position to every cluster, and the context mask (or None)."""
-        check_input(self, x)
+        self.check_input(x)
         x = F.normalize(x, dim=1)
         assignment = F.softmax(self.assign(x), dim=1)
         mask = 2 * torch.sigmoid(self.context(x)) if self.context is not None else None  # in (0, 2), 1 at start
         return assignment, mask
+
+    def assignment(self, maps):
+        return self.soft_assignment(maps)
 
     def forward(self, x):
         assignment, mask = self.soft_assignment(x)
