@@ -197,6 +197,7 @@ ITEMS = {
         "tests/test_stops.py::test_a_stop_exits_with_the_signals_code_without_a_traceback",
         "tests/test_stops.py::test_a_kill_9_of_run_all_leaves_no_step_working",
         "tests/test_stops.py::test_a_step_dies_with_its_parent_only_when_run_all_asks",
+        "tests/test_stops.py::test_a_step_that_does_not_shut_down_is_killed_with_its_kernel_after_the_grace_time",
         "tests/test_notebooks.py::test_sigterm_stops_the_runner_and_shuts_its_kernel_down"],
     "12 EXIF orientation; temporary files of killed runs": [
         "tests/test_readers.py::test_exif_orientation_is_applied",
