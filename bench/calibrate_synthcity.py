@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from vpr_lib.data import PlacesDataset, RetrievalDataset
 from vpr_lib.data.transforms import eval_transform, train_transform
 from vpr_lib.data.layout import TEST_SETS
-from vpr_lib.train.settings import TRAIN_DEFAULTS
+from vpr_lib.settings import TRAIN_DEFAULTS
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors, first_correct_rank
 from vpr_lib.models import VPRModel
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from vpr_lib.config import load_params, run_configs  # noqa: E402
 from vpr_lib.errors import VPRInputError  # noqa: E402
 from vpr_lib.synth.generate import generate  # noqa: E402
-from vpr_lib.train.settings import FLEXIBLE_TYPES, TRAIN_DEFAULTS  # noqa: E402
+from vpr_lib.settings import FLEXIBLE_TYPES, TRAIN_DEFAULTS  # noqa: E402
 
 RESULTS: list[tuple[str, bool, str]] = []
 

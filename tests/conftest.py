@@ -113,7 +113,7 @@ def fake_run(tmp_path, results_tmp):
 def model_config(**changes) -> dict:
     """A run config for VPRModel.from_config (the one way to build a model): the training defaults without ImageNet
     weights (tests never download), then `changes`."""
-    from vpr_lib.train.settings import TRAIN_DEFAULTS
+    from vpr_lib.settings import TRAIN_DEFAULTS
     return {**TRAIN_DEFAULTS, "pretrained": "none", **changes}
 
 

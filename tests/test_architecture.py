@@ -64,13 +64,14 @@ def test_the_cycle_finder_finds_a_planted_cycle(graph, cycle):
 # Layers, lowest first: a module imports its own layer or lower ones (docs/extending.md). Command lines
 # (`__main__`) sit above everything.
 LAYERS = [
-    ("base", ("errors", "paths", "results", "process", "stats", "evaluate")),  # evaluate: the recall metrics
+    # evaluate: the recall metrics; settings: every training parameter's default (pure data, read by config)
+    ("base", ("errors", "paths", "results", "process", "stats", "evaluate", "settings", "executed")),
     ("data", ("data", "synth")),
     ("models", ("models",)),
     ("train", ("train",)),
     ("experiments", ("config", "experiments", "comparisons", "analysis", "knn", "plan", "viz", "dispatch",
-                     "notebooks", "retrieve")),
-    ("report", ("report", "report_data", "report_findings", "report_sections", "report_tex", "seeds")),
+                     "notebooks", "retrieve", "family", "brief", "seeds")),
+    ("report", ("report", "report_data", "report_findings", "report_sections", "report_tex")),
 ]
 # Modules that import first-party modules inside functions, and why (anything else imports at the top).
 LAZY = {"vpr_lib.dispatch": "vpr_lib.notebooks imports it and must not load torch unless it dispatches",
@@ -102,3 +103,15 @@ def test_first_party_imports_inside_functions_only_where_a_reason_is_given():
                     if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith("vpr_lib"):
                         found.add(module_name(path))
     assert found <= set(LAZY), sorted(found - set(LAZY))
+
+
+def test_config_reads_params_without_importing_training():
+    """config.py (params files) sits below training: it imports nothing from vpr_lib.train, at any depth."""
+    graph = imports()
+    seen, todo = set(), ["vpr_lib.config"]
+    while todo:
+        for dep in graph.get(todo.pop(), ()):
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    assert not {m for m in seen if m.startswith("vpr_lib.train")}, sorted(seen)

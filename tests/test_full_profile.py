@@ -9,7 +9,7 @@ from vpr_lib.data.transforms import BatchAugment
 from vpr_lib.config import notebook_paths
 from vpr_lib.train.module import VPRModule
 from vpr_lib.train.checks import validate
-from vpr_lib.train.settings import TRIPLET_KWARGS
+from vpr_lib.settings import TRIPLET_KWARGS
 
 
 def full_variants():

@@ -8,7 +8,7 @@ from conftest import SF_VAL_DB, write_jpeg
 from vpr_lib.data.triplets import MinedTripletBatches, TripletsDataset, triplet_indices
 from vpr_lib.errors import VPRInputError
 from vpr_lib.train.checks import validate
-from vpr_lib.train.settings import TRAIN_DEFAULTS, TRAIN_PROFILES
+from vpr_lib.settings import TRAIN_DEFAULTS, TRAIN_PROFILES
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def test_a_profile_may_run_a_variant_with_changes_or_leave_the_notebook_out(tmp_
 def test_the_demo_leaves_notebooks_to_the_study_profile_which_runs_on_its_data():
     """Every notebook runs in the study profile; the demo runs a subset, in the same regime and on the same data."""
     from vpr_lib.paths import synthcity_dir
-    from vpr_lib.train.settings import TRAIN_PROFILES
+    from vpr_lib.settings import TRAIN_PROFILES
     names = [p.stem for p in sorted((ROOT / "params").glob("[0-9][0-9]_*.yaml"))]
     assert all(in_profile(name, "study") for name in names)
     assert [name for name in names if not in_profile(name, "demo")] == [

@@ -1,6 +1,6 @@
 """Params files: `params/<notebook>.yaml` = defaults + one overlay per profile (smoke | demo | study | full).
 
-    extends: train                   # optional: start from vpr_lib.train.settings (every training key)
+    extends: train                   # optional: start from vpr_lib.settings (every training key)
     defaults: {key: value, ...}      # the notebook's keys and defaults
     profiles: {smoke: {...}, demo: {...}, study: {...}, full: {...}}  # a profile's `variants: [names]` runs only
                                      # those; `variants: []`: the notebook is not part of that profile
@@ -19,7 +19,7 @@ import yaml
 
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import params_dir, repo_root
-from vpr_lib.train.settings import TRAIN_DEFAULTS, TRAIN_PROFILES
+from vpr_lib.settings import TRAIN_DEFAULTS, TRAIN_PROFILES
 
 PROFILES = ("smoke", "demo", "study", "full")
 TOP_KEYS = ("extends", "defaults", "profiles", "variants", "report")

@@ -29,7 +29,7 @@ from vpr_lib.seeds import reference_numbers
 from vpr_lib.train.run import train
 from vpr_lib.train.checks import validate
 from vpr_lib.train.initial import initial_recalls
-from vpr_lib.train.settings import TRIPLET_KWARGS
+from vpr_lib.settings import TRIPLET_KWARGS
 
 
 @dataclass

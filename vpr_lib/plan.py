@@ -19,7 +19,7 @@ from vpr_lib.experiments import count_places
 from vpr_lib.train.run import is_complete, run_dir_of
 from vpr_lib.train.checks import validate
 from vpr_lib.train.module import VPRModule
-from vpr_lib.train.settings import TRIPLET_KWARGS
+from vpr_lib.settings import TRIPLET_KWARGS
 
 TIMED_BATCH = 8  # images per timed step
 

@@ -19,7 +19,7 @@ class VPRModel(nn.Module):
     def __init__(self, *, image_size, last_stage, pretrained, frozen_stages, aggregator, aggregator_kwargs, normalize,
                  backbone):
         """Build models with `from_config` (training, costs, notebooks and tests do): no defaults here, so that a
-        model cannot drift from the training settings' (vpr_lib.train.settings)."""
+        model cannot drift from the training settings' (vpr_lib.settings)."""
         super().__init__()
         self.backbone = Backbone(backbone, last_stage, pretrained, frozen_stages)
         self.image_size = tuple(image_size)

@@ -19,7 +19,7 @@ from vpr_lib.models.cache import cache_applies, prefix_features
 from vpr_lib.paths import results_dir, runs_dir
 from vpr_lib.results import atomic_write_bytes, is_torn, set_aside
 from vpr_lib.train.module import VPRModule
-from vpr_lib.train.settings import TRAIN_DEFAULTS
+from vpr_lib.settings import TRAIN_DEFAULTS
 
 
 def is_complete(run_dir: Path) -> bool:

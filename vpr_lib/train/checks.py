@@ -8,7 +8,7 @@ from vpr_lib.models.backbones import BACKBONES, stage_names
 from vpr_lib.train.data import SAMPLERS
 from vpr_lib.train.losses import CLASSIFICATION_LOSSES, LOSSES, MINERS
 from vpr_lib.train.optim import OPTIMIZERS, SCHEDULERS
-from vpr_lib.train.settings import FLEXIBLE_TYPES, TRAIN_DEFAULTS, TRIPLET_KWARGS
+from vpr_lib.settings import FLEXIBLE_TYPES, TRAIN_DEFAULTS, TRIPLET_KWARGS
 
 
 def check_types(config: dict, where: str = "") -> None:

@@ -13,7 +13,7 @@ from vpr_lib.data.transforms import BatchAugment, eval_transform
 from vpr_lib.data.triplets import MinedTripletBatches, TripletsDataset
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models.cache import prefix_features
-from vpr_lib.train.settings import TRIPLET_KWARGS
+from vpr_lib.settings import TRIPLET_KWARGS
 
 
 def collate_places(batch):

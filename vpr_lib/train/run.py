@@ -43,7 +43,7 @@ from vpr_lib.train.checks import validate
 from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_data
 from vpr_lib.train.initial import test_recalls, write_initial_recalls
 from vpr_lib.train.module import VPRModule
-from vpr_lib.train.settings import NON_RESULT_KEYS
+from vpr_lib.settings import NON_RESULT_KEYS
 
 
 
