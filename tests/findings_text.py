@@ -6,7 +6,8 @@ ITEM = re.compile(r"(?:\\texttt\{((?:[^{}\\]|\\_)+)\}|`([^`]+)`)(?:\$\^\\dagger\
                   r"\(([+-]\d+\.\d)(?: (\[[^\]]+\]), corrected (?:\$p\$|p) = (\d\.\d+))?\)")
 REST = [(re.compile(r"(?:All|The other) (\d+) comparisons are within noise"), None),
         (re.compile(r"The only comparison is within noise|The one other comparison is within noise"), 1),
-        (re.compile(r"No comparison is within noise"), 0), (re.compile(r"within noise: (\d+) of \d+"), None)]
+        (re.compile(r"No comparison is within noise"), 0), (re.compile(r"within noise: (\d+) of \d+"), None),
+        (re.compile(r"No comparison is tested here"), 0)]
 
 
 def stated(text: str) -> tuple[dict, int]:

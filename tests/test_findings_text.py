@@ -81,11 +81,11 @@ def test_the_committed_pdf_says_what_the_tables_say(committed):
 def test_the_reader_catches_a_sentence_that_contradicts_its_table(verdicts, sentence_check):
     """The check itself: a table whose verdict is reversed against the sentence is reported."""
     table = pd.DataFrame({"variant": ["gem"], "SF-XS test Δ R@1": [3.0 if verdicts == "better" else -3.0],
-                          "SF-XS test 95% CI": ["[+1.0, +5.0]"], "SF-XS test p Holm": [0.01],
+                          "SF-XS test 95% CI": ["[+1.0, +5.0]"], "SF-XS test p corrected": [0.01],
                           "SF-XS test verdict": [verdicts]}).set_index("variant")
-    right = ("better: `gem` on SF-XS test (+3.0 [+1.0, +5.0], Holm p = 0.010). Worse: none. No comparison is within "
-             "noise." if verdicts == "better" else "better: none. Worse: `gem` on SF-XS test (-3.0 [+1.0, +5.0], Holm "
-             "p = 0.010). No comparison is within noise.")
+    right = ("better: `gem` on SF-XS test (+3.0 [+1.0, +5.0], corrected p = 0.010). Worse: none. No comparison is "
+             "within noise." if verdicts == "better" else "better: none. Worse: `gem` on SF-XS test (-3.0 [+1.0, +5.0], "
+             "corrected p = 0.010). No comparison is within noise.")
     assert sentence_check in right and not check(right, table, sets=("SF-XS test",))
     flipped = table.assign(**{"SF-XS test verdict": "worse" if verdicts == "better" else "better"})
     assert check(right, flipped, sets=("SF-XS test",))

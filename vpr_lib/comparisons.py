@@ -110,6 +110,8 @@ def findings(table: pd.DataFrame) -> str:
         parts.append(f"{'All' if rest == n else 'The other'} {rest} comparisons are within noise.")
     elif n:
         parts.append("No comparison is within noise.")
+    else:
+        parts.append("No comparison is tested here.")
     if said[DESCRIPTIVE]:
         parts.append(f"Descriptive, fewer seeds than the others (no verdict, outside the family): "
                      f"{'; '.join(said[DESCRIPTIVE])}.")
