@@ -70,7 +70,7 @@ def test_the_committed_pdf_says_what_the_tables_say(committed):
         found, _ = stated(chunk.split(r"\paragraph{Findings.}")[1].split("\n")[0])
         for (variant, test_set), (_, delta, interval, p) in found.items():
             # from the set on: a float placed at a column break may fall between a variant's name and the rest
-            sentence = f"on{test_set}({delta}{interval},Holmp={p})".replace(" ", "")
+            sentence = f"on{test_set}({delta}{interval},correctedp={p})".replace(" ", "")
             if variant not in text or (sentence.replace("-", "−") not in flat and sentence not in flat):
                 missing.append(f"{variant} {sentence}")
     assert not missing, missing
