@@ -24,7 +24,8 @@ def markdown_to_tex(text: str) -> str:
         elif part.startswith("**") and part.endswith("**") and len(part) > 3:
             out.append(rf"\textbf{{{markdown_to_tex(part[2:-2])}}}")
         else:
-            out.append(tex_escape(part).replace("p = ", "$p$ = "))
+            # "corrected p" unbroken: a reader of the PDF finds the sentence as the table states it
+            out.append(tex_escape(part).replace("corrected p = ", r"\mbox{corrected} $p$ = ").replace(" p = ", " $p$ = "))
     return "".join(out)
 
 
