@@ -3,7 +3,7 @@ import re
 
 SETS = ("SF-XS val", "SF-XS test", "Tokyo-XS")
 ITEM = re.compile(r"(?:\\texttt\{((?:[^{}\\]|\\_)+)\}|`([^`]+)`)(?:\$\^\\dagger\$)? on (" + "|".join(SETS) + r") "
-                  r"\(([+-]\d+\.\d)(?: (\[[^\]]+\]), corrected\}? (?:\$p\$|p) = (\d\.\d+))?\)")
+                  r"\(([+-]\d+\.\d)(?: (\[[^\]]+\]), (?:\\mbox\{)?corrected\}? (?:\$p\$|p) = (\d\.\d+))?\)")
 REST = [(re.compile(r"(?:All|The other) (\d+) comparisons are within noise"), None),
         (re.compile(r"The only comparison is within noise|The one other comparison is within noise"), 1),
         (re.compile(r"No comparison is within noise"), 0), (re.compile(r"within noise: (\d+) of \d+"), None),
