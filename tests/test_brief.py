@@ -19,10 +19,12 @@ def _tables(tmp_path, gem_delta: float, gem_verdict: str):
 
 
 REFERENCE = pd.DataFrame([
-    {"notebook": "02_gem", "variant": v, "source": "Sajjadi, D, S: a report", "test_set": s, "metric": "R@1", "value": x}
+    {"notebook": "02_gem", "comparison": "02_gem", "variant": v, "source": "Sajjadi, D, S: a report", "test_set": s,
+     "metric": "R@1", "value": x}
     for v, s, x in [("avg", "SF-XS test", 27.2), ("gem", "SF-XS test", 28.3), ("avg", "Tokyo-XS", 40.0),
                     ("gem", "Tokyo-XS", 43.2)]] + [
-    {"notebook": "07_mixvpr", "variant": "avg_layer3_adamw", "source": "Bracco, G, D: another", "test_set": s,
+    {"notebook": "07_mixvpr", "comparison": "07_mixvpr", "variant": "avg_layer3_adamw", "source": "Bracco, G, D: another",
+     "test_set": s,
      "metric": "R@1", "value": x} for s, x in [("SF-XS val", 47.2), ("SF-XS test", 12.8), ("Tokyo-XS", 22.5)]])
 
 
@@ -43,8 +45,8 @@ def test_steps_2_and_3_compare_the_direction_between_sets_and_steps_without_tabl
     steps, _ = brief_table(_tables(tmp_path, 5.0, "better"), REFERENCE)
     by_step = steps.set_index("step")
     assert "(+20.0)" in by_step.loc["2", "kit"] and "Bracco et al. (avg_layer3_adamw): +34.4" in by_step.loc["2", "course"]
-    assert by_step.loc["2", "agreement"] == "agree 1"
-    assert "(+5.0)" in by_step.loc["3", "kit"] and by_step.loc["3", "agreement"] == "agree 2"
+    assert by_step.loc["2", "agreement"] == "same direction 1"
+    assert "(+5.0)" in by_step.loc["3", "kit"] and by_step.loc["3", "agreement"] == "same direction 2"
     assert list(steps.step) == ["2", "3", "4"]  # no table for the others in this store
 
 
@@ -66,3 +68,15 @@ def test_a_notebooks_findings_set_the_kit_beside_the_course_with_the_reports_gen
     assert text.startswith("**Against `avg`**") and "Worse: `gem` on SF-XS test (-6.0 [-9.0, -3.0]" in text
     assert ("Sajjadi et al. report `gem` +1.1 over `avg` on SF-XS test, the kit -6.0 on SF-XS test (worse): disagree"
             in text)
+
+
+def test_a_report_difference_of_zero_has_no_direction_and_pairs_stay_within_a_reports_own_comparison(tmp_path):
+    """Sajjadi et al.'s optimizer table has no 'none' row; their scheduler table's 'none' is SGD without schedule:
+    pairs are formed within one comparison of one report, and a 0.0 difference agrees with nothing."""
+    reference = pd.DataFrame([
+        {"notebook": "02_gem", "comparison": c, "variant": v, "source": "Sajjadi, D, S: r", "test_set": "SF-XS test",
+         "metric": "R@1", "value": x} for c, v, x in [("other table", "avg", 20.0), ("other table", "gem", 30.0),
+                                                      ("gem table", "avg", 27.0), ("gem table", "gem", 27.0)]])
+    _, pairs = brief_table(_tables(tmp_path, 5.0, "better"), reference)
+    assert list(pairs["report Δ"]) == [10.0, 0.0]  # each within its own table, never across
+    assert list(pairs.agreement) == ["agree", "report without a direction"]

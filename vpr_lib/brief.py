@@ -3,8 +3,10 @@
 
 Agreement of a comparison (a variant against its notebook's baseline, both in a course report): `agree` when the kit
 decides it (vpr_lib.family's rule) in the direction of the report's difference, `disagree` when it decides it the other
-way, `kit within noise` otherwise. The reports' numbers are single runs without an interval: only their direction is
-compared. For steps 2 and 3 (one model on two sets, different queries) the direction of the difference is compared.
+way, `kit within noise` otherwise (`report without a direction` when the report's difference rounds to 0.0). The
+reports' numbers are single runs without an interval: only their direction is compared. Steps 2 and 3 (one model on
+two sets, different queries: no test) compare the direction of the difference only: `same direction` or `other
+direction`.
 """
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ def versus_agreement(name: str, versus: pd.DataFrame, baseline: str, reference: 
     on its first listed set against the kit's SF-XS test."""
     rows = []
     ref = reference[(reference.notebook == name) & (reference.metric == "R@1")]
-    for source, by_source in ref.groupby("source", sort=False):
+    for (source, _), by_source in ref.groupby(["source", "comparison"], sort=False):  # a report's own comparison
         report_sets = list(dict.fromkeys(by_source.test_set))
         shared = [s for s in report_sets if s in KIT_TEST_SETS]
         others = [s for s in report_sets if s not in KIT_TEST_SETS + (SELECTION_SET,)]
@@ -77,8 +79,8 @@ def versus_agreement(name: str, versus: pd.DataFrame, baseline: str, reference: 
                 if verdict == "descriptive":
                     continue
                 course = float(values[variant] - values[baseline])
-                word = "kit within noise" if verdict == "within noise" else \
-                    "agree" if (verdict == "better") == (course > 0) else "disagree"
+                word = "kit within noise" if verdict == "within noise" else "report without a direction" \
+                    if round(course, 1) == 0 else "agree" if (verdict == "better") == (course > 0) else "disagree"
                 rows.append({"notebook": name, "variant": variant, "source": _author(source),
                              "report set": report_set, "report Δ": round(course, 1), "kit set": kit_set,
                              "kit Δ": float(versus.loc[variant, f"{kit_set} Δ R@1"]), "kit verdict": verdict,
@@ -120,12 +122,12 @@ def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, 
             if first in values and second in values:
                 delta = float(values[first] - values[second])
                 course.append(f"{_author(source)} ({variant}): {delta:+.1f}")
-                words.append("agree" if (delta > 0) == (kit > 0) else "disagree")
+                words.append("same direction" if (delta > 0) == (kit > 0) else "other direction")
     return answer, "; ".join(course) or "no number", _tally(words) if words else "no course number"
 
 
 def _tally(words: list[str]) -> str:
-    order = ("agree", "disagree", "kit within noise")
+    order = ("agree", "disagree", "kit within noise", "report without a direction", "same direction", "other direction")
     return ", ".join(f"{w} {words.count(w)}" for w in order if words.count(w))
 
 
