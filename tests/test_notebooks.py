@@ -34,7 +34,8 @@ def test_00_datasets_runs_on_smoke_data(synth_smoke, results_tmp):
     assert set(nb["metadata"]["papermill"]) == {"parameters", "default_parameters"}
     assert not any({"papermill", "execution"} & set(c["metadata"]) for c in nb["cells"])
     outputs = json.dumps([c.get("outputs", []) for c in nb["cells"]])
-    assert str(results_tmp) not in outputs and str(ROOT) not in outputs
+    assert str(results_tmp) not in outputs and str(ROOT) not in outputs and ".staging" not in outputs
+    assert "injected-parameters" in [c["id"] for c in nb["cells"]]  # not a new random id at every run
     counts = pd.read_csv(results_tmp / "tables" / "00_datasets_counts.csv")
     queries = counts[counts.role == "queries"]
     assert (queries["queries with a positive within 25 m"] == queries["images"]).all()

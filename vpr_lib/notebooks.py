@@ -98,7 +98,7 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
                 failed_copy(path.stem).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(executed, failed_copy(path.stem))
             raise
-        tidy_executed(executed)  # no timing or machine paths: the copy in git changes only with the results
+        tidy_executed(executed, stage)  # no timing or machine paths: the copy in git changes only with the results
         return publish(path.stem, stage)
     finally:
         for key, value in previous.items():
