@@ -26,10 +26,35 @@ def fake_project(tmp_path, source: str) -> Path:
     return project
 
 
+def _as_from_a_terminal():
+    """In the child, before run_all.sh starts: INT and TERM as a terminal's shell leaves them (default, unblocked).
+    A process started with a signal ignored cannot trap it (POSIX), and the test process's own disposition may
+    have been changed by a library an earlier test ran in-process; the suite once hung here when run whole."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def start_run_all(tmp_path, project, *args, results="results"):
     env = dict(os.environ, VPR_ROOT=str(project), VPR_RESULTS=results, VPR_DATA=str(tmp_path / "data"))
     return subprocess.Popen([str(ROOT / "run_all.sh"), "--profile", "smoke", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_as_from_a_terminal)
+
+
+def communicate_or_show(proc, timeout=120):
+    """proc.communicate, or on a timeout a failure that shows the process group (state, wait channel) and this
+    process's own INT/TERM disposition, after killing the group."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        tree = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:20,args", "-g", str(proc.pid)], capture_output=True,
+                              text=True).stdout
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"run_all.sh still running after {timeout} s; its group:\n{tree}\nthis process: INT "
+                    f"{signal.getsignal(signal.SIGINT)}, TERM {signal.getsignal(signal.SIGTERM)}, blocked "
+                    f"{signal.pthread_sigmask(signal.SIG_BLOCK, [])}")
 
 
 def wait_for(path: Path, timeout=180) -> int:
@@ -68,7 +93,7 @@ def test_a_stop_exits_with_the_signals_code_without_a_traceback(tmp_path, signum
     proc = start_run_all(tmp_path, project, results=str(tmp_path / "results"))
     kernel = wait_for(pidfile)
     (os.killpg if group else os.kill)(proc.pid, signum)
-    out, err = proc.communicate(timeout=120)
+    out, err = communicate_or_show(proc)
     assert proc.returncode == code, err[-2000:]
     assert "Traceback" not in out + err and "stopped" in err
     assert gone(kernel), "the notebook's kernel survived the stop"
