@@ -35,11 +35,17 @@ def _as_from_a_terminal():
         signal.signal(signum, signal.SIG_DFL)
 
 
-def start_run_all(tmp_path, project, *args, results="results"):
-    env = dict(os.environ, VPR_ROOT=str(project), VPR_RESULTS=results, VPR_DATA=str(tmp_path / "data"))
+def start_run_all(tmp_path, project, *args, results="results", **extra_env):
+    env = dict(os.environ, VPR_ROOT=str(project), VPR_RESULTS=results, VPR_DATA=str(tmp_path / "data"), **extra_env)
     return subprocess.Popen([str(ROOT / "run_all.sh"), "--profile", "smoke", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=_as_from_a_terminal)
+
+
+def runner_of(proc) -> int:
+    """The pid of run_all.sh's notebook runner (its child `python -m vpr_lib.notebooks`)."""
+    return int(subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "vpr_lib.notebooks"], capture_output=True,
+                              text=True).stdout.split()[0])
 
 
 def communicate_or_show(proc, timeout=120):
@@ -103,8 +109,7 @@ def test_a_kill_9_of_run_all_leaves_no_step_working(tmp_path):
     project, pidfile = sleeping_project(tmp_path)
     proc = start_run_all(tmp_path, project, results=str(tmp_path / "results"))
     kernel = wait_for(pidfile)
-    runner = int(subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "vpr_lib.notebooks"], capture_output=True,
-                                text=True).stdout.split()[0])
+    runner = runner_of(proc)
     proc.kill()
     proc.wait()
     assert gone(runner), "the notebook runner works on without run_all.sh"
@@ -144,14 +149,9 @@ def test_a_step_that_does_not_shut_down_is_killed_with_its_kernel_after_the_grac
     """The stop is bounded: a runner that cannot act on its TERM (here frozen by SIGSTOP) is killed, with its kernel,
     VPR_STOP_GRACE seconds after it, and run_all.sh still exits with the signal's code."""
     project, pidfile = sleeping_project(tmp_path)
-    os.environ["VPR_STOP_GRACE"] = "3"
-    try:
-        proc = start_run_all(tmp_path, project, results=str(tmp_path / "results"))
-    finally:
-        del os.environ["VPR_STOP_GRACE"]
+    proc = start_run_all(tmp_path, project, results=str(tmp_path / "results"), VPR_STOP_GRACE="3")
     kernel = wait_for(pidfile)
-    runner = int(subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "vpr_lib.notebooks"], capture_output=True,
-                                text=True).stdout.split()[0])
+    runner = runner_of(proc)
     os.kill(runner, signal.SIGSTOP)
     start = time.time()
     os.kill(proc.pid, signal.SIGTERM)
@@ -163,11 +163,7 @@ def test_a_step_that_does_not_shut_down_is_killed_with_its_kernel_after_the_grac
 
 def test_a_grace_time_that_is_not_whole_seconds_is_refused(tmp_path):
     project, _ = sleeping_project(tmp_path)
-    os.environ["VPR_STOP_GRACE"] = "soon"
-    try:
-        proc = start_run_all(tmp_path, project, results=str(tmp_path / "results"))
-    finally:
-        del os.environ["VPR_STOP_GRACE"]
+    proc = start_run_all(tmp_path, project, results=str(tmp_path / "results"), VPR_STOP_GRACE="soon")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "VPR_STOP_GRACE=soon: expected whole seconds" in err
 
