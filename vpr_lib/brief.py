@@ -3,8 +3,11 @@
 
 Agreement of a comparison (a variant against its notebook's baseline, both in a course report): `agree` when the kit
 decides it (vpr_lib.family's rule) in the direction of the report's difference, `disagree` when it decides it the other
-way, `kit within noise` otherwise (`report without a direction` when the report's difference rounds to 0.0). The
-reports' numbers are single runs without an interval: only their direction is compared. Steps 2 and 3 (one model on
+way, `disagree in size` when the kit does not decide it and its 95 % interval on the same set excludes the report's
+difference (the kit finds no such difference as the report's), `kit within noise` otherwise (`report without a
+direction` when the report's difference rounds to 0.0). The reports' numbers are single runs without an interval:
+only their direction, and on the kit's own sets whether the kit's interval holds them, is compared. The disagreements
+get a measured diagnosis (vpr_lib.diagnosis). Steps 2 and 3 (one model on
 two sets, different queries: no test) compare the direction of the difference only: `same direction` or `other
 direction`.
 """
@@ -20,6 +23,7 @@ from vpr_lib.comparisons import SELECTION_SET
 from vpr_lib.seeds import reference_numbers
 
 KIT_TEST_SETS = ("SF-XS test", "Tokyo-XS")
+DISAGREEMENTS = ("disagree", "disagree in size")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,24 @@ def _mean(cell) -> float:
     return float(re.match(r"\s*(-?[\d.]+)", str(cell)).group(1))
 
 
+def interval(cell) -> tuple[float, float]:
+    """'[-3.2, +2.5]' (a versus table's 95 % CI) → (-3.2, 2.5)."""
+    low, high = str(cell).strip("[] ").split(",")
+    return float(low), float(high)
+
+
+def _agreement(course: float, verdict: str, ci, same_set: bool) -> str:
+    if round(course, 1) == 0:
+        return "report without a direction"
+    if verdict == "within noise":
+        if same_set and isinstance(ci, str):
+            low, high = interval(ci)
+            if not low <= course <= high:
+                return "disagree in size"
+        return "kit within noise"
+    return "agree" if (verdict == "better") == (course > 0) else "disagree"
+
+
 def _author(source: str) -> str:
     return source.split(",")[0].split(":")[0] + " et al."
 
@@ -79,16 +101,17 @@ def versus_agreement(name: str, versus: pd.DataFrame, baseline: str, reference: 
                 if verdict == "descriptive":
                     continue
                 course = float(values[variant] - values[baseline])
-                word = "kit within noise" if verdict == "within noise" else "report without a direction" \
-                    if round(course, 1) == 0 else "agree" if (verdict == "better") == (course > 0) else "disagree"
+                ci = versus.loc[variant].get(f"{kit_set} 95% CI")
+                word = _agreement(course, verdict, ci, report_set == kit_set)
                 rows.append({"notebook": name, "variant": variant, "source": _author(source),
                              "report set": report_set, "report Δ": round(course, 1), "kit set": kit_set,
-                             "kit Δ": float(versus.loc[variant, f"{kit_set} Δ R@1"]), "kit verdict": verdict,
+                             "kit Δ": float(versus.loc[variant, f"{kit_set} Δ R@1"]),
+                             "kit 95% CI": ci if isinstance(ci, str) else "", "kit verdict": verdict,
                              "agreement": word})
     return rows
 
 
-def _kit_answer(versus: pd.DataFrame, name: str) -> str:
+def _kit_answer(versus: pd.DataFrame) -> str:
     said = {"better": [], "worse": []}
     total = 0
     for variant, row in versus.iterrows():
@@ -98,10 +121,9 @@ def _kit_answer(versus: pd.DataFrame, name: str) -> str:
                 total += 1
                 if verdict in said:
                     said[verdict].append(f"{variant} on {s} ({row[f'{s} Δ R@1']:+.1f})")
-    parts = [f"{name[:2]}: better {'; '.join(said['better']) or 'none'}",
-             f"worse {'; '.join(said['worse']) or 'none'}",
-             f"within noise {total - len(said['better']) - len(said['worse'])} of {total}"]
-    return ", ".join(parts)
+    parts = [f"better: {'; '.join(said['better']) or 'none'}", f"worse: {'; '.join(said['worse']) or 'none'}",
+             f"within noise: {total - len(said['better']) - len(said['worse'])} of {total} test-set comparisons"]
+    return "; ".join(parts)
 
 
 def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, str, str] | None:
@@ -126,9 +148,12 @@ def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, 
     return answer, "; ".join(course) or "no number", _tally(words) if words else "no course number"
 
 
+AGREEMENTS = ("agree", "disagree", "disagree in size", "kit within noise", "report without a direction",
+              "same direction", "other direction")
+
+
 def _tally(words: list[str]) -> str:
-    order = ("agree", "disagree", "kit within noise", "report without a direction", "same direction", "other direction")
-    return ", ".join(f"{w} {words.count(w)}" for w in order if words.count(w))
+    return ", ".join(f"{w} {words.count(w)}" for w in AGREEMENTS if words.count(w))
 
 
 def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -154,7 +179,7 @@ def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[p
                     continue
                 versus = pd.read_csv(path).set_index("variant")
                 baseline = pd.read_csv(tables / f"{name}_runs.csv").variant.iloc[0]
-                answers.append(f"against {baseline}, {_kit_answer(versus, name)}")
+                answers.append(f"notebook {name[:2]}, against {baseline}: {_kit_answer(versus)}")
                 step_pairs += versus_agreement(name, versus, baseline, reference)
             pairs += [dict(p, step=step.label) for p in step_pairs]
             row["kit"] = "; ".join(answers) or f"qualitative (notebook {step.notebooks[0][:2]})"

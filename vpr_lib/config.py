@@ -30,7 +30,8 @@ TOP_KEYS = ("extends", "defaults", "profiles", "variants", "report")
 # adds its per-epoch table.
 REPORT_KEYS = ("section", "title", "compares", "table_groups", "tables", "figures", "epoch_table")
 REPORT_ITEM_KEYS = {"table_groups": ("label", "variants"), "tables": ("name", "caption"), "figures": ("name", "caption")}
-REPORT_ITEM_OPTIONS = {"tables": {"wide": bool}}  # wide: across both columns (a table of many columns)
+# wide: across both columns (a table of many columns); shows: what the sentence citing it says it shows
+REPORT_ITEM_OPTIONS = {"tables": {"wide": bool, "shows": str}, "figures": {"shows": str}}
 
 
 def _check_keys(given: dict, valid, where: str) -> None:

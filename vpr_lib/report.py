@@ -29,7 +29,8 @@ from vpr_lib.report_data import data_section
 from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
 from vpr_lib.report_sections import (analysis_section, brief_section, closing_questions, knn_section,
                                      seeds_section)
-from vpr_lib.report_tex import (TEX_INSTALL, caption_of, copy_figure, describe_data, epoch_tex, figure_tex, macros_tex,
+from vpr_lib.report_steps import experiments_tex
+from vpr_lib.report_tex import (TEX_INSTALL, caption_of, cites, copy_figure, describe_data, epoch_tex, figure_tex, macros_tex,
                                 plain_table, plural, progress_tex, read_table, runs_appendix, seeds_words, table_tex,
                                 tex_escape)
 from vpr_lib.results import atomic_write_text, git_commit, outputs_lock, run_lock
@@ -77,36 +78,43 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
     if summary is None or runs is None:
         return None
     info = describe_data(runs)
-    parts = [rf"\subsection{{{title}}}", rf"\label{{sec:{name}}}"]
+    parts = [rf"\subsubsection{{{title}}}", rf"\label{{sec:{name}}}"]
     if (report / "sections" / f"{name}.tex").is_file():
         parts.append(rf"\input{{sections/{name}}}")
+    floats, shown = [], []  # (LaTeX of a float, what the sentence citing it says it shows)
     for suffix, label, rows in table_groups(settings, summary):
         (gen / "tables" / f"{name}{suffix}.tex").write_text(table_tex(
             rows, caption_of(f"Recalls: {label or what}", info, rows=rows), f"tab:{name}{suffix}"))
-        parts.append(rf"\input{{generated/tables/{name}{suffix}}}")
+        floats.append(rf"\input{{generated/tables/{name}{suffix}}}")
+        shown.append((f"tab:{name}{suffix}", f"the recalls{' of ' + tex_escape(label) if label else ''}"))
     epochs = read_table(results / "tables" / f"{name}_epochs.csv")
-    if epochs is not None:
-        parts.append(progress_tex(*stalled_variants(epochs)))
     if settings["epoch_table"] and epochs is not None:
         (gen / "tables" / f"{name}_epochs.tex").write_text(epoch_tex(
             epochs, caption_of(f"SF-XS val R@1 per epoch (epoch 0 = before training): {what}", info, baselines=False),
             f"tab:{name}_epochs"))
-        parts.append(rf"\input{{generated/tables/{name}_epochs}}")
-    for figure, caption in ((f"{name}_val_curves", f"SF-XS val R@1 per epoch, {what}; shaded: $\\pm$ one std "
-                                                   f"over {seeds_words(info)}, {info['data']}."),
-                            (f"{name}_bars", f"R@1 on SF-XS val (the selection set) and the test sets, {what}; "
-                                             f"error bars: $\\pm$ one std over {seeds_words(info)}, {info['data']}.")):
-        path = copy_figure(results, gen, figure)
-        if path:
-            parts.append(figure_tex(path, caption, f"fig:{figure}"))
+        floats.append(rf"\input{{generated/tables/{name}_epochs}}")
+        shown.append((f"tab:{name}_epochs", "SF-XS val R@1 per epoch"))
+    # the recall bars of the notebook repeat the recall table: the report shows the table only
+    path = copy_figure(results, gen, f"{name}_val_curves")
+    if path:
+        floats.append(figure_tex(path, f"SF-XS val R@1 per epoch, {what}; shaded: $\\pm$ one std over "
+                                       f"{seeds_words(info)}, {info['data']}.", f"fig:{name}_val_curves"))
+        shown.append((f"fig:{name}_val_curves", "the validation curves"))
     for extra in settings["tables"]:
         table = read_table(results / "tables" / f"{extra['name']}.csv")
         if table is not None:
-            parts.append(plain_table(table, extra["caption"], extra["name"], gen, wide=extra.get("wide", False)))
+            floats.append(plain_table(table, extra["caption"], extra["name"], gen, wide=extra.get("wide", False)))
+            shown.append((f"tab:{extra['name']}", tex_escape(extra.get("shows", extra["name"]))))
     for extra in settings["figures"]:
         path = copy_figure(results, gen, extra["name"])
         if path:
-            parts.append(figure_tex(path, extra["caption"], f"fig:{extra['name']}"))
+            floats.append(figure_tex(path, extra["caption"], f"fig:{extra['name']}"))
+            shown.append((f"fig:{extra['name']}", tex_escape(extra.get("shows", extra["name"]))))
+    if shown:
+        parts.append(cites(shown))
+    if epochs is not None:
+        parts.append(progress_tex(*stalled_variants(epochs)))
+    parts += floats
     versus = read_versus(results / "tables" / f"{name}_versus.csv")
     if versus is not None:
         parts.append(step_findings_tex(versus))
@@ -192,32 +200,30 @@ def generate(results: Path | None = None, report: Path | None = None) -> Path:
 
 def _fill(gen: Path, results: Path, report: Path) -> None:
     (gen / "tables").mkdir(parents=True)
-    sections, macros, all_runs, infos, left_out = [], [], [], [], []
+    sections, macros, all_runs, infos, left_out = {}, [], [], [], []
     for name, settings in report_steps():
         if settings["section"] != "experiment":
             special = SECTIONS[settings["section"]](name, results, gen, report)
             if special:
-                sections.append(special[0])
+                sections[name] = special[0]
                 macros += special[1]
             continue
         step = _step_section(name, settings, results, gen, report)
         if step is not None:
             text, step_macros, runs, info = step
-            sections.append(text)
+            sections[name] = text
             macros += step_macros
             all_runs.append((name, runs))
             infos.append(info)
         else:
             left_out.append(f"{name[:2]} ({settings['title']})")
-    brief = brief_section(results, gen)
-    if brief and sections:
-        sections.insert(0, brief)
     seeds = seeds_section(results, gen, report)
-    if seeds:
-        sections.append(seeds[0])
-        macros += seeds[1]
-    if not sections:
+    if not sections and not seeds:
         raise NothingToReport(f"No results to report under {results / 'tables'}: run ./run_all.sh first.")
+    experiments = [experiments_tex(sections, results, gen, brief_section(results, gen))]
+    if seeds:
+        experiments.append(seeds[0])
+        macros += seeds[1]
     run_ids = {r for _, runs in all_runs for r in runs.run_id}
     data = sorted({i["data"] for i in infos})
     macros += [rf"\newcommand{{\NumRuns}}{{{len(run_ids)}}}", rf"\newcommand{{\NumSteps}}{{{len(all_runs)}}}",
@@ -230,7 +236,7 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
                rf"\newcommand{{\SeedsWords}}{{{all_seeds_words(infos)}}}"]
     (gen / "numbers.tex").write_text("\n".join(macros) + "\n")
     (gen / "data.tex").write_text(data_section(results, gen, report, ", ".join(data)) + "\n")
-    (gen / "experiments.tex").write_text("\n\n".join(sections) + "\n")
+    (gen / "experiments.tex").write_text("\n\n".join(experiments) + "\n")
     (gen / "runs.tex").write_text(runs_appendix(all_runs))
     (gen / "closing.tex").write_text(closing_questions(results))
     (gen / "conclusion.tex").write_text(conclusion_tex(

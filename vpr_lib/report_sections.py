@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vpr_lib.brief import brief_table
+from vpr_lib.brief import AGREEMENTS, brief_table
 from vpr_lib.config import load_params, report_settings
 from vpr_lib.data.layout import SET_LABELS
-from vpr_lib.report_tex import copy_figure, describe_data, figure_tex, plain_table, plural, read_table, tex_escape
+from vpr_lib.report_tex import (cites, copy_figure, describe_data, figure_tex, plain_table, plural, read_table,
+                                tex_escape)
 from vpr_lib.results import atomic_write_text
 from vpr_lib.seeds import seeds_vs_kit
 
@@ -20,7 +21,7 @@ def knn_section(name: str, results: Path, gen: Path, report: Path) -> str | None
     by_set = read_table(results / "tables" / "12_knn_test_sets.csv")
     if scaling is None or by_set is None:
         return None
-    parts = [r"\subsection{Exact and approximate nearest-neighbour search}", r"\label{sec:12_knn}"]
+    parts = [r"\subsubsection{Exact and approximate nearest-neighbour search}", r"\label{sec:12_knn}"]
     if (report / "sections" / "12_knn.tex").is_file():
         parts.append(r"\input{sections/12_knn}")
     seeds = by_set.seed.nunique()
@@ -50,17 +51,20 @@ def knn_section(name: str, results: Path, gen: Path, report: Path) -> str | None
                                     (rf"; HNSW built up to {int(hnsw.max()):,} descriptors (\texttt{{hnsw\_max\_size}})"
                                      if len(hnsw) and hnsw.max() < scaling.database.max() else ""),
                              "12_knn_scaling", gen, wide=True))
-    figure = copy_figure(results, gen, "12_knn_scaling")
-    if figure:
-        parts.append(figure_tex(figure, "Memory and query time (log scales) and R@1 against database size.",
-                                "fig:12_knn_scaling", wide=True))
+    # the scaling figure (notebook 12) repeats this table on log scales: the report shows the table
+    parts.insert(3 if parts[2].startswith(r"\input{sections") else 2,
+                 cites([("tab:12_knn_test_sets", "the search on the test sets"),
+                        ("tab:12_knn_scaling", "the scaling study")]))
     largest = scaling[scaling.database == scaling.database.max()].set_index("index")
     macros = [rf"\newcommand{{\KnnLargest}}{{{int(largest.database.iloc[0]):,}}}",
               rf"\newcommand{{\KnnHnswLargest}}{{{int(scaling[scaling['index'] == 'hnsw'].database.max()):,}}}"
               if (scaling["index"] == "hnsw").any() else r"\newcommand{\KnnHnswLargest}{0}"]
     if "ivf_pq" in largest.index:
         row = largest.loc["ivf_pq"]
+        exact = largest.loc["exact", "R@1"]
         macros += [rf"\newcommand{{\KnnPqMemorySaved}}{{{row['% memory saved']:.1f}}}",
+                   rf"\newcommand{{\KnnPqDrop}}{{{exact - row['R@1']:.1f}}}",
+                   rf"\newcommand{{\KnnPqDropShare}}{{{100 * (exact - row['R@1']) / exact if exact else 0:.0f}}}",
                    rf"\newcommand{{\KnnPqTimeSaved}}{{{row['% time saved']:.1f}}}",
                    rf"\newcommand{{\KnnPqRone}}{{{row['R@1']:.1f}}}",
                    rf"\newcommand{{\KnnExactRone}}{{{largest.loc['exact', 'R@1']:.1f}}}"]
@@ -75,19 +79,18 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
     grid = copy_figure(results, gen, "03_grid_sf_xs_test")
     if grid is None:
         return None
-    parts = [r"\subsection{Visual analysis}", r"\label{sec:03_visual_analysis}"]
+    parts = [r"\subsubsection{Visual analysis}", r"\label{sec:03_visual_analysis}"]
     if (report / "sections" / "03_visual_analysis.tex").is_file():
         parts.append(r"\input{sections/03_visual_analysis}")
     parts.append(figure_tex(grid, f"SF-XS test queries (left) and their top-4 predictions ({tex_escape(shown)}, "
                                   "first seed): green within 25 m, red beyond; labels give rank and distance in "
                                   "metres.", "fig:grid"))
-    by_time = copy_figure(results, gen, "03_recall_by_time_of_day")
-    if by_time:
-        parts.append(figure_tex(by_time, f"R@1 by the query's time of day on each test set ({runs_of}, mean over "
-                                         "seeds).", "fig:recall_by_time"))
+    # the recall-by-time-of-day figure (notebook 03) repeats its table: the report shows the table
     heat = copy_figure(results, gen, "03_heatmaps")
     if heat:
         gem = "; for GeM the per-position sum it averages" if shown.startswith("gem") else ""
+        parts.insert(3 if parts[2].startswith(r"\input{sections") else 2,
+                     cites([("fig:heatmaps", "the activation heatmaps of a few SF-XS test queries")]))
         parts.append(figure_tex(heat, f"Activation heatmaps over SF-XS test queries ({tex_escape(shown)}, first seed; "
                                       f"norm of the last feature map{gem}).", "fig:heatmaps", wide=True))
     by_condition = [(f"03_recall_by_{condition}", f"03_recall_by_{condition}_{shown}",
@@ -167,8 +170,7 @@ def brief_section(results: Path, gen: Path) -> str | None:
         r"\toprule", r"Step & The brief asks & The kit finds & The course reports & Agreement \\", r"\midrule",
         *rows, r"\bottomrule", r"\end{tabular}", r"\end{table*}", ""]))
     counts = pairs.agreement.value_counts() if not pairs.empty else {}
-    said = ", ".join(f"{counts[w]} {w}" for w in ("agree", "disagree", "kit within noise", "report without a direction")
-                     if w in counts)
+    said = ", ".join(f"{counts[w]} {w}" for w in AGREEMENTS if w in counts)
     return (r"\paragraph{The brief, step by step.} \Cref{tab:brief} sets the kit's answer to each step of the course's "
             r"brief beside the course reports' numbers for the same comparisons" +
             (f" (of the {len(pairs)} variant comparisons a report also makes: {said}; steps 2 and 3 apart)"

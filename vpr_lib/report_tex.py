@@ -204,3 +204,10 @@ def copy_figure(results: Path, gen: Path, name: str) -> str | None:
     (gen / "figures").mkdir(exist_ok=True)
     shutil.copyfile(source, gen / "figures" / source.name)
     return f"generated/figures/{source.name}"
+
+
+def cites(shown: list[tuple[str, str]]) -> str:
+    """One sentence that cites every float of a section, near where they land: '\\Cref{tab:a} gives the recalls,
+    \\cref{fig:b} the validation curves.'"""
+    (label, what), rest = shown[0], shown[1:]
+    return (rf"\Cref{{{label}}} gives {what}" + "".join(rf", \cref{{{l}}} {w}" for l, w in rest) + ".")

@@ -45,5 +45,6 @@ def variant_costs(configs: list[dict], **kwargs) -> pd.DataFrame:
         if config["variant"] not in seen:
             seen.add(config["variant"])
             model = VPRModel.from_config(config, pretrained="none")
-            rows.append({"variant": config["variant"], **model_costs(model, **kwargs)})
+            rows.append({"variant": config["variant"], "aggregator": config["aggregator"],
+                         **model_costs(model, **kwargs)})
     return pd.DataFrame(rows).set_index("variant")

@@ -1,0 +1,88 @@
+"""vpr_lib.diagnosis and the report's steps: a disagreement with a course report gets its measured diagnosis, from
+constructed tables (the numbers changed, the sentences follow)."""
+import pandas as pd
+import pytest
+
+from vpr_lib.brief import brief_table
+from vpr_lib.diagnosis import disagreements, what_it_shows
+
+REFERENCE = pd.DataFrame([
+    {"notebook": "07_mixvpr", "comparison": "07_mixvpr", "variant": v, "source": "Bracco, G, D: a report",
+     "test_set": "SF-XS test", "metric": "R@1", "value": x} for v, x in [("avg", 12.8), ("mixvpr", 53.1)]])
+
+
+def _store(tmp_path, test_delta: float, test_ci: str, twin_verdict: str = "within noise", last_gain: float = 0.2):
+    tables = tmp_path / "tables"
+    tables.mkdir(parents=True)
+    pd.DataFrame({"variant": ["avg", "mixvpr", "mixvpr512"], "seed": 0}).to_csv(tables / "07_mixvpr_runs.csv",
+                                                                                 index=False)
+    versus = [{"variant": "mixvpr", "SF-XS val Δ R@1": 14.0, "SF-XS val 95% CI": "[+10.0, +18.0]",
+               "SF-XS test Δ R@1": test_delta, "SF-XS test 95% CI": test_ci, "SF-XS test verdict": "within noise",
+               "Tokyo-XS Δ R@1": 9.8, "Tokyo-XS 95% CI": "[+5.5, +14.2]", "Tokyo-XS verdict": "better"},
+              {"variant": "mixvpr512", "SF-XS val Δ R@1": 10.0, "SF-XS val 95% CI": "[+6.0, +14.0]",
+               "SF-XS test Δ R@1": 1.0, "SF-XS test 95% CI": "[-2.0, +4.0]", "SF-XS test verdict": twin_verdict,
+               "Tokyo-XS Δ R@1": 5.0, "Tokyo-XS 95% CI": "[+1.0, +9.0]", "Tokyo-XS verdict": "within noise"}]
+    pd.DataFrame(versus).to_csv(tables / "07_mixvpr_versus.csv", index=False)
+    pd.DataFrame([{"variant": v, "SF-XS test R@1 at epoch 0": e} for v, e in
+                  [("avg", "17.0 ± 1.0"), ("mixvpr", "13.0 ± 1.0"), ("mixvpr512", "12.0 ± 1.0")]]
+                 ).to_csv(tables / "07_mixvpr_summary.csv", index=False)
+    pd.DataFrame([{"variant": v, "seed": 0, "epoch": e, "R@1": 50 + e * g} for v, g in
+                  [("avg", 0.5), ("mixvpr", last_gain), ("mixvpr512", 0.5)] for e in range(3)]
+                 ).to_csv(tables / "07_mixvpr_epochs.csv", index=False)
+    pd.DataFrame([{"variant": v, "aggregator": a, "backbone": "mobilenet_v2", "feature map (C, H, W)": "(96, 7, 7)",
+                   "descriptor dim": d} for v, a, d in [("avg", "avg", 512), ("mixvpr", "mixvpr", 2048),
+                                                        ("mixvpr512", "mixvpr", 512)]]
+                 ).to_csv(tables / "07_mixvpr_costs.csv", index=False)
+    for variant, r1 in (("avg", (40.0, 30.0)), ("mixvpr", (38.0, 14.0))):
+        for condition, values in (("camera", ("phone", "telephoto")), ("viewpoint", ("< 15 deg", "15-45 deg")),
+                                  ("time_of_day", ("day", "night"))):
+            pd.DataFrame([{"set": "sf_xs/test", condition: v, "R@1": r, "queries": 100} for v, r in zip(values, r1)]
+                         ).to_csv(tables / f"03_recall_by_{condition}_{variant}.csv", index=False)
+    return tmp_path
+
+
+def test_a_difference_the_kits_interval_excludes_is_a_disagreement_in_size_and_gets_its_checks(tmp_path):
+    results = _store(tmp_path, -0.3, "[-3.2, +2.5]")
+    _, pairs = brief_table(results, REFERENCE)
+    assert list(pairs.agreement) == ["disagree in size"]
+    (d,) = disagreements(pairs, results / "tables")
+    assert d["baseline"] == "avg" and d["epoch 0 Δ"] == -4.0 and d["twin"]["variant"] == "mixvpr512"
+    assert list(d["conditions"].gap) == [-2.0, -16.0] * 3
+    text = " ".join(what_it_shows(d))
+    assert "excludes the report's +40.3" in text and "The report's direction shows on SF-XS val and Tokyo-XS" in text
+    assert "At 512-d, the baseline's size (its own: 2048-d), `mixvpr512` gives +1.0 [-2.0, +4.0] (within noise): " \
+           "descriptor size does not account for it." in text
+    assert "ranges from -16.0 R@1 (camera telephoto, 100 queries) to -2.0" in text
+    assert "Training had settled" in text and text.endswith("do not explain it.")
+
+
+@pytest.mark.parametrize("twin_verdict,last_gain", [("better", 2.0)])
+def test_the_diagnosis_follows_the_numbers(tmp_path, twin_verdict, last_gain):
+    results = _store(tmp_path, -0.3, "[-3.2, +2.5]", twin_verdict, last_gain)
+    _, pairs = brief_table(results, REFERENCE)
+    text = " ".join(what_it_shows(disagreements(pairs, results / "tables")[0]))
+    assert "descriptor size changes the verdict." in text and "do not explain" not in text
+    assert "Training had not settled (at the last epoch SF-XS val R@1 still moved +2.0 for the variant" in text
+
+
+def test_an_interval_that_holds_the_reports_difference_is_no_disagreement(tmp_path):
+    results = _store(tmp_path, 30.0, "[-3.0, +41.0]")
+    _, pairs = brief_table(results, REFERENCE)
+    assert list(pairs.agreement) == ["kit within noise"] and disagreements(pairs, results / "tables") == []
+
+
+def test_the_report_orders_its_experiments_by_the_briefs_steps_with_the_diagnosis_in_its_step(tmp_path):
+    from vpr_lib.report_steps import experiments_tex
+    results = _store(tmp_path, -0.3, "[-3.2, +2.5]")
+    (tmp_path / "gen" / "tables").mkdir(parents=True)
+    import vpr_lib.brief as brief
+    original = brief.reference_numbers
+    brief.reference_numbers = lambda: REFERENCE
+    try:
+        text = experiments_tex({"07_mixvpr": "SECTION-07", "12_knn": "SECTION-12"}, results, tmp_path / "gen", None)
+    finally:
+        brief.reference_numbers = original
+    assert text.index(r"\subsection{Step 6e: Aggregation}") < text.index("SECTION-07") < \
+        text.index(r"\subsubsection{Diagnosis: \texttt{mixvpr} against \texttt{avg} on SF-XS test}") < \
+        text.index(r"\subsection{Beyond the brief's steps}") < text.index("SECTION-12")
+    assert r"\Cref{tab:diagnosis_1}" in text and (tmp_path / "gen" / "tables" / "diagnosis_1.tex").is_file()

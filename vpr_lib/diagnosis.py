@@ -1,0 +1,162 @@
+"""Where the kit disagrees with a course report (vpr_lib.brief: `disagree`, `disagree in size`), the measurements that
+bear on why, all read from the results tables: a diagnosis, never a tuned fix. For each disagreement:
+
+- **selection set**: the kit's SF-XS val difference and interval, and the other test set's: does the report's
+  direction appear anywhere in the kit?
+- **start**: the difference before training (epoch 0) on the same set;
+- **settling**: SF-XS val R@1 moved at the last epoch (mean over seeds) by the variant and by its baseline; a move of
+  SETTLED_POINTS or more means training had not settled;
+- **conditions**, where notebook 03 analysed both (`03_recall_by_<condition>_<variant>`): R@1 by camera, viewpoint
+  change and time of day, and the gap between them in each;
+- **size**, where the notebook ran the variant's aggregator again at its baseline's descriptor size (the costs
+  table): that twin against the same baseline.
+
+`what_it_shows` states, from those numbers alone, where the disagreement lies and which checks do not account for it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from vpr_lib.brief import DISAGREEMENTS, KIT_TEST_SETS, interval
+from vpr_lib.comparisons import SELECTION_SET
+from vpr_lib.data.layout import TEST_SETS
+
+CONDITIONS = ("camera", "viewpoint", "time_of_day")
+SETTLED_POINTS = 1.0  # SF-XS val R@1 that the last epoch may still move for training to count as settled
+
+
+def _read(tables: Path, name: str) -> pd.DataFrame | None:
+    path = tables / f"{name}.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _mean(cell) -> float:
+    return float(str(cell).split("±")[0])
+
+
+def _direction(ci: str) -> int:
+    """+1 when the interval lies above 0, -1 below, 0 when it holds 0."""
+    low, high = interval(ci)
+    return 1 if low > 0 else -1 if high < 0 else 0
+
+
+def last_epoch_gain(epochs: pd.DataFrame, variant: str, metric: str = "R@1") -> float:
+    """SF-XS val R@1 of the last epoch minus the one before (mean over seeds)."""
+    means = epochs[epochs.variant == variant].groupby("epoch")[metric].mean().sort_index()
+    return float(means.iloc[-1] - means.iloc[-2])
+
+
+def condition_gaps(tables: Path, variant: str, baseline: str, kit_set: str) -> pd.DataFrame | None:
+    """R@1 of variant and baseline per query condition on one set (notebook 03's tables), with the gap; None when 03
+    did not analyse both."""
+    rows = []
+    for condition in CONDITIONS:
+        mine, theirs = _read(tables, f"03_recall_by_{condition}_{variant}"), _read(tables, f"03_recall_by_{condition}_{baseline}")
+        if mine is None or theirs is None:
+            return None
+        both = mine.merge(theirs, on=["set", condition, "queries"], suffixes=(" variant", " baseline"))
+        both = both[both.set == TEST_SETS[kit_set]]
+        for _, r in both.iterrows():
+            mine_r1, theirs_r1 = float(r["R@1 variant"]), float(r["R@1 baseline"])
+            rows.append({"condition": condition.replace("_", " "), "value": str(r[condition]),
+                         "queries": int(r["queries"]), variant: mine_r1, baseline: theirs_r1,
+                         "gap": round(mine_r1 - theirs_r1, 1)})
+    return pd.DataFrame(rows) if rows else None
+
+
+def size_twin(tables: Path, notebook: str, variant: str, baseline: str) -> str | None:
+    """The variant of the same notebook with the same aggregator and backbone at the baseline's descriptor size."""
+    costs = _read(tables, f"{notebook}_costs")
+    if costs is None or "aggregator" not in costs:
+        return None
+    costs = costs.set_index("variant")
+    if variant not in costs.index or baseline not in costs.index:
+        return None
+    mine, dim = costs.loc[variant], costs.loc[baseline, "descriptor dim"]
+    if mine["descriptor dim"] == dim:
+        return None
+    twins = costs[(costs.aggregator == mine.aggregator) & (costs.backbone == mine.backbone) &
+                  (costs["descriptor dim"] == dim) & (costs["feature map (C, H, W)"] == mine["feature map (C, H, W)"])]
+    return twins.index[0] if len(twins) else None
+
+
+def diagnose(pair: dict, tables: Path) -> dict:
+    """The checks of one disagreement (a row of brief_table's pairs)."""
+    name, variant, kit_set = pair["notebook"], pair["variant"], pair["kit set"]
+    versus = pd.read_csv(tables / f"{name}_versus.csv").set_index("variant")
+    runs = pd.read_csv(tables / f"{name}_runs.csv")
+    baseline = runs.variant.iloc[0]
+    summary = pd.read_csv(tables / f"{name}_summary.csv").set_index("variant")
+    epochs = _read(tables, f"{name}_epochs")
+    row = versus.loc[variant]
+    other = [s for s in KIT_TEST_SETS if s != kit_set and f"{s} verdict" in versus]
+    found = {**pair, "baseline": baseline,
+             "val Δ": float(row[f"{SELECTION_SET} Δ R@1"]), "val CI": row[f"{SELECTION_SET} 95% CI"],
+             "other set": other[0] if other else None,
+             "other Δ": float(row[f"{other[0]} Δ R@1"]) if other else None,
+             "other CI": row[f"{other[0]} 95% CI"] if other else None,
+             "other verdict": row[f"{other[0]} verdict"] if other else None}
+    start = f"{kit_set} R@1 at epoch 0"
+    if start in summary:
+        found["epoch 0 Δ"] = round(_mean(summary.loc[variant, start]) - _mean(summary.loc[baseline, start]), 1)
+    if epochs is not None and epochs.epoch.nunique() > 1:
+        found["last-epoch gain"] = round(last_epoch_gain(epochs, variant), 1)
+        found["baseline last-epoch gain"] = round(last_epoch_gain(epochs, baseline), 1)
+    found["conditions"] = condition_gaps(tables, variant, baseline, kit_set)
+    twin = size_twin(tables, name, variant, baseline)
+    if twin is not None and twin in versus.index:
+        costs = pd.read_csv(tables / f"{name}_costs.csv").set_index("variant")
+        found["twin"] = {"variant": twin, "dim": int(costs.loc[twin, "descriptor dim"]),
+                         "own dim": int(costs.loc[variant, "descriptor dim"]),
+                         "Δ": float(versus.loc[twin, f"{kit_set} Δ R@1"]), "CI": versus.loc[twin, f"{kit_set} 95% CI"],
+                         "verdict": versus.loc[twin, f"{kit_set} verdict"]}
+    return found
+
+
+def what_it_shows(d: dict) -> list[str]:
+    """Sentences on where the disagreement lies and which checks do not account for it, from diagnose()'s numbers."""
+    sign = 1 if d["report Δ"] > 0 else -1
+    words = {1: "the report's direction", -1: "the other direction", 0: "an interval that holds 0"}
+    said = [f"On {d['kit set']} the kit finds {d['kit Δ']:+.1f} {d['kit 95% CI']} ({d['kit verdict']}), an interval "
+            f"that excludes the report's {d['report Δ']:+.1f}.",
+            f"On {SELECTION_SET} (the selection set: optimistic, untested) {d['val Δ']:+.1f} {d['val CI']}: "
+            f"{words[_direction(d['val CI']) * sign]}."]
+    where = [SELECTION_SET] if _direction(d["val CI"]) == sign else []
+    if d.get("other set"):
+        said.append(f"On {d['other set']} {d['other Δ']:+.1f} {d['other CI']} ({d['other verdict']}).")
+        if d["other verdict"] in ("better", "worse") and (d["other verdict"] == "better") == (sign > 0):
+            where.append(d["other set"])
+    if "epoch 0 Δ" in d:
+        said.append(f"Before training the two differ by {d['epoch 0 Δ']:+.1f} on {d['kit set']} (epoch 0).")
+    gains = [g for g in (d.get("last-epoch gain"), d.get("baseline last-epoch gain")) if g is not None]
+    if gains:
+        said.append(f"Training had settled (SF-XS val R@1 moved less than {SETTLED_POINTS:g} point at the last epoch)."
+                    if max(gains) < SETTLED_POINTS else
+                    f"Training had not settled (at the last epoch SF-XS val R@1 still moved {d['last-epoch gain']:+.1f} "
+                    f"for the variant, {d['baseline last-epoch gain']:+.1f} for its baseline): a longer budget might "
+                    "change the answer; this budget's stands as measured.")
+    twin = d.get("twin")
+    if twin:
+        said.append(f"At {twin['dim']}-d, the baseline's size (its own: {twin['own dim']}-d), `{twin['variant']}` gives "
+                    f"{twin['Δ']:+.1f} {twin['CI']} ({twin['verdict']}): descriptor size " +
+                    ("does not account for it." if twin["verdict"] == d["kit verdict"] else "changes the verdict."))
+    gaps = d.get("conditions")
+    if gaps is not None and len(gaps) > 1:
+        worst, best = gaps.loc[gaps.gap.idxmin()], gaps.loc[gaps.gap.idxmax()]
+        said.append(f"By condition on {d['kit set']}, `{d['variant']}` against `{d['baseline']}` ranges from "
+                    f"{worst.gap:+.1f} R@1 ({worst.condition} {worst.value}, {worst.queries} queries) to "
+                    f"{best.gap:+.1f} ({best.condition} {best.value}, {best.queries} queries).")
+    if twin and twin["verdict"] != d["kit verdict"]:
+        return said
+    said.append(f"The report's direction shows on {' and '.join(where)}: these checks locate the disagreement in "
+                f"{d['kit set']}'s queries and do not explain it." if where else "Not explained by these checks.")
+    return said
+
+
+def disagreements(pairs: pd.DataFrame, tables: Path) -> list[dict]:
+    """diagnose() of every disagreement among brief_table's pairs, in step order."""
+    if pairs.empty:
+        return []
+    return [diagnose(row, Path(tables)) for row in pairs[pairs.agreement.isin(DISAGREEMENTS)].to_dict("records")]

@@ -1,0 +1,86 @@
+"""The report's experiments in the brief's order: one subsection per step of the course brief (vpr_lib.brief.STEPS),
+opening with the brief's question, the kit's answer, the course reports' numbers for the same comparisons and the
+agreement, then the sections of the notebooks that answer it, then a measured diagnosis of each disagreement
+(vpr_lib.diagnosis). Notebooks no step names follow under "Beyond the brief's steps"."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from vpr_lib.brief import STEPS, brief_table
+from vpr_lib.diagnosis import disagreements, what_it_shows
+from vpr_lib.report_findings import markdown_to_tex
+from vpr_lib.report_tex import plain_table, tex_escape
+
+
+def _pair_sentence(p: dict) -> str:
+    ci = f" {p['kit 95% CI']}" if p.get("kit 95% CI") else ""
+    return (f"{tex_escape(p['source'])}: \\texttt{{{tex_escape(p['variant'])}}} {p['report Δ']:+.1f} on "
+            f"{tex_escape(p['report set'])}; the kit {p['kit Δ']:+.1f}{ci} on {tex_escape(p['kit set'])} "
+            f"({tex_escape(p['kit verdict'])}): \\textbf{{{tex_escape(p['agreement'])}}}")
+
+
+def step_intro(row: pd.Series, pairs: pd.DataFrame) -> str:
+    """The opening paragraphs of a step: question, the kit's answer, the reports' numbers, the agreement."""
+    mine = pairs[pairs.step == row.step].to_dict("records") if not pairs.empty else []
+    course = ("; ".join(_pair_sentence(p) for p in mine) + "." if mine else
+              tex_escape(row.course) + ("." if row.course not in ("no number",) else
+                                        ": no course report measures this comparison."))
+    return "\n".join([
+        rf"\paragraph{{The brief asks.}} {tex_escape(row.question)}",
+        rf"\paragraph{{The kit finds.}} {tex_escape(row.kit)}.",
+        rf"\paragraph{{The course reports.}} {course}",
+        rf"\paragraph{{Agreement.}} {tex_escape(row.agreement)}" +
+        (" (agree / disagree: the kit decides the report's direction or the other; disagree in size: the kit decides "
+         "neither and its interval excludes the report's difference)." if mine else "."), ""])
+
+
+def diagnosis_tex(d: dict, index: int, gen: Path) -> str:
+    """One disagreement's diagnosis: its measurements in sentences, and the recall by condition where 03 has it."""
+    name = f"diagnosis_{index}"
+    title = (f"Diagnosis: \\texttt{{{tex_escape(d['variant'])}}} against \\texttt{{{tex_escape(d['baseline'])}}} on "
+             f"{tex_escape(d['kit set'])}")
+    parts = [rf"\subsubsection{{{title}}}", rf"\label{{sec:{name}}}",
+             rf"{tex_escape(d['source'])} report {d['report Δ']:+.1f} R@1; the kit {d['agreement']}. "
+             + " ".join(markdown_to_tex(s) for s in what_it_shows(d))]
+    gaps = d.get("conditions")
+    if gaps is not None and len(gaps):
+        parts[-1] += rf" \Cref{{tab:{name}}} gives the recall by condition."
+        parts.append(plain_table(gaps, f"R@1 (\\%) by query condition on {tex_escape(d['kit set'])}, "
+                                       f"\\texttt{{{tex_escape(d['variant'])}}} and \\texttt{{{tex_escape(d['baseline'])}}} "
+                                       "(mean over seeds; notebook 03) and the gap", name, gen))
+    return "\n".join(parts) + "\n"
+
+
+def experiments_tex(sections: dict[str, str], results: Path, gen: Path, brief_opening: str | None) -> str:
+    """The experiments section: the brief table, then each step's subsection in the brief's order holding its
+    notebooks' sections ({notebook: LaTeX}, each a subsubsection), then the notebooks no step names."""
+    steps, pairs = brief_table(results)
+    diagnosed = disagreements(pairs, Path(results) / "tables")
+    out = [brief_opening] if brief_opening else []
+    placed, count = set(), 0
+    for step in STEPS:
+        rows = steps[steps.step == step.label] if not steps.empty else steps
+        if rows.empty:
+            continue
+        row = rows.iloc[0]
+        body = [rf"\subsection{{Step {step.label}: {tex_escape(step.title)}}}", rf"\label{{sec:step-{step.label}}}",
+                step_intro(row, pairs)]
+        for name in step.notebooks:
+            if name in sections and name not in placed:
+                body.append(sections[name])
+                placed.add(name)
+            elif name in placed:
+                body.append(rf"Its tables and findings are those of \cref{{sec:{name}}}.")
+        for d in [d for d in diagnosed if d["step"] == step.label]:
+            count += 1
+            body.append(diagnosis_tex(d, count, gen))
+        out.append("\n".join(body))
+    rest = [text for name, text in sections.items() if name not in placed]
+    if rest:
+        out.append("\n".join([r"\subsection{Beyond the brief's steps}", r"\label{sec:beyond}",
+                              "The brief's step 6 asks for contributions that improve results or speed up training; "
+                              "the sections below are such studies outside its numbered steps.",
+                              *rest]))
+    return "\n\n".join(out)
