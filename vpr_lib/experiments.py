@@ -228,10 +228,11 @@ def below_start(epochs: pd.DataFrame, metric: str = "R@1"):
         parts.append(f"less than {STALLED_POINTS:g} points above its own start: {listed(stalled)}.")
     if below or stalled:
         one = len(below) + len(stalled) == 1
-        parts.append(("This variant did not improve on its start in this budget: its gap to the others reflects that, "
-                      if one else "These did not improve on their start in this budget: their gap to the others "
-                      "reflects that, ") + f"not the method at convergence. Every other variant ends at least "
-                     f"{STALLED_POINTS:g} points above its epoch 0 on SF-XS val.")
+        parts.append(("By its last epoch this variant had not improved on its start in this budget: its gap to the "
+                      "others reflects that, " if one else "By their last epoch these had not improved on their start "
+                      "in this budget: their gap to the others reflects that, ") + "not the method at convergence (the "
+                     "tested checkpoint is each run's best SF-XS val epoch, which may lie earlier). Every other "
+                     f"variant ends at least {STALLED_POINTS:g} points above its epoch 0 on SF-XS val.")
     else:
         parts.append(f"every variant ends at least {STALLED_POINTS:g} points above its own epoch 0 on SF-XS val (the "
                      "test sets' epoch 0 is in the table of test recalls).")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from vpr_lib.brief import AGREEMENTS, brief_table
 from vpr_lib.config import load_params, report_settings
 from vpr_lib.data.layout import SET_LABELS
@@ -115,7 +117,35 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
             if "queries" in table:
                 table["queries"] = table["queries"].round().astype(int)  # a count, also when averaged over runs
             parts.append(plain_table(table, caption, label, gen))
+    parts.insert(3 if parts[2].startswith(r"\input{sections") else 2,
+                 hardest_against_chance(results, load_params(name)["experiment"], shown))
     return "\n".join(parts), macros
+
+
+def hardest_against_chance(results: Path, experiment: str, shown: str) -> str:
+    """A sentence: the condition of lowest R@1 on each test set (the shown variant's tables) beside that set's chance
+    level (a random ranking, the experiment's summary), and whether it lies below it; '' without the tables."""
+    summary = read_table(results / "tables" / f"{experiment}_summary.csv")
+    if summary is None or "chance" not in set(summary.variant):
+        return ""
+    chance = summary.set_index("variant").loc["chance"]
+    rows = []
+    for condition in ("time_of_day", "camera", "viewpoint", "occluders", "capture_year"):
+        table = read_table(results / "tables" / f"03_recall_by_{condition}_{shown}.csv")
+        if table is not None:
+            rows += [{"set": SET_LABELS.get(r["set"], r["set"]), "what": f"{condition.replace('_', ' ')} {r[condition]}",
+                      "R@1": float(r["R@1"]), "queries": int(r["queries"])} for _, r in table.iterrows()]
+    if not rows:
+        return ""
+    said = []
+    for test_set, group in pd.DataFrame(rows).groupby("set", sort=False):
+        if f"{test_set} R@1" not in chance:
+            continue
+        worst, level = group.loc[group["R@1"].idxmin()], float(chance[f"{test_set} R@1"])
+        said.append(f"on {tex_escape(test_set)}, {tex_escape(worst.what)} ({worst.queries} queries) at R@1 "
+                    f"{worst['R@1']:.1f}, {'below' if worst['R@1'] < level else 'above'} chance ({level:.1f})")
+    return (r"The hardest condition of each test set for \texttt{" + tex_escape(shown) + "}: " + "; ".join(said) + "."
+            if said else "")
 
 
 def comparison_title(comparison: str) -> str:
