@@ -407,3 +407,14 @@ def test_captions_and_abstract_count_the_seeds_each_variant_ran():
     assert in_this_run(titled, []) == ""
     assert in_this_run(titled, ["05 (Miners)"]).startswith(
         "This run compares the starter configuration and NetVLAD-family heads (")
+
+
+def test_variants_that_start_far_apart_get_their_gain_over_their_own_epoch_0():
+    from vpr_lib.report_tex import start_gains_tex
+    summary = pd.DataFrame([{"variant": "cosplace", "SF-XS test R@1": "40.4 ± 0.6", "SF-XS test R@1 at epoch 0": "15.0 ± 1.2"},
+                            {"variant": "netvlad", "SF-XS test R@1": "51.2 ± 0.9", "SF-XS test R@1 at epoch 0": "34.0 ± 0.7"},
+                            {"variant": "chance", "SF-XS test R@1": "6.3", "SF-XS test R@1 at epoch 0": "6.3"}])
+    text = start_gains_tex(summary)
+    assert r"\texttt{cosplace} 15.0 $\to$ 40.4 (+25.4); \texttt{netvlad} 34.0 $\to$ 51.2 (+17.2)" in text
+    summary.loc[1, "SF-XS test R@1 at epoch 0"] = "17.0 ± 0.7"  # within 5 points of each other: nothing to say
+    assert start_gains_tex(summary) == ""

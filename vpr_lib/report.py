@@ -30,9 +30,9 @@ from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_t
 from vpr_lib.report_sections import (analysis_section, brief_section, closing_questions, knn_section,
                                      seeds_section)
 from vpr_lib.report_steps import experiments_tex
-from vpr_lib.report_tex import (TEX_INSTALL, caption_of, cites, copy_figure, describe_data, epoch_tex, figure_tex, macros_tex,
-                                plain_table, plural, progress_tex, read_table, runs_appendix, seeds_words, table_tex,
-                                tex_escape)
+from vpr_lib.report_tex import (TEX_INSTALL, caption_of, cites, copy_figure, describe_data, epoch_tex, figure_tex,
+                                macros_tex, plain_table, plural, progress_tex, read_table, runs_appendix, seeds_words,
+                                start_gains_tex, table_tex, tex_escape)
 from vpr_lib.results import atomic_write_text, git_commit, outputs_lock, run_lock
 from vpr_lib.stats import REPLICATES
 
@@ -114,6 +114,7 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
         parts.append(cites(shown))
     if epochs is not None:
         parts.append(progress_tex(*stalled_variants(epochs)))
+    parts.append(start_gains_tex(summary))
     parts += floats
     versus = read_versus(results / "tables" / f"{name}_versus.csv")
     if versus is not None:
