@@ -46,3 +46,21 @@ def test_the_stamp_names_the_study_and_the_commit_of_every_run_behind_the_tables
     commits = {str(c) for p in (ROOT / "results" / "tables").glob("*_runs.csv") for c in pd.read_csv(p).commit}
     listed = stamp.split("commit(s) of those runs: ")[1].splitlines()[0].split(", ")
     assert commits == set(listed)
+
+
+def test_the_readme_links_each_notebook_to_colab_once_the_repository_is_configured():
+    """The repository lives in pyproject.toml only; the README's table follows it (scripts/readme_notebooks.py)."""
+    import subprocess
+    import sys
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from readme_notebooks import with_links
+    readme = (ROOT / "README.md").read_text()
+    linked = with_links(readme, "someone/vpr-kit")
+    for name in NOTEBOOKS:
+        assert (f"[`{name}`](results/executed/{name}.ipynb) [![Open in Colab](https://colab.research.google.com/assets/"
+                f"colab-badge.svg)](https://colab.research.google.com/github/someone/vpr-kit/blob/main/notebooks/"
+                f"{name}.ipynb) |") in linked
+    assert with_links(linked, "") == with_links(readme, "")  # unset again: the badges go
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_notebooks.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
