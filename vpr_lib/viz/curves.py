@@ -19,18 +19,25 @@ def epoch_table(epochs: pd.DataFrame, metric: str = "R@1") -> pd.DataFrame:
     return table
 
 
+# A figure a report column wide (3.3 in) with 7.5-8 pt text: at least 7 pt once printed in the report.
+COLUMN_STYLE = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7.5,
+                "ytick.labelsize": 7.5, "legend.fontsize": 7.5}
+
+
 def plot_epoch_curves(epochs: pd.DataFrame, metric: str = "R@1", title: str = "SF-XS val"):
-    """Val `metric` per epoch, one line per variant, shaded ± one std over seeds."""
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for variant, group in epochs.groupby("variant", sort=False):
-        stats = group.groupby("epoch")[metric].agg(["mean", "std"]).fillna(0)
-        ax.plot(stats.index, stats["mean"], marker="o", label=variant)
-        ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set(xlabel="epoch (0 = before training)", ylabel=f"{title} {metric} (%)", title=f"{metric} per epoch")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    """Val `metric` per epoch, one line per variant, shaded ± one std over seeds; the legend below the axes."""
+    variants = epochs.variant.nunique()
+    with plt.rc_context(COLUMN_STYLE):
+        fig, ax = plt.subplots(figsize=(3.3, 2.3 + 0.14 * np.ceil(variants / 2)))
+        for variant, group in epochs.groupby("variant", sort=False):
+            stats = group.groupby("epoch")[metric].agg(["mean", "std"]).fillna(0)
+            ax.plot(stats.index, stats["mean"], marker="o", markersize=3, label=variant)
+            ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(xlabel="epoch (0 = before training)", ylabel=f"{title} {metric} (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+        fig.tight_layout()
     return fig
 
 
@@ -122,14 +129,16 @@ def plot_threshold_curves(thresholds: pd.DataFrame, metric: str = "R@1",
                           xlabel: str = "positive threshold at test time (m)"):
     """`metric` against a distance threshold (metres, column threshold_m), one line per test set, ± one std over
     seeds."""
-    fig, ax = plt.subplots(figsize=(4.5, 3))
-    for test_set, group in thresholds.groupby("set", sort=False):
-        stats = group.groupby("threshold_m")[metric].agg(["mean", "std"]).fillna(0)
-        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3,
-                    label=SET_LABELS.get(test_set, test_set))
-    ax.set(xlabel=xlabel, ylabel=f"{metric} (%)")
-    ax.set_xticks(sorted(thresholds.threshold_m.unique()), [str(t) for t in sorted(thresholds.threshold_m.unique())])
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    with plt.rc_context(COLUMN_STYLE):
+        fig, ax = plt.subplots(figsize=(3.3, 2.4))
+        for test_set, group in thresholds.groupby("set", sort=False):
+            stats = group.groupby("threshold_m")[metric].agg(["mean", "std"]).fillna(0)
+            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", markersize=3, capsize=3,
+                        label=SET_LABELS.get(test_set, test_set))
+        ax.set(xlabel=xlabel, ylabel=f"{metric} (%)")
+        ticks = sorted(thresholds.threshold_m.unique())
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
     return fig

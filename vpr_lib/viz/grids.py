@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from vpr_lib.analysis import correct_at, load_predictions
 from vpr_lib.data.images import load_image
@@ -41,11 +41,14 @@ def select_queries(data: dict, n_queries: int | None = None, only_wrong: bool = 
 
 
 def _tile(path: Path, size: int, colour, label: str) -> Image.Image:
+    """The image padded to size x size in a coloured frame, its label below in a font a sixth of the tile's height
+    (about 7 pt when a row of five tiles spans a report column)."""
     image = ImageOps.pad(load_image(path), (size, size), color="white")
-    tile = Image.new("RGB", (size + 2 * FRAME, size + 2 * FRAME + 16), "white")
+    font = ImageFont.load_default(size=max(10, size // 6))
+    tile = Image.new("RGB", (size + 2 * FRAME, size + 2 * FRAME + font.size + 6), "white")
     tile.paste(Image.new("RGB", (size + 2 * FRAME, size + 2 * FRAME), colour), (0, 0))
     tile.paste(image, (FRAME, FRAME))
-    ImageDraw.Draw(tile).text((FRAME, size + 2 * FRAME + 2), label, fill=colour)
+    ImageDraw.Draw(tile).text((FRAME, size + 2 * FRAME + 2), label, fill=colour, font=font)
     return tile
 
 
@@ -107,6 +110,6 @@ def compact_grid(run_id: str, test_set: str, data_root: Path, n_queries: int = 4
     for ax, row, query in zip(axes[:, 0], rows, queries):
         ax.imshow(row)
         ax.set_axis_off()
-    fig.suptitle(f"{SET_LABELS.get(test_set, test_set)}: query, then top-{k} (green: within the threshold)", fontsize=8)
+    fig.suptitle(f"{SET_LABELS.get(test_set, test_set)}: query, then top-{k} (green: within the threshold)", fontsize=13)
     fig.tight_layout()
     return fig
