@@ -1,6 +1,8 @@
 """Shared fixtures: tiny folders with the real example names, and SynthCity smoke generated once."""
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -130,3 +132,26 @@ def tiny_notebook(project, name: str, source: str):
     nbformat.write(nb, project / "notebooks" / f"{name}.ipynb")
     (project / "params" / f"{name}.yaml").write_text("defaults: {}\n")
     return project / "notebooks" / f"{name}.ipynb"
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True)
+def leaves_the_stop_signals_as_found(request):
+    """A test that leaves SIGINT or SIGTERM ignored, handled otherwise or blocked in the pytest process passes that on
+    to every child a later test starts: run_all.sh then cannot trap the stop its stop tests send (a POSIX shell cannot
+    trap a signal ignored on entry), and the whole suite hung there twice (issue 31). Restore them and fail the test
+    that changed them, by name."""
+    before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    after = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    blocked_after = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    changed = [f"{signal.Signals(s).name}: {before[s]!r} -> {after[s]!r}" for s in STOP_SIGNALS if after[s] != before[s]]
+    changed += [f"{signal.Signals(s).name} now blocked" for s in STOP_SIGNALS if s in blocked_after and s not in blocked]
+    for s in STOP_SIGNALS:
+        if after[s] != before[s] and before[s] is not None:
+            signal.signal(s, before[s])
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    assert not changed, f"{request.node.nodeid} left the stop signals changed: {'; '.join(changed)}"
