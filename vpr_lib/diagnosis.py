@@ -129,7 +129,8 @@ def what_it_shows(d: dict) -> list[str]:
         if d["other verdict"] in ("better", "worse") and (d["other verdict"] == "better") == (sign > 0):
             where.append(d["other set"])
     if "epoch 0 Δ" in d:
-        said.append(f"Before training the two differ by {d['epoch 0 Δ']:+.1f} on {d['kit set']} (epoch 0).")
+        said.append(f"Before training the two differ by {d['epoch 0 Δ']:+.1f} on {d['kit set']} (epoch 0)." if
+                    d["epoch 0 Δ"] else "Both start from the same network (the same recall at epoch 0).")
     gains = [g for g in (d.get("last-epoch gain"), d.get("baseline last-epoch gain")) if g is not None]
     if gains:
         said.append(f"Training had settled (SF-XS val R@1 moved less than {SETTLED_POINTS:g} point at the last epoch)."
@@ -147,7 +148,9 @@ def what_it_shows(d: dict) -> list[str]:
         worst, best = gaps.loc[gaps.gap.idxmin()], gaps.loc[gaps.gap.idxmax()]
         said.append(f"By condition on {d['kit set']}, `{d['variant']}` against `{d['baseline']}` ranges from "
                     f"{worst.gap:+.1f} R@1 ({worst.condition} {worst.value}, {worst.queries} queries) to "
-                    f"{best.gap:+.1f} ({best.condition} {best.value}, {best.queries} queries).")
+                    f"{best.gap:+.1f} ({best.condition} {best.value}, {best.queries} queries); SynthCity chose how "
+                    "its queries spread over these conditions, and how the real set spreads them is not documented "
+                    "in the kit's sources (docs/synthcity.md).")
     if twin and twin["verdict"] != d["kit verdict"]:
         return said
     said.append(f"The report's direction shows on {' and '.join(where)}: these checks locate the disagreement in "

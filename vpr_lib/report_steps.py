@@ -42,7 +42,8 @@ def diagnosis_tex(d: dict, index: int, gen: Path) -> str:
     title = (f"Diagnosis: \\texttt{{{tex_escape(d['variant'])}}} against \\texttt{{{tex_escape(d['baseline'])}}} on "
              f"{tex_escape(d['kit set'])}")
     parts = [rf"\subsubsection{{{title}}}", rf"\label{{sec:{name}}}",
-             rf"{tex_escape(d['source'])} report {d['report Δ']:+.1f} R@1; the kit {d['agreement']}. "
+             rf"{tex_escape(d['source'])} report {d['report Δ']:+.1f} R@1; the kit "
+             rf"{d['agreement'].replace('disagree', 'disagrees', 1)}. "
              + " ".join(markdown_to_tex(s) for s in what_it_shows(d))]
     gaps = d.get("conditions")
     if gaps is not None and len(gaps):
