@@ -80,3 +80,12 @@ def test_a_report_difference_of_zero_has_no_direction_and_pairs_stay_within_a_re
     _, pairs = brief_table(_tables(tmp_path, 5.0, "better"), reference)
     assert list(pairs["report Δ"]) == [10.0, 0.0]  # each within its own table, never across
     assert list(pairs.agreement) == ["agree", "report without a direction"]
+
+
+def test_the_reading_order_holds_every_notebook_in_the_briefs_order():
+    from vpr_lib.brief import reading_order
+    from vpr_lib.config import notebook_paths
+    order = reading_order()
+    listed = [n for cell in order.notebooks for n in cell.split(", ")]
+    assert sorted(set(listed)) == sorted(p.stem for p in notebook_paths() if p.stem != "00_datasets")
+    assert list(order.index[:3]) == ["2", "3", "4"] and order.index[-1] == "beyond"

@@ -55,6 +55,19 @@ STEPS = (
 STARTER_REFERENCES = (("02_gem", "avg"), ("07_mixvpr", "avg_layer3_adamw"))
 
 
+def reading_order() -> pd.DataFrame:
+    """The study's notebooks in the brief's order: one row per step (its question and the notebooks that answer it),
+    then the notebooks no step names. Notebook 00 shows it as the way to read the others."""
+    from vpr_lib.config import notebook_paths
+    named = {n for step in STEPS for n in step.notebooks}
+    rows = [{"step": s.label, "the brief asks": s.question, "notebooks": ", ".join(s.notebooks)} for s in STEPS]
+    rest = [p.stem for p in notebook_paths() if p.stem not in named and p.stem != "00_datasets"]
+    if rest:
+        rows.append({"step": "beyond", "the brief asks": "improve results or speed up training (step 6's aim)",
+                     "notebooks": ", ".join(rest)})
+    return pd.DataFrame(rows).set_index("step")
+
+
 def _mean(cell) -> float:
     return float(re.match(r"\s*(-?[\d.]+)", str(cell)).group(1))
 
