@@ -70,7 +70,7 @@ LAYERS = [
     ("models", ("models",)),
     ("train", ("train",)),
     ("experiments", ("config", "experiments", "comparisons", "analysis", "knn", "plan", "viz", "dispatch",
-                     "notebooks", "retrieve", "family", "brief", "seeds", "diagnosis")),
+                     "notebooks", "retrieve", "family", "brief", "seeds", "diagnosis", "notebook_prose")),
     ("report", ("report", "report_data", "report_findings", "report_sections", "report_steps", "report_tex")),
 ]
 # Modules that import first-party modules inside functions, and why (anything else imports at the top).

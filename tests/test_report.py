@@ -232,7 +232,7 @@ def test_seeds_vs_kit_sets_the_reports_ranking_beside_the_results_store(tmp_path
 
 def test_regime_note_is_read_from_the_params():
     from vpr_lib.config import load_params
-    from vpr_lib.experiments import regime_note
+    from vpr_lib.notebook_prose import regime_note
     demo = regime_note(load_params("01_baseline", "demo"), "01_baseline").data
     assert "mobilenet_v2 (ImageNet weights) cut after layer3: 96 × 7 × 7 maps" in demo
     assert "Frozen: conv1, layer1, layer2, layer3a (the first 11 of the 14 modules" in demo

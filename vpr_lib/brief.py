@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from vpr_lib.comparisons import SELECTION_SET
+from vpr_lib.config import notebook_paths
 from vpr_lib.seeds import reference_numbers
 
 KIT_TEST_SETS = ("SF-XS test", "Tokyo-XS")
@@ -58,7 +59,6 @@ STARTER_REFERENCES = (("02_gem", "avg"), ("07_mixvpr", "avg_layer3_adamw"))
 def reading_order() -> pd.DataFrame:
     """The study's notebooks in the brief's order: one row per step (its question and the notebooks that answer it),
     then the notebooks no step names. Notebook 00 shows it as the way to read the others."""
-    from vpr_lib.config import notebook_paths
     named = {n for step in STEPS for n in step.notebooks}
     rows = [{"step": s.label, "the brief asks": s.question, "notebooks": ", ".join(s.notebooks)} for s in STEPS]
     rest = [p.stem for p in notebook_paths() if p.stem not in named and p.stem != "00_datasets"]

@@ -15,7 +15,7 @@ import torch
 
 from vpr_lib.config import add_study_arguments, notebook_paths, notebook_runs
 from vpr_lib.errors import VPRInputError
-from vpr_lib.experiments import count_places
+from vpr_lib.data.roots import count_places
 from vpr_lib.train.run import is_complete, run_dir_of
 from vpr_lib.train.checks import validate
 from vpr_lib.train.module import VPRModule

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from vpr_lib.data.identity import folder_digest
+from vpr_lib.data.places import PlacesDataset
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import repo_root, synthcity_dir, synthcity_profile
 from vpr_lib.synth.generate import GENERATOR_VERSION, generate
@@ -67,3 +68,14 @@ def dataset_identity(root: Path, sets) -> str:
             raise VPRInputError(f"Missing folder: expected the set {rel} at {folder} (data_root {root}).")
         sha.update(f"{rel}\t{folder_digest(folder)}\n".encode())
     return f"content-{sha.hexdigest()[:12]}"
+
+
+def count_places(config: dict, generate_missing: bool = True) -> int | None:
+    """Places of a run's training set (None when the data is not there; a missing SynthCity is generated first
+    unless `generate_missing` is False)."""
+    try:
+        root = resolve_data_root(config["data_root"], config["profile"], generate_missing)
+        return len(PlacesDataset.from_folder(root / config["train_set"], img_per_place=config["img_per_place"],
+                                             min_img_per_place=config["min_img_per_place"]))
+    except VPRInputError:
+        return None
