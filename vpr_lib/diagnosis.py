@@ -136,8 +136,8 @@ def what_it_shows(d: dict) -> list[str]:
         said.append(f"Training had settled (SF-XS val R@1 moved less than {SETTLED_POINTS:g} point at the last epoch)."
                     if max(gains) < SETTLED_POINTS else
                     f"Training had not settled (at the last epoch SF-XS val R@1 still moved {d['last-epoch gain']:+.1f} "
-                    f"for the variant, {d['baseline last-epoch gain']:+.1f} for its baseline): a longer budget might "
-                    "change the answer; this budget's stands as measured.")
+                    f"for the variant, {d['baseline last-epoch gain']:+.1f} for its baseline): the answer is this "
+                    "budget's, and which way a longer one would move it is not measured.")
     twin = d.get("twin")
     if twin:
         said.append(f"At {twin['dim']}-d, the baseline's size (its own: {twin['own dim']}-d), `{twin['variant']}` gives "

@@ -27,9 +27,10 @@ def below_start(epochs: pd.DataFrame, metric: str = "R@1"):
         parts.append(f"less than {STALLED_POINTS:g} points above its own start: {listed(stalled)}.")
     if below or stalled:
         one = len(below) + len(stalled) == 1
-        parts.append(("By its last epoch this variant had not improved on its start in this budget: its gap to the "
-                      "others reflects that, " if one else "By their last epoch these had not improved on their start "
-                      "in this budget: their gap to the others reflects that, ") + "not the method at convergence (the "
+        parts.append((f"By its last epoch this variant had not gained {STALLED_POINTS:g} points on its start in this "
+                      "budget: its gap to the others reflects that, " if one else f"By their last epoch these had not "
+                      f"gained {STALLED_POINTS:g} points on their start in this budget: their gap to the others reflects "
+                      "that, ") + "not the method at convergence (the "
                      "tested checkpoint is each run's best SF-XS val epoch, which may lie earlier). Every other "
                      f"variant ends at least {STALLED_POINTS:g} points above its epoch 0 on SF-XS val.")
     else:

@@ -29,7 +29,7 @@ from vpr_lib.report_data import data_section
 from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
 from vpr_lib.report_sections import (analysis_section, brief_section, closing_questions, knn_section,
                                      seeds_section)
-from vpr_lib.report_steps import experiments_tex
+from vpr_lib.report_steps import course_summary_tex, experiments_tex
 from vpr_lib.report_tex import (TEX_INSTALL, caption_of, cites, copy_figure, describe_data, epoch_tex, figure_tex,
                                 macros_tex, plain_table, plural, progress_tex, read_table, runs_appendix, seeds_words,
                                 start_gains_tex, table_tex, tex_escape)
@@ -242,7 +242,7 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     (gen / "closing.tex").write_text(closing_questions(results))
     (gen / "conclusion.tex").write_text(conclusion_tex(
         [(name, info["title"], info["versus"], info["untrained"])
-         for (name, _), info in zip(all_runs, infos) if info["versus"] is not None]))
+         for (name, _), info in zip(all_runs, infos) if info["versus"] is not None]) + course_summary_tex(results))
     commits = sorted({str(c) for _, runs in all_runs for c in runs.commit})
     atomic_write_text(results / "STAMP", "\n".join([
         f"tables and figures from {len(run_ids)} runs on {', '.join(data)}",

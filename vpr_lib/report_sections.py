@@ -3,6 +3,7 @@ and the course reports beside the kit.  Each returns (LaTeX, macros) or None; th
 show from their notebook's params (`name`)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -174,10 +175,30 @@ def seeds_section(results: Path, gen: Path, report: Path) -> tuple[str, list] | 
                                  f"training; rank 1 = best within the comparison) and in this study "
                                  f"({seed_range} seeds, the results store's runs)",
                           "seeds_vs_kit", gen, wide=True)]  # no float barrier: the conclusion fills the column
+    others = []
+    for comparison, group in table.groupby("comparison", sort=False):
+        if best[comparison]:
+            continue
+        for _, row in group[group["report rank"] == 1].iterrows():
+            others.append(rf"{tex_escape(comparison_title(comparison))}: the report's best, "
+                          rf"\texttt{{{tex_escape(row['variant'])}}}, ranks {int(row['kit rank'])} of {len(group)} here")
     macros = [rf"\newcommand{{\SeedsComparisons}}{{{len(best)}}}",
-              rf"\newcommand{{\SeedsSameBest}}{{{int(best.sum())}}}"]
+              rf"\newcommand{{\SeedsSameBest}}{{{int(best.sum())}}}",
+              rf"\newcommand{{\SeedsOtherBest}}{{{'; '.join(others) + '.' if others else ''}}}"]
     atomic_write_text(results / "tables" / "seeds_vs_kit.csv", table.to_csv(index=False))
     return "\n".join(parts), macros
+
+
+AGREEMENT_WORDS = (r"\emph{agree}: the kit decides the report's direction (the sizes differ with the regime: both are "
+                   r"given); \emph{disagree}: it decides the other direction; \emph{disagree in size}: it decides "
+                   r"neither, and its 95\,\% interval (uncorrected) excludes the report's difference; \emph{kit within "
+                   r"noise}: it decides neither and its interval holds the report's difference")
+
+
+def _unbroken(text: str) -> str:
+    """Escaped text whose '(+9.0)' and identifiers do not break across lines."""
+    text = re.sub(r"\(([+-]?\d+\.\d)\)", r"\\mbox{(\1)}", tex_escape(text))
+    return re.sub(r"([A-Za-z0-9]+(?:\\_[A-Za-z0-9]+)+)", r"\\mbox{\1}", text)
 
 
 def brief_section(results: Path, gen: Path) -> str | None:
@@ -186,17 +207,19 @@ def brief_section(results: Path, gen: Path) -> str | None:
     steps, pairs = brief_table(results)
     if steps.empty:
         return None
-    rows = [" & ".join([tex_escape(r.step), tex_escape(f"{r.title}: {r.question}"), tex_escape(r.kit),
-                        tex_escape(r.course), tex_escape(r.agreement)]) + r" \\" for r in steps.itertuples()]
+    rows = [" & ".join([tex_escape(r.step), tex_escape(f"{r.title}: {r.question}"), _unbroken(r.kit),
+                        _unbroken(r.course), tex_escape(r.agreement)]) + r" \\" for r in steps.itertuples()]
+    column = r">{\raggedright\arraybackslash}p"
     (gen / "tables" / "brief.tex").write_text("\n".join([
-        r"\begin{table*}[!tbp]", r"\centering\scriptsize",
-        r"\caption{The brief step by step: the kit's answer on the test sets (R@1 difference to each notebook's "
-        r"baseline, points; verdicts by the study's one rule), the course reports' difference for the same pairs "
-        r"(single runs, no interval), and whether they agree (the kit decides the same direction), disagree (the "
-        r"kit decides the other direction), or the kit's difference is within noise. Steps 2 and 3 compare one "
-        r"model on two sets (SF-XS val selects the checkpoint; different queries): only the direction of the "
-        r"difference is compared, untested.}", r"\label{tab:brief}",
-        r"\begin{tabular}{@{}p{0.03\textwidth}p{0.17\textwidth}p{0.38\textwidth}p{0.26\textwidth}p{0.1\textwidth}@{}}",
+        r"\begin{table*}[!tbp]", r"\centering\scriptsize\setlength{\tabcolsep}{3pt}",
+        r"\caption{The brief step by step: the kit's answer on SynthCity's test sets (R@1 difference to each notebook's "
+        r"baseline, points; verdicts by the study's one rule), the course reports' and lecture's difference for the "
+        r"same pairs (single runs on the real sets, no interval; a report on other sets, such as Pitts30k, is set "
+        r"beside the kit's SF-XS test for its direction only), and their agreement: " + AGREEMENT_WORDS + r". Steps 2 "
+        r"and 3 compare one model on two sets (SF-XS val selects the checkpoint; different queries): only the "
+        r"direction of the difference is compared, untested.}", r"\label{tab:brief}",
+        rf"\begin{{tabular}}{{@{{}}{column}{{0.03\textwidth}}{column}{{0.16\textwidth}}{column}{{0.39\textwidth}}"
+        rf"{column}{{0.26\textwidth}}{column}{{0.09\textwidth}}@{{}}}}",
         r"\toprule", r"Step & The brief asks & The kit finds & The course reports & Agreement \\", r"\midrule",
         *rows, r"\bottomrule", r"\end{tabular}", r"\end{table*}", ""]))
     counts = pairs.agreement.value_counts() if not pairs.empty else {}
@@ -205,7 +228,8 @@ def brief_section(results: Path, gen: Path) -> str | None:
             r"brief beside the course reports' numbers for the same comparisons" +
             (f" (of the {len(pairs)} variant comparisons a report also makes: {said}; steps 2 and 3 apart)"
              if said else "") +
-            r"; the sections below give each step's tables and findings." + "\n" + r"\input{generated/tables/brief}")
+            r"; the sections below give each step's tables and findings. The agreement words: " + AGREEMENT_WORDS +
+            ".\n" + r"\input{generated/tables/brief}")
 
 
 def closing_questions(results: Path) -> str:

@@ -21,15 +21,16 @@ def _pair_sentence(p: dict) -> str:
             f"({tex_escape(p['kit verdict'])}): \\textbf{{{tex_escape(p['agreement'])}}}")
 
 
-def step_intro(row: pd.Series, pairs: pd.DataFrame) -> str:
-    """The opening paragraphs of a step: question, the kit's answer, the reports' numbers, the agreement."""
+def step_intro(row: pd.Series, pairs: pd.DataFrame, note: str = "") -> str:
+    """The opening paragraphs of a step: question, the kit's answer (and `note` on it), the reports' numbers, the
+    agreement."""
     mine = pairs[pairs.step == row.step].to_dict("records") if not pairs.empty else []
     course = ("; ".join(_pair_sentence(p) for p in mine) + "." if mine else
               tex_escape(row.course) + ("." if row.course not in ("no number",) else
                                         ": no course report measures this comparison."))
     return "\n".join([
         rf"\paragraph{{The brief asks.}} {tex_escape(row.question)}",
-        rf"\paragraph{{The kit finds.}} {tex_escape(row.kit)}.",
+        rf"\paragraph{{The kit finds.}} {tex_escape(row.kit)}." + (f" {tex_escape(note)}" if note else ""),
         rf"\paragraph{{The course reports.}} {course}",
         rf"\paragraph{{Agreement.}} {tex_escape(row.agreement)}" +
         (" (agree / disagree: the kit decides the report's direction or the other; disagree in size: the kit decides "
@@ -59,6 +60,8 @@ def experiments_tex(sections: dict[str, str], results: Path, gen: Path, brief_op
     notebooks' sections ({notebook: LaTeX}, each a subsubsection), then the notebooks no step names."""
     steps, pairs = brief_table(results)
     diagnosed = disagreements(pairs, Path(results) / "tables")
+    runs = [pd.read_csv(p) for p in (Path(results) / "tables").glob("*_runs.csv")]
+    synthetic = any(t["data"].astype(str).str.startswith("SynthCity").any() for t in runs if "data" in t)
     out = [brief_opening] if brief_opening else []
     placed, count = set(), 0
     for step in STEPS:
@@ -67,7 +70,7 @@ def experiments_tex(sections: dict[str, str], results: Path, gen: Path, brief_op
             continue
         row = rows.iloc[0]
         body = [rf"\subsection{{Step {step.label}: {tex_escape(step.title)}}}", rf"\label{{sec:step-{step.label}}}",
-                step_intro(row, pairs)]
+                step_intro(row, pairs, step.synthetic_note if synthetic else "")]
         for name in step.notebooks:
             if name in sections and name not in placed:
                 body.append(sections[name])
@@ -85,3 +88,20 @@ def experiments_tex(sections: dict[str, str], results: Path, gen: Path, brief_op
                               "the sections below are such studies outside its numbered steps.",
                               *rest]))
     return "\n\n".join(out)
+
+
+def course_summary_tex(results: Path) -> str:
+    """For the conclusion: how the kit stands beside the course reports over the whole brief, and where each
+    disagreement's diagnosis is; '' when no report compares what this run compares."""
+    steps, pairs = brief_table(results)
+    if pairs.empty:
+        return ""
+    counts = pairs.agreement.value_counts()
+    said = ", ".join(f"{counts[w]} {w}" for w in ("agree", "disagree", "disagree in size", "kit within noise",
+                                                    "report without a direction") if w in counts)
+    diagnosed = disagreements(pairs, Path(results) / "tables")
+    where = "; ".join(rf"\texttt{{{tex_escape(d['variant'])}}} against \texttt{{{tex_escape(d['baseline'])}}} on "
+                      rf"{tex_escape(d['kit set'])} (\cref{{sec:diagnosis_{i}}})" for i, d in enumerate(diagnosed, 1))
+    return (r"\paragraph{Beside the course.} Of the " + f"{len(pairs)} comparisons a course report or the lecture also "
+            f"makes: {said} (\\cref{{tab:brief}})." +
+            (f" The disagreements, each with its measured diagnosis: {where}." if diagnosed else "") + "\n")

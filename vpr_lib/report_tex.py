@@ -152,9 +152,10 @@ def progress_tex(below: list, stalled: list, last: int) -> str:
         return ""
     one = len(below) + len(stalled) == 1
     return (f"Training progress (SF-XS val R@1, epoch 0 $\\to$ last epoch {last}, mean over seeds), " + "; ".join(parts) +
-            (". By its last epoch this variant had not improved on its start in this budget, so its gap to the other "
-             "variants says that," if one else ". By their last epoch these had not improved on their start in this "
-             "budget, so their gap to the other variants says that,") + " not how the method does at convergence "
+            (f". By its last epoch this variant had not gained {STALLED_POINTS:g} points on its start in this budget, "
+             "so its gap to the other variants says that," if one else f". By their last epoch these had not gained "
+             f"{STALLED_POINTS:g} points on their start in this budget, so their gap to the other variants says that,")
+            + " not how the method does at convergence "
             "(the tested checkpoint is each run's best SF-XS val epoch, which may lie earlier: the table's row).")
 
 
