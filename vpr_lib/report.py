@@ -94,8 +94,9 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
             f"tab:{name}_epochs"))
         floats.append(rf"\input{{generated/tables/{name}_epochs}}")
         shown.append((f"tab:{name}_epochs", "SF-XS val R@1 per epoch"))
-    # the recall bars of the notebook repeat the recall table: the report shows the table only
-    path = copy_figure(results, gen, f"{name}_val_curves")
+    # the recall bars of the notebook repeat the recall table, and its validation curves the epoch table when it
+    # has one: the report shows the tables only
+    path = None if settings["epoch_table"] else copy_figure(results, gen, f"{name}_val_curves")
     if path:
         floats.append(figure_tex(path, f"SF-XS val R@1 per epoch, {what}; shaded: $\\pm$ one std over "
                                        f"{seeds_words(info)}, {info['data']}.", f"fig:{name}_val_curves"))
