@@ -76,9 +76,10 @@ def versus(results: pd.DataFrame, baseline: str, metric: str = "R@1", correct=sa
     return table
 
 
-def findings(table: pd.DataFrame) -> str:
+def findings(table: pd.DataFrame, rule: bool = True) -> str:
     """A `versus` table in words (Markdown): what is better, what is worse, that the rest is within noise, and
-    the descriptive rows apart; the selection set is not tested."""
+    the descriptive rows apart; the selection set is not tested. `rule=False` leaves out the statistical rule and
+    the note on the selection set (the report states both once, in its method)."""
     metric, baseline = table.attrs["metric"], table.attrs["baseline"]
     if table.attrs.get("missing"):
         return f"**No comparison:** the baseline `{baseline}` has no runs here (the variants picked for this run)."
@@ -100,7 +101,9 @@ def findings(table: pd.DataFrame) -> str:
     parts = [f"**Against `{baseline}`** ({metric}, difference in points with its 95 % interval; paired bootstrap "
              f"over the {seeds} seed{'s' if seeds > 1 else ''} both sides ran and the queries; a verdict needs "
              f"p × {family} < {ALPHA:g}, Bonferroni over the {family} test-set comparisons of the whole study, the "
-             "same rule in every notebook, so an interval that excludes 0 may still be within noise):"]
+             "same rule in every notebook, so an interval that excludes 0 may still be within noise):" if rule else
+             f"**Against `{baseline}`** ({metric} points, 95 % interval over {seeds} seed{'s' if seeds > 1 else ''} "
+             "and the queries, the study's one rule):"]
     parts.append(f"better: {'; '.join(said['better']) or 'none'}.")
     parts.append(f"Worse: {'; '.join(said['worse']) or 'none'}.")
     rest = n - len(said["better"]) - len(said["worse"])
@@ -115,7 +118,7 @@ def findings(table: pd.DataFrame) -> str:
     if said[DESCRIPTIVE]:
         parts.append(f"Descriptive, fewer seeds than the others (no verdict, outside the family): "
                      f"{'; '.join(said[DESCRIPTIVE])}.")
-    if any(c.startswith(f"{SELECTION_SET} ") for c in table.columns):
+    if rule and any(c.startswith(f"{SELECTION_SET} ") for c in table.columns):
         parts.append(f"{SELECTION_SET} picked each run's checkpoint: its differences are in the table, not tested.")
     if seeds == 1:
         parts.append("With one seed, the interval covers the sampling of the queries only, not the seed.")

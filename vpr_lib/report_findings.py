@@ -42,7 +42,7 @@ def read_versus(path: Path) -> pd.DataFrame | None:
 
 def step_findings_tex(table: pd.DataFrame) -> str:
     """The findings paragraph of a step (generated from its versus table)."""
-    return r"\paragraph{Findings.} " + markdown_to_tex(findings(table))
+    return r"\paragraph{Findings.} " + markdown_to_tex(findings(table, rule=False))
 
 
 def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame, set]]) -> str:
