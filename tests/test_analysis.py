@@ -59,7 +59,7 @@ def test_failure_categories_follow_the_conditions(fake_run):
     assert list(cats["occlusion"]) == [False, False, True, False]
     assert list(cats["viewpoint change (> 15 deg)"]) == [False, True, False, False]
     assert not cats["skyline (tilted up > 10 deg)"].any()  # no pitch recorded: level views
-    assert list(cats["repetitive structures (clean conditions)"]) == [True, False, False, False]
+    assert list(cats["clean conditions (no recorded cause)"]) == [True, False, False, False]
     table = failure_table(pd.DataFrame({"run_id": ["fake-run"]}), "sf_xs/test", fake_run)
     assert table.loc["illumination (sunset / night)", "share of failures (%)"] == pytest.approx(200 / 3, abs=0.1)
 
@@ -96,7 +96,7 @@ def test_a_tilted_query_is_a_viewpoint_change_and_tilted_up_a_skyline(fake_run):
     cats = failure_categories(data, fake_run)
     assert list(cats["viewpoint change (> 15 deg)"]) == [True, True, True, False]
     assert list(cats["skyline (tilted up > 10 deg)"]) == [True, False, False, False]
-    assert list(cats["repetitive structures (clean conditions)"]) == [False, False, False, False]
+    assert list(cats["clean conditions (no recorded cause)"]) == [False, False, False, False]
     from vpr_lib.analysis import query_conditions
     table = query_conditions(data, fake_run)
     assert list(table.viewpoint[:3]) == ["15-45 deg", "> 45 deg", "15-45 deg"] and table.viewpoint[3] == "unknown"

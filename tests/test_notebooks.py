@@ -169,7 +169,7 @@ def test_03_visual_analysis_saves_grids_and_condition_tables(synth_smoke, result
     by_time = pd.read_csv(results_tmp / "tables" / "03_recall_by_time_of_day_mixvpr_layer3_adamw.csv")
     assert set(by_time["set"]) == {"sf_xs/test", "tokyo_xs/test"} and by_time["R@1"].between(0, 100).all()
     failures = pd.read_csv(results_tmp / "tables" / "03_failures_sf_xs_test.csv")
-    assert "repetitive structures (clean conditions)" in set(failures.category)
+    assert "clean conditions (no recorded cause)" in set(failures.category)
     for figure in ("03_grid_sf_xs_test", "03_heatmaps", "03_recall_by_time_of_day"):
         assert (results_tmp / "figures" / f"{figure}.png").is_file()
 

@@ -92,8 +92,9 @@ def recall_by_condition(runs: pd.DataFrame, test_sets, data_root: Path, by: str 
 
 # Failure categories of Bracco et al.'s report (section 4), derived from the conditions; they overlap.  A view tilted
 # up shows mostly rooftops against the sky, the report's "skyline" case.  Clean queries (day, no occluder, no fog,
-# a viewpoint within 15 degrees) that still fail are confused with look-alike places: SynthCity's façades repeat
-# within a city style, the "repetitive structures" of the report.
+# a viewpoint within 15 degrees) have none of these recorded causes; the report's "repetitive structures" would be
+# among their failures (SynthCity's façades repeat within a city style), but nothing here detects repetition.
+CLEAN = "clean conditions (no recorded cause)"
 CATEGORIES = {
     "illumination (sunset / night)": lambda t: t.time_of_day.astype(str) != "day",
     "occlusion": lambda t: pd.to_numeric(t.occluders) > 0,
@@ -111,13 +112,14 @@ def failure_categories(data: dict, data_root: Path) -> pd.DataFrame:
         raise VPRInputError(f"Failure categories need SynthCity's conditions.csv under {data_root} "
                             f"(missing {sorted(missing)}); for real data use recall_by_condition.")
     out = pd.DataFrame({name: rule(table).to_numpy(bool) for name, rule in CATEGORIES.items()})
-    out["repetitive structures (clean conditions)"] = ~out.any(axis=1)
+    out[CLEAN] = ~out.any(axis=1)
     out.insert(0, "correct@1", correct_at(data, 1))
     return out
 
 
 def failure_table(runs: pd.DataFrame, test_set: str, data_root: Path) -> pd.DataFrame:
-    """Per category: queries, R@1 within it, and its share of all rank-1 failures (mean over runs)."""
+    """Per category: queries and their share of all queries, R@1 within it, and its share of all rank-1 failures
+    (mean over runs): a category's share of failures means little beside its share of queries."""
     rows = []
     for run_id in runs.run_id:
         cats = failure_categories(load_predictions(run_id, test_set), data_root)
@@ -125,6 +127,7 @@ def failure_table(runs: pd.DataFrame, test_set: str, data_root: Path) -> pd.Data
         for name in cats.columns:
             inside = cats[name].to_numpy()
             rows.append({"category": name, "queries": int(inside.sum()),
+                         "share of queries (%)": 100.0 * inside.mean(),
                          "R@1": 100.0 * (~failed[inside]).mean() if inside.any() else np.nan,
                          "share of failures (%)": 100.0 * (inside & failed).sum() / max(failed.sum(), 1)})
     table = pd.DataFrame(rows).groupby("category", sort=False).mean().round(1)

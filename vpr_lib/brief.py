@@ -35,6 +35,7 @@ class Step:
     notebooks: tuple  # the notebooks that answer it
     sets: tuple = ()  # steps 2 and 3: the two sets whose difference is the question (first minus second)
     synthetic_note: str = ""  # what to say of the answer when the data is SynthCity's
+    note: str = ""  # what to say of the answer on any data
 
 
 STEPS = (
@@ -48,7 +49,9 @@ STEPS = (
          "On SynthCity Tokyo-XS is a city style no training city uses, its queries a third each day, sunset and night, "
          "level and from one camera (docs/synthcity.md); SF-XS test's are tilted and from three cameras. How the two "
          "compare follows from that design."),
-    Step("4", "GeM", "Does GeM pooling improve on average pooling?", ("02_gem",)),
+    Step("4", "GeM", "Does GeM pooling improve on average pooling?", ("02_gem",),
+         note="Step 6e compares GeM and average pooling again in another setting (notebook 07: the MultiSimilarity "
+              "loss and miner, AdamW, L2-normalised descriptors): its verdict there is its own."),
     Step("5", "Visual analysis", "How do the predictions look; which mistakes does the model make?",
          ("03_visual_analysis",)),
     Step("6a", "Miners", "Does mining the batch's pairs help the loss?", ("05_miners",)),

@@ -107,9 +107,9 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
               if shown_labels else r"\newcommand{\ConditionTables}{no table}"]
     for label, table_name, caption in by_condition + [
             ("03_failures_sf_xs_test", "03_failures_sf_xs_test",
-             f"Failure categories on SF-XS test ({runs_of}): queries, R@1 within the category and its share of all "
-             "rank-1 failures; categories overlap, and a category of many queries has a large share of the failures "
-             "whatever its R@1: compare its R@1 with the overall one")]:
+             f"Failure categories on SF-XS test ({runs_of}): queries and their share of all queries, R@1 within the "
+             "category and its share of all rank-1 failures; categories overlap, and a category of many queries has "
+             "a large share of the failures whatever its R@1: compare its share of failures with its share of queries")]:
         table = read_table(results / "tables" / f"{table_name}.csv")
         if table is not None:
             table = table.rename(columns=lambda c: c.replace("_", " "))  # readable headings: time of day

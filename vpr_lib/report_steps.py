@@ -70,7 +70,7 @@ def experiments_tex(sections: dict[str, str], results: Path, gen: Path, brief_op
             continue
         row = rows.iloc[0]
         body = [rf"\subsection{{Step {step.label}: {tex_escape(step.title)}}}", rf"\label{{sec:step-{step.label}}}",
-                step_intro(row, pairs, step.synthetic_note if synthetic else "")]
+                step_intro(row, pairs, " ".join(filter(None, [step.note, step.synthetic_note if synthetic else ""])))]
         for name in step.notebooks:
             if name in sections and name not in placed:
                 body.append(sections[name])
