@@ -117,6 +117,9 @@ def make_executor(kind: str, settings: dict):
     return executor
 
 
+LEFT_QUEUE_GRACE_S = 10  # seconds a job may be missing from squeue before it counts as gone
+
+
 def _slurm_states(jobs) -> dict | None:
     """{job id: SLURM state} of the jobs still queued or running (squeue, which needs no accounting database);
     None when squeue did not answer. Jobs SLURM has purged (MinJobAge, a controller restart) are no longer queued:
@@ -165,8 +168,9 @@ def watch(jobs: dict, kind: str, poll: float, say=print, waiting: list | None = 
             if over:
                 error = _failure(job)
             elif kind == "slurm" and queued is not None and job.job_id not in queued:
-                # left the queue: over after a grace period
-                over = gone.setdefault(run_id, time.time()) < time.time() - 2 * poll
+                # left the queue: over after a grace period (a job SLURM requeues may drop out of squeue for a
+                # moment under load: a whole-suite run once saw a requeued job called failed)
+                over = gone.setdefault(run_id, time.time()) < time.time() - max(2 * poll, LEFT_QUEUE_GRACE_S)
                 error = "" if is_complete(run_dirs[run_id]) else (  # its result file may not be visible yet (NFS)
                     "left the queue without a result (cancelled, killed, timed out or out of memory)")
             if over:
