@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vpr_lib.brief import STEPS, brief_table
+from vpr_lib.brief import AGREEMENTS, STEPS, brief_table
 from vpr_lib.diagnosis import disagreements, what_it_shows
 from vpr_lib.report_findings import markdown_to_tex
 from vpr_lib.report_tex import plain_table, tex_escape
@@ -97,8 +97,7 @@ def course_summary_tex(results: Path) -> str:
     if pairs.empty:
         return ""
     counts = pairs.agreement.value_counts()
-    said = ", ".join(f"{counts[w]} {w}" for w in ("agree", "disagree", "disagree in size", "kit within noise",
-                                                    "report without a direction") if w in counts)
+    said = ", ".join(f"{counts[w]} {w}" for w in AGREEMENTS if w in counts)
     diagnosed = disagreements(pairs, Path(results) / "tables")
     where = "; ".join(rf"\texttt{{{tex_escape(d['variant'])}}} against \texttt{{{tex_escape(d['baseline'])}}} on "
                       rf"{tex_escape(d['kit set'])} (\cref{{sec:diagnosis_{i}}})" for i, d in enumerate(diagnosed, 1))
