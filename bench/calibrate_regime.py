@@ -16,14 +16,14 @@ import lightning as L
 import numpy as np
 import pandas as pd
 
-from vpr_lib.analysis import correct_at, load_predictions, query_conditions
+from vpr_lib.analysis import correct_at, query_conditions
 from vpr_lib.config import load_params, run_configs
 from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.evaluate import first_correct_rank
 from vpr_lib.data.roots import resolve_data_root
 from vpr_lib.train.module import VPRModule
-from vpr_lib.train.checkpoints import evaluate_module, is_complete
-from vpr_lib.train.run import run_dir_of
+from vpr_lib.train.checkpoints import evaluate_module
+from vpr_lib.train.run import run_of
 
 
 
@@ -48,14 +48,14 @@ def main():
     for config in configs:
         L.seed_everything(config["seed"], verbose=False)
         module = VPRModule(config, num_classes=1).eval()  # the run's model before training (epoch 0)
-        run_dir = run_dir_of(config)
+        run = run_of(config)
         for name, rel in TEST_SETS.items():
             dataset, result = evaluate_module(module, root / rel)
             times = conditions.loc[[str(p.relative_to(root)) for p in dataset.queries_paths], "time_of_day"].to_numpy()
             correct = first_correct_rank(result["predictions"], dataset.positives_per_query) == 1
             rows.append({"stage": "untrained", "set": name, "seed": config["seed"], **by_time(correct, times)})
-            if is_complete(run_dir):
-                data = load_predictions(run_dir.name, rel)
+            if run.is_complete():
+                data = run.predictions(rel)
                 rows.append({"stage": "trained", "set": name, "seed": config["seed"],
                              **by_time(correct_at(data, 1), query_conditions(data, root).time_of_day.astype(str).to_numpy())})
     table = pd.DataFrame(rows)

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from vpr_lib.analysis import correct_at, failure_categories, failure_table, load_predictions, recall_by_condition
+from vpr_lib.analysis import correct_at, failure_categories, failure_table, recall_by_condition
+from vpr_lib.runs import Run
 from tests.conftest import POSITIVES, PREDICTIONS
 from vpr_lib.viz.grids import FRAME, GREEN, RED, compact_grid, grid_image, save_prediction_grids, select_queries
 
@@ -17,14 +18,14 @@ def frame_colours(image: Image.Image, tiles: int, size: int):
 
 
 def test_grid_frames_are_green_exactly_for_positives(fake_run):
-    data = load_predictions("fake-run", "sf_xs/test")
+    data = Run("fake-run").predictions("sf_xs/test")
     for query, (preds, positives) in enumerate(zip(PREDICTIONS, POSITIVES)):
         colours = frame_colours(grid_image(data, query, fake_run, k=3, size=32), 4, 32)[1:]
         assert colours == [GREEN if p in positives else RED for p in preds]
 
 
 def test_only_wrong_keeps_the_queries_wrong_at_rank_1(fake_run):
-    data = load_predictions("fake-run", "sf_xs/test")
+    data = Run("fake-run").predictions("sf_xs/test")
     assert list(correct_at(data, 1)) == [True, False, False, False]
     assert list(select_queries(data, only_wrong=True)) == [1, 2, 3]
     assert list(select_queries(data, n_queries=2, only_wrong=True)) == [1, 3]
@@ -43,7 +44,7 @@ def test_saved_grids_list_query_predictions_and_positives(fake_run, results_tmp)
 
 
 def test_recall_by_condition_sums_back_to_the_overall_recall(fake_run):
-    data = load_predictions("fake-run", "sf_xs/test")
+    data = Run("fake-run").predictions("sf_xs/test")
     runs = pd.DataFrame({"run_id": ["fake-run"]})
     for n in (1, 3):
         table = recall_by_condition(runs, ["sf_xs/test"], fake_run, "time_of_day", n=n)
@@ -54,7 +55,7 @@ def test_recall_by_condition_sums_back_to_the_overall_recall(fake_run):
 
 
 def test_failure_categories_follow_the_conditions(fake_run):
-    cats = failure_categories(load_predictions("fake-run", "sf_xs/test"), fake_run)
+    cats = failure_categories(Run("fake-run").predictions("sf_xs/test"), fake_run)
     assert list(cats["illumination (sunset / night)"]) == [False, True, False, True]
     assert list(cats["occlusion"]) == [False, False, True, False]
     assert list(cats["viewpoint change (> 15 deg)"]) == [False, True, False, False]
@@ -92,7 +93,7 @@ def test_a_tilted_query_is_a_viewpoint_change_and_tilted_up_a_skyline(fake_run):
     meta.loc[meta.path.str.endswith("q0.jpg"), "pitch"] = 18.0  # up: viewpoint change and skyline
     meta.loc[meta.path.str.endswith("q2.jpg"), "pitch"] = -18.0  # down: a viewpoint change only
     meta.to_csv(fake_run / "conditions.csv", index=False)
-    data = load_predictions("fake-run", "sf_xs/test")
+    data = Run("fake-run").predictions("sf_xs/test")
     cats = failure_categories(data, fake_run)
     assert list(cats["viewpoint change (> 15 deg)"]) == [True, True, True, False]
     assert list(cats["skyline (tilted up > 10 deg)"]) == [True, False, False, False]

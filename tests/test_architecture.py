@@ -1,5 +1,6 @@
 """The import graph of vpr_lib (every import, at module level or inside a function) has no cycle."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def test_the_cycle_finder_finds_a_planted_cycle(graph, cycle):
 # (`__main__`) sit above everything.
 LAYERS = [
     # evaluate: the recall metrics; settings: every training parameter's default (pure data, read by config)
-    ("base", ("errors", "paths", "results", "process", "stats", "evaluate", "settings", "executed")),
+    ("base", ("errors", "paths", "results", "runs", "process", "stats", "evaluate", "settings", "executed")),
     ("data", ("data", "synth")),
     ("models", ("models",)),
     ("train", ("train",)),
@@ -115,3 +116,26 @@ def test_config_reads_params_without_importing_training():
                 seen.add(dep)
                 todo.append(dep)
     assert not {m for m in seen if m.startswith("vpr_lib.train")}, sorted(seen)
+
+
+RUN_FILES = re.compile(r"(?<![\w])(params\.yaml|env\.json|epochs\.csv|epoch0\.json|metrics\.json|best\.ckpt|last\.ckpt)")
+SET_SLUG = re.compile(r"""\.replace\(\s*['"]/['"]\s*,\s*['"]_['"]\s*\)""")
+
+
+def code_strings(path: Path):
+    """(line, text) of the string constants of a module that are not docstrings."""
+    tree = ast.parse(path.read_text())
+    docs = {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs]
+
+
+def test_the_run_folder_s_file_names_and_set_names_are_spelled_in_vpr_lib_runs_only():
+    """Issue 32: the store owns the run folder (vpr_lib.runs.Run); nobody else builds its paths."""
+    names = [f"{path.relative_to(PACKAGE)}:{line} {text[:60]!r}" for path in PACKAGE.rglob("*.py")
+             if path.name != "runs.py" for line, text in code_strings(path) if RUN_FILES.search(text)]
+    assert not names, names
+    slugs = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py") if SET_SLUG.search(path.read_text())]
+    assert slugs == ["runs.py"], slugs

@@ -101,11 +101,11 @@ def smoke_config(root, **changes):
 
 def test_a_torn_last_checkpoint_is_set_aside_and_the_run_starts_over(synth_smoke, tmp_path, monkeypatch, capsys):
     """A torn last.ckpt made every rerun fail with 'PytorchStreamReader failed…', without naming the file."""
-    from vpr_lib.train.run import run_dir_of, train
+    from vpr_lib.train.run import run_of, train
     monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "reference"))
     reference = json.loads((train(smoke_config(synth_smoke), progress=False) / "metrics.json").read_text())
     monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "torn"))
-    run_dir = run_dir_of(smoke_config(synth_smoke))
+    run_dir = run_of(smoke_config(synth_smoke)).dir
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 cut short by a full disk")
     (run_dir / "checkpoints" / f".best.ckpt.{2 ** 22 + 1}.abcd.tmp").write_bytes(b"left by a killed process")
@@ -118,10 +118,11 @@ def test_a_torn_last_checkpoint_is_set_aside_and_the_run_starts_over(synth_smoke
 
 
 def test_a_torn_best_checkpoint_is_named_and_its_run_trains_again(synth_smoke, results_tmp):
-    from vpr_lib.train.checkpoints import best_checkpoint, load_module
+    from vpr_lib.runs import Run
+    from vpr_lib.train.checkpoints import load_module
     from vpr_lib.train.run import train
     run_dir = train(smoke_config(synth_smoke), progress=False)
-    best = best_checkpoint(run_dir.name)
+    best = Run.at(run_dir).best_checkpoint()
     best.write_bytes(best.read_bytes()[:1000])
     (run_dir / "descriptors").mkdir()
     (run_dir / "descriptors" / "sf_xs_test.npz").write_bytes(b"of the old weights")
@@ -129,7 +130,7 @@ def test_a_torn_best_checkpoint_is_named_and_its_run_trains_again(synth_smoke, r
         load_module(best)
     assert not (run_dir / "metrics.json").exists() and not (run_dir / "descriptors").exists()
     assert train(smoke_config(synth_smoke), progress=False) == run_dir
-    load_module(best_checkpoint(run_dir.name))  # whole again
+    load_module(Run.at(run_dir).best_checkpoint())  # whole again
 
 
 def test_a_checkpoint_write_that_fails_leaves_the_previous_one(tmp_path, monkeypatch):

@@ -185,9 +185,9 @@ def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
     assert list(summary.variant) == list(variants) + ["chance"] and "Tokyo-XS R@1" in summary
     for test_set in ("SF-XS val", "SF-XS test", "Tokyo-XS"):  # each variant before training, on every set
         assert summary[f"{test_set} R@1 at epoch 0"].iloc[:-1].str.fullmatch(r"\d+\.\d \(1 seed\)").all()
-    from vpr_lib.analysis import load_predictions
+    from vpr_lib.runs import Run
     from vpr_lib.stats import chance_recall
-    data = load_predictions(runs.run_id.iloc[0], "tokyo_xs/test")
+    data = Run(runs.run_id.iloc[0]).predictions("tokyo_xs/test")
     chance = summary.set_index("variant").loc["chance"]
     assert float(chance["Tokyo-XS R@1"]) == round(chance_recall(data["positives"], len(data["database_paths"]), 1), 1)
     versus = pd.read_csv(results_tmp / "tables" / f"{name}_versus.csv")
@@ -237,8 +237,9 @@ def test_study_notebooks_run_on_smoke_data(name, synth_smoke, results_tmp):
         costs = pd.read_csv(results_tmp / "tables" / "09_heads_costs.csv").set_index("variant")
         assert costs.loc["netvlad", "descriptor dim"] == 64 * 256 and costs.loc["cosplace", "descriptor dim"] == 512
         assert (results_tmp / "figures" / "09_heads_assignments.png").is_file()
-        from vpr_lib.train.checkpoints import best_checkpoint, load_module
-        head = load_module(best_checkpoint(runs.set_index("variant").run_id["netvlad"])).model.aggregator
+        from vpr_lib.runs import Run
+        from vpr_lib.train.checkpoints import load_module
+        head = load_module(Run(runs.set_index("variant").run_id["netvlad"]).best_checkpoint()).model.aggregator
         norms = head.centroids.detach().norm(dim=1)  # k-means gave unit centroids (random init: norm ~9)
         assert norms.max() < 1.5
 

@@ -166,13 +166,14 @@ def test_epoch0_test_recalls_come_from_the_rebuilt_initial_model_checked_against
     so its test recalls are kept; a rebuild that does not match the record stops without writing."""
     import pandas as pd
 
+    from vpr_lib.runs import Run
     from vpr_lib.train.initial import initial_recalls
     from vpr_lib.train.run import train
     for aggregator in ("avg", "netvlad"):  # NetVLAD: k-means from the data before epoch 0
         config = smoke_config(synth_smoke, aggregator=aggregator, aggregator_kwargs={"clusters": 4} if
                               aggregator == "netvlad" else {"out_dim": 512})
         run_dir = train(config, progress=False)
-        recalls = initial_recalls(config, run_dir)
+        recalls = initial_recalls(config, Run.at(run_dir))
         recorded = pd.read_csv(run_dir / "epochs.csv").set_index("epoch").loc[0]
         assert set(recalls) == {"SF-XS val", "SF-XS test", "Tokyo-XS"}
         assert recalls["SF-XS val"]["R@1"] == pytest.approx(recorded["R@1"], abs=1e-3)
@@ -182,7 +183,7 @@ def test_epoch0_test_recalls_come_from_the_rebuilt_initial_model_checked_against
     epochs.loc[epochs.epoch == 0, "R@1"] += 5
     epochs.to_csv(run_dir / "epochs.csv", index=False)
     with pytest.raises(VPRInputError, match="rebuilt initial model .* not the recorded"):
-        initial_recalls(config, run_dir)
+        initial_recalls(config, Run.at(run_dir))
     assert not (run_dir / "epoch0.json").exists()
 
 

@@ -10,22 +10,11 @@ from vpr_lib.data.names import parse_name
 from vpr_lib.data.layout import conditions
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import first_correct_rank
-from vpr_lib.paths import runs_dir
+from vpr_lib.runs import Run
 
 
 CONDITION_COLUMNS = ("city", "time_of_day", "fog", "occluders", "heading", "pitch", "capture_year", "camera")
 VIEWPOINT_BINS, VIEWPOINT_LABELS = [0, 15, 45, 180], ["< 15 deg", "15-45 deg", "> 45 deg"]
-
-
-def load_predictions(run_id: str, test_set: str) -> dict:
-    """A run's saved predictions on a test set folder (e.g. 'sf_xs/test'), positives unpacked."""
-    path = runs_dir() / run_id / "predictions" / f"{test_set.replace('/', '_')}.npz"
-    with np.load(path) as npz:
-        data = {k: npz[k] for k in npz.files}
-    offsets = data.pop("positives_offsets")
-    flat = data.pop("positives")
-    data["positives"] = [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
-    return data
 
 
 def correct_at(data: dict, n: int = 1) -> np.ndarray:
@@ -76,7 +65,7 @@ def recall_by_condition(runs: pd.DataFrame, test_sets, data_root: Path, by: str 
     rows = []
     for run_id in runs.run_id:
         for test_set in test_sets:
-            data = load_predictions(run_id, test_set)
+            data = Run(run_id).predictions(test_set)
             table = query_conditions(data, data_root)
             if by not in table:
                 raise VPRInputError(f"Unknown condition {by!r} for {data_root}; available: {list(table.columns)}.")
@@ -122,7 +111,7 @@ def failure_table(runs: pd.DataFrame, test_set: str, data_root: Path) -> pd.Data
     (mean over runs): a category's share of failures means little beside its share of queries."""
     rows = []
     for run_id in runs.run_id:
-        cats = failure_categories(load_predictions(run_id, test_set), data_root)
+        cats = failure_categories(Run(run_id).predictions(test_set), data_root)
         failed = ~cats.pop("correct@1").to_numpy()
         for name in cats.columns:
             inside = cats[name].to_numpy()
@@ -141,7 +130,7 @@ def recall_at_thresholds(runs: pd.DataFrame, test_sets, thresholds=(5, 10, 25, 5
     rows = []
     for run in runs.itertuples():
         for test_set in test_sets:
-            data = load_predictions(run.run_id, test_set)
+            data = Run(run.run_id).predictions(test_set)
             predicted = data["database_utms"][data["predictions"]]              # (Q, 20, 2)
             metres = np.linalg.norm(predicted - data["queries_utms"][:, None, :], axis=2)
             for threshold in thresholds:

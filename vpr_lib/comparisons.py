@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vpr_lib.analysis import correct_at, load_predictions
+from vpr_lib.analysis import correct_at
+from vpr_lib.runs import Run
 from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.errors import VPRInputError
 from vpr_lib.stats import ALPHA, chance_recall, corrected, paired_difference, verdict
@@ -16,7 +17,7 @@ DESCRIPTIVE = "descriptive"  # the verdict of a variant run on fewer seeds (vpr_
 
 def saved_correctness(run_id: str, test_set: str, metric: str = "R@1") -> np.ndarray:
     """Per query of a run's saved predictions on a test set (display name), whether it is correct at N."""
-    return correct_at(load_predictions(run_id, TEST_SETS.get(test_set, test_set)), int(metric.split("@")[1]))
+    return correct_at(Run(run_id).predictions(TEST_SETS.get(test_set, test_set)), int(metric.split("@")[1]))
 
 
 def chance_levels(run_id: str, test_sets, metrics=("R@1", "R@5")) -> dict:
@@ -24,7 +25,7 @@ def chance_levels(run_id: str, test_sets, metrics=("R@1", "R@5")) -> dict:
     of the same data)."""
     levels = {}
     for test_set in test_sets:
-        data = load_predictions(run_id, TEST_SETS.get(test_set, test_set))
+        data = Run(run_id).predictions(TEST_SETS.get(test_set, test_set))
         for metric in metrics:
             n = int(metric.split("@")[1])
             levels[f"{test_set} {metric}"] = round(chance_recall(data["positives"], len(data["database_paths"]), n), 1)

@@ -27,6 +27,7 @@ import yaml
 from vpr_lib.config import add_study_arguments, notebook_paths, notebook_runs
 from vpr_lib.errors import VPRInputError
 from vpr_lib.paths import data_dir, params_dir, results_dir, runs_dir
+from vpr_lib.runs import Run
 from vpr_lib.process import exit_code, stoppable
 
 EXECUTORS = ("local", "slurm")
@@ -58,15 +59,15 @@ def cluster_settings(overrides: dict | None = None, path: Path | None = None) ->
 
 def pending_runs(profile: str, only=None, data_root: str = "") -> list[dict]:
     """The configs of the selected notebooks' runs that are not complete, each run id once, in notebook order."""
-    from vpr_lib.train.run import is_complete, run_dir_of
+    from vpr_lib.train.run import run_of
     from vpr_lib.train.checks import validate
     pending = {}
     for path in notebook_paths(only):
         for config in notebook_runs(path.stem, profile, data_root):
             validate(config)
-            run_dir = run_dir_of(config)
-            if run_dir.name not in pending and not is_complete(run_dir):
-                pending[run_dir.name] = config
+            run = run_of(config)
+            if run.id not in pending and not run.is_complete():
+                pending[run.id] = config
     return list(pending.values())
 
 
@@ -155,9 +156,8 @@ def watch(jobs: dict, kind: str, poll: float, say=print, waiting: list | None = 
     of the failed ones.  A job is over when its result file exists, or (SLURM) when it has left the queue without
     one (cancelled, killed, out of memory): squeue is the source of truth, as a cluster may keep no accounting.
     While squeue does not answer, the result files still say which jobs are over."""
-    from vpr_lib.train.run import is_complete
     left, waiting, failed, shown, gone = dict(jobs), list(waiting or []), {}, None, {}
-    run_dirs = {run_id: runs_dir() / run_id for run_id in [*jobs, *(r for r, _ in waiting or [])]}
+    runs = {run_id: Run(run_id) for run_id in [*jobs, *(r for r, _ in waiting or [])]}
     total, running = len(jobs) + len(waiting), 0
     while left or waiting:
         queued = _slurm_states(left.values()) if kind == "slurm" else {}
@@ -171,7 +171,7 @@ def watch(jobs: dict, kind: str, poll: float, say=print, waiting: list | None = 
                 # left the queue: over after a grace period (a job SLURM requeues may drop out of squeue for a
                 # moment under load: a whole-suite run once saw a requeued job called failed)
                 over = gone.setdefault(run_id, time.time()) < time.time() - max(2 * poll, LEFT_QUEUE_GRACE_S)
-                error = "" if is_complete(run_dirs[run_id]) else (  # its result file may not be visible yet (NFS)
+                error = "" if runs[run_id].is_complete() else (  # its result file may not be visible yet (NFS)
                     "left the queue without a result (cancelled, killed, timed out or out of memory)")
             if over:
                 del left[run_id]
@@ -216,8 +216,8 @@ def dispatch(profile: str, only=None, data_root: str = "", executor: str = "slur
     from vpr_lib.models import VPRModel
     for config in {(c["backbone"], str(c["pretrained"])): c for c in configs}.values():
         VPRModel.from_config(config)  # ImageNet weights are fetched here into TORCH_HOME: compute nodes may be offline
-    from vpr_lib.train.run import run_dir_of
-    run_ids = [run_dir_of(c).name for c in configs]
+    from vpr_lib.train.run import run_of
+    run_ids = [run_of(c).id for c in configs]
     task = TrainTask(str(results_dir()), str(runs_dir()), str(data_dir()),
                      settings["gpus_per_task"] if executor == "slurm" else 0)
     submitter = make_executor(executor, settings)

@@ -4,7 +4,6 @@ This is what the study notebooks call: one call, then tables and plots from the 
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from vpr_lib.errors import VPRInputError
 from vpr_lib.family import descriptive_variants, family_size
 from vpr_lib.models.costs import variant_costs
 from vpr_lib.results import save_table
+from vpr_lib.runs import Run
 from vpr_lib.seeds import reference_numbers
 from vpr_lib.train.run import train
 from vpr_lib.train.checks import validate
@@ -144,19 +144,18 @@ def run_experiment(name: str, profile: str = "demo", data_root: str = "", overri
         validate(config)
     runs, results, epochs, initial = [], [], [], []
     for config in configs:
-        run_dir = train(config, progress=progress)
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        run = Run.at(train(config, progress=progress))
+        metrics = run.metrics()
         key = {"variant": config["variant"], "seed": config["seed"]}
-        commit = json.loads((run_dir / "env.json").read_text()).get("git_commit")
-        runs.append(dict(key, run_id=run_dir.name, best_epoch=metrics["best_epoch"],
-                         train_seconds=metrics["train_seconds"], commit=commit, profile=config["profile"],
+        runs.append(dict(key, run_id=run.id, best_epoch=metrics["best_epoch"],
+                         train_seconds=metrics["train_seconds"], commit=run.env().get("git_commit"), profile=config["profile"],
                          data=data_label(config["data_root"], config["profile"]),
                          threshold_m=config["positive_dist_threshold"]))
         for test_set, recalls in metrics["test"].items():
-            results.append(dict(key, run_id=run_dir.name, set=test_set, **recalls))
-        for test_set, recalls in initial_recalls(config, run_dir).items():
-            initial.append(dict(key, run_id=run_dir.name, set=test_set, **recalls))
-        epochs.append(pd.read_csv(run_dir / "epochs.csv").assign(**key))
+            results.append(dict(key, run_id=run.id, set=test_set, **recalls))
+        for test_set, recalls in initial_recalls(config, run).items():
+            initial.append(dict(key, run_id=run.id, set=test_set, **recalls))
+        epochs.append(run.epochs().assign(**key))
     exp = Experiment(name, params, pd.DataFrame(runs), pd.DataFrame(results), pd.concat(epochs, ignore_index=True),
                      pd.DataFrame(initial))
     if not save:

@@ -10,19 +10,17 @@ Memory is the size of the serialised index; query time per query, from searches 
 """
 from __future__ import annotations
 
-import io
 import time
 
 import faiss
 import numpy as np
 import pandas as pd
 
-from vpr_lib.analysis import load_predictions
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import compute_recalls
-from vpr_lib.paths import runs_dir
-from vpr_lib.results import atomic_write_bytes, atomic_write_text
-from vpr_lib.train.checkpoints import best_checkpoint, evaluate_checkpoint
+from vpr_lib.results import atomic_write_text
+from vpr_lib.runs import Run
+from vpr_lib.train.checkpoints import evaluate_checkpoint
 
 INDEXES = {"exact": "Flat", "ivf_flat": "IVF{nlist},Flat", "ivf_pq": "IVF{nlist},PQ{m}x{nbits}np", "hnsw": "HNSW32"}
 
@@ -124,15 +122,11 @@ def scaling_study(database, queries, positives, sizes, kinds=tuple(INDEXES), max
 def run_descriptors(run_id: str, test_set: str, data_root) -> tuple[np.ndarray, np.ndarray, list]:
     """(database, queries, positives) of a completed run on a test set folder: descriptors computed once with its
     best checkpoint and cached in results/runs/<run>/descriptors/<set>.npz; positives from its saved predictions."""
-    cache = runs_dir() / run_id / "descriptors" / f"{test_set.replace('/', '_')}.npz"
-    if not cache.is_file():
-        dataset, result = evaluate_checkpoint(best_checkpoint(run_id), data_root / test_set, return_descriptors=True)
-        buf = io.BytesIO()
-        np.savez(buf, descriptors=result["descriptors"], database_num=dataset.database_num)
-        atomic_write_bytes(cache, buf.getvalue())
-    with np.load(cache) as npz:
-        desc, n_db = npz["descriptors"], int(npz["database_num"])
-    return desc[:n_db], desc[n_db:], load_predictions(run_id, test_set)["positives"]
+    run = Run(run_id)
+    if run.descriptors(test_set) is None:
+        dataset, result = evaluate_checkpoint(run.best_checkpoint(), data_root / test_set, return_descriptors=True)
+        run.write_descriptors(test_set, result["descriptors"], dataset.database_num)
+    return *run.descriptors(test_set), run.predictions(test_set)["positives"]
 
 
 def cached_scaling_study(run_id: str, database, queries, positives, sizes, kinds=tuple(INDEXES),
@@ -144,7 +138,7 @@ def cached_scaling_study(run_id: str, database, queries, positives, sizes, kinds
 
     settings = {"sizes": sorted(sizes), "kinds": list(kinds), "max_size": max_size or {}, **options}
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
-    cache = runs_dir() / run_id / "knn" / f"scaling-{digest}.csv"
+    cache = Run(run_id).knn_file(f"scaling-{digest}")
     if cache.is_file():
         return pd.read_csv(cache)
     table = scaling_study(database, queries, positives, sizes, kinds, max_size, **options)

@@ -16,7 +16,7 @@ import torch
 from vpr_lib.config import add_study_arguments, notebook_paths, notebook_runs
 from vpr_lib.errors import VPRInputError
 from vpr_lib.data.roots import count_places
-from vpr_lib.train.run import is_complete, run_dir_of
+from vpr_lib.train.run import run_of
 from vpr_lib.train.checks import validate
 from vpr_lib.train.module import VPRModule
 from vpr_lib.settings import TRIPLET_KWARGS
@@ -80,10 +80,10 @@ def plan(profile: str, only=None, data_root: str = "", device: str | None = None
             continue
         for config in configs:
             validate(config)
-        complete = {id(c): is_complete(run_dir_of(c)) for c in configs}
+        complete = {id(c): run_of(c).is_complete() for c in configs}
         pending = [c for c in configs if not complete[id(c)]]
         for c in configs:
-            (done if complete[id(c)] else todo).add(run_dir_of(c).name)
+            (done if complete[id(c)] else todo).add(run_of(c).id)
         seconds = 0.0
         for config in pending or configs[:1]:  # the first config also gives the images per epoch when none is to do
             data_key = (config["train_set"], config["img_per_place"], config["min_img_per_place"])

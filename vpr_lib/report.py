@@ -33,7 +33,7 @@ from vpr_lib.report_steps import course_summary_tex, experiments_tex
 from vpr_lib.report_tex import (TEX_INSTALL, caption_of, cites, copy_figure, describe_data, epoch_tex, figure_tex,
                                 macros_tex, plain_table, plural, progress_tex, read_table, runs_appendix, seeds_words,
                                 start_gains_tex, table_tex, tex_escape)
-from vpr_lib.results import atomic_write_text, git_commit, outputs_lock, run_lock
+from vpr_lib.results import atomic_write_text, file_lock, git_commit, outputs_lock
 from vpr_lib.stats import REPLICATES
 
 # A notebook's section, by the `section` of its params' `report:` block (config.REPORT_KEYS); the default,
@@ -292,7 +292,7 @@ def main(argv=None) -> int:
     report = with_sources(report_dir())
     # two builds at once (two run_all.sh) take turns: generated/ and latexmk are shared; and no notebook swaps its
     # tables in while they are read
-    with run_lock(report), outputs_lock():
+    with file_lock(report / ".lock"), outputs_lock():
         for stale in report.glob(".generated.*"):  # left by a killed build (none runs while we hold the lock)
             shutil.rmtree(stale, ignore_errors=True)
         try:

@@ -11,6 +11,7 @@ from vpr_lib.analysis import STALLED_POINTS
 from vpr_lib.comparisons import DESCRIPTIVE
 from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.experiments import EPOCH0
+from vpr_lib.runs import Run
 from vpr_lib.viz.curves import epoch_table
 
 SET_NAMES = tuple(TEST_SETS)  # the headings of a summary's column groups
@@ -171,8 +172,8 @@ def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]]) -> str:
                         rf"\texttt{{{tex_escape(run.run_id)}}}{'' if first else '$^*$'} & "
                         rf"\texttt{{{str(run.commit)[:10] + ('-dirty' if str(run.commit).endswith('-dirty') else '')}}} \\")
     return "\n".join([r"\section*{Appendix: every run}",
-                      r"Each run's id ends with a digest of its resolved parameters (\texttt{params.yaml} in "
-                      r"\texttt{results/runs/<id>/}, with \texttt{env.json}: versions and the commit). "
+                      r"Each run's id ends with a digest of its resolved parameters (\texttt{" + Run.PARAMS + "} in "
+                      r"\texttt{results/runs/<id>/}, with \texttt{" + Run.ENV + "}: versions and the commit). "
                       r"$^*$: a run shared with an earlier notebook, trained once.",
                       r"{\scriptsize", r"\begin{longtable}{llrll}", r"\toprule",
                       r"notebook & variant & seed & run id & commit \\", r"\midrule", r"\endhead",

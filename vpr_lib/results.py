@@ -118,12 +118,6 @@ def file_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def run_lock(run_dir: Path):
-    """Exclusive lock on a run folder (run_dir/.lock): a second process asking for the same run waits, then finds
-    it complete and reuses it."""
-    return file_lock(Path(run_dir) / ".lock")
-
-
 def outputs_lock():
     """Exclusive lock on the store's tables, figures and executed copies (results/.outputs.lock): a notebook's
     outputs are swapped in, and the report reads them, one process at a time."""

@@ -24,7 +24,8 @@ from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import compute_recalls, extract_descriptors, knn_search
 from vpr_lib.paths import results_dir, runs_dir
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, ensure_writable
-from vpr_lib.train.checkpoints import best_checkpoint, load_module
+from vpr_lib.runs import Run
+from vpr_lib.train.checkpoints import load_module
 from vpr_lib.viz.grids import GREEN, GREY, RED, png_bytes, tile_row
 
 
@@ -36,7 +37,7 @@ def run_module(run_id: str):
         listed = ", ".join(known[:20]) + (f", … ({len(known)} in all)" if len(known) > 20 else "")
         raise VPRInputError(f"Unknown run {run_id!r} in {runs}: " + (
             f"expected one of {listed}." if known else "it holds no run yet (train one, e.g. ./run_all.sh)."))
-    return load_module(best_checkpoint(run_id))
+    return load_module(Run(run_id).best_checkpoint())
 
 
 def read_folder(folder: Path, role: str, size) -> tuple[list[Path], torch.Tensor]:

@@ -11,13 +11,14 @@ import sys
 
 from vpr_lib.errors import VPRInputError
 from vpr_lib.retrieve import retrieve
+from vpr_lib.runs import Run
 from vpr_lib.train.checkpoints import evaluate_checkpoint
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vpr_lib.evaluate", description=__doc__.splitlines()[0],
                                  epilog=__doc__.split("\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", help="a run's checkpoints/best.ckpt or last.ckpt (with --dataset)")
+    ap.add_argument("--checkpoint", help=f"a run's checkpoint, e.g. {Run.CHECKPOINT_EXAMPLE} (with --dataset)")
     ap.add_argument("--dataset", help="a folder with database/ and queries/ in the '@' format, e.g. tokyo_xs/test")
     ap.add_argument("--run", help="a run id of the results store (with --queries and --database)")
     ap.add_argument("--queries", help="a folder of query images, any names")

@@ -1,11 +1,9 @@
-"""Saved runs: whether a run is complete, the checkpoint it was evaluated with, a trained module loaded from a
-checkpoint, and the evaluation of saved weights on a retrieval set.  What reads trained runs (evaluation,
+"""Saved weights: the atomic checkpoint writer, a trained module loaded from a checkpoint (a torn one set aside),
+and the evaluation of saved weights on a retrieval set.  What reads trained runs (evaluation,
 notebooks, kNN, heatmaps) imports this, not the training loop."""
 from __future__ import annotations
 
 import io
-import json
-import shutil
 from pathlib import Path
 
 import torch
@@ -16,22 +14,11 @@ from vpr_lib.data.transforms import eval_transform
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import evaluate_descriptors, extract_descriptors
 from vpr_lib.models.cache import cache_applies, prefix_features
-from vpr_lib.paths import results_dir, runs_dir
+from vpr_lib.paths import results_dir
 from vpr_lib.results import atomic_write_bytes, is_torn, set_aside
+from vpr_lib.runs import Run
 from vpr_lib.train.module import VPRModule
 from vpr_lib.settings import TRAIN_DEFAULTS
-
-
-def is_complete(run_dir: Path) -> bool:
-    return (Path(run_dir) / "metrics.json").is_file()
-
-
-def best_checkpoint(run_id: str) -> Path:
-    """The checkpoint a completed run was evaluated with (its best validation R@1)."""
-    run_dir = runs_dir() / run_id
-    if not is_complete(run_dir):
-        raise VPRInputError(f"Run {run_id} is not complete (no metrics.json in {run_dir}).")
-    return run_dir / "checkpoints" / json.loads((run_dir / "metrics.json").read_text())["checkpoint"]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -46,12 +33,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_write_bytes(Path(path), buffer.getvalue())
 
 
-def _in_run(checkpoint: Path) -> Path | None:
-    """The run folder a checkpoint belongs to (results/runs/<id>/checkpoints/<name>.ckpt), else None."""
-    parents = Path(checkpoint).resolve().parents
-    runs = runs_dir()
-    inside = len(parents) > 2 and parents[0].name == "checkpoints" and parents[2] == runs
-    return parents[1] if inside else None
+def _in_run(checkpoint: Path) -> Run | None:
+    """The run a checkpoint belongs to (one of its checkpoints), else None."""
+    checkpoint = Path(checkpoint).resolve()
+    parents = checkpoint.parents
+    run = Run(parents[1].name) if len(parents) > 2 else None
+    return run if run is not None and checkpoint.parent == run.checkpoints else None
 
 
 def read_checkpoint(checkpoint: Path) -> dict | None:
@@ -76,29 +63,20 @@ def read_checkpoint(checkpoint: Path) -> dict | None:
         return None
 
 
-def forget_results(run_dir: Path) -> None:
-    """Mark a run incomplete (its metrics.json set aside) and remove what was computed from its weights (descriptor
-    and kNN caches, prediction grids), so that nothing of the old model is reused once it trains again."""
-    run_dir = Path(run_dir)
-    set_aside(run_dir / "metrics.json")
-    for derived in (run_dir / "descriptors", run_dir / "knn", results_dir() / "grids" / run_dir.name):
-        shutil.rmtree(derived, ignore_errors=True)
-
-
 def load_module(checkpoint: Path) -> VPRModule:
     """A trained module from a checkpoint; its config (architecture, input size) comes with it.  The weights
     are the checkpoint's: the backbone is built without its initial weights (no ImageNet download).  A torn
     checkpoint of a run of this store is set aside, and the run marked incomplete (it trains again when next asked
     for): the error says so."""
     if not Path(checkpoint).is_file():
-        raise VPRInputError(f"Checkpoint not found: {checkpoint} (expected results/runs/<run>/checkpoints/best.ckpt).")
+        raise VPRInputError(f"Checkpoint not found: {checkpoint} (expected e.g. {Run.CHECKPOINT_EXAMPLE}).")
     saved = read_checkpoint(checkpoint)  # read once
     if saved is None:
-        run_dir = _in_run(checkpoint)
+        run = _in_run(checkpoint)
         retrain = ""
-        if (run_dir / "metrics.json").is_file():
-            forget_results(run_dir)
-            retrain = f"; its run {run_dir.name} is now incomplete and trains again when next asked for"
+        if run.is_complete():  # nothing of the old model is reused once it trains again
+            run.forget_results(results_dir() / "grids" / run.id)
+            retrain = f"; its run {run.id} is now incomplete and trains again when next asked for"
         raise VPRInputError(f"Checkpoint {checkpoint} is torn: set aside as {Path(checkpoint).name}.torn{retrain}.")
     hparams = saved["hyper_parameters"]
     # keys added since the checkpoint was written (e.g. backbone) take their defaults: what those runs used

@@ -1,30 +1,27 @@
 """A run's recalls before training (epoch 0) on its test sets, the baseline each trained result is read against.
 
 train() evaluates its initial model on the test sets right after the epoch-0 validation and keeps the recalls
-in <run>/epoch0.json.  A run that has none (resumed from a checkpoint, whose initial weights are gone) gets
+with the run.  A run that has none (resumed from a checkpoint, whose initial weights are gone) gets
 them from a rebuild of its initial model, as train() builds it: the same seed, then the data module, the module and the
 k-means initialisation of NetVLAD-like heads, in the same order, so it draws the same random numbers.  Its
-SF-XS val recall must equal the run's recorded epoch 0 (epochs.csv) before its test recalls are kept, in
-<run>/epoch0.json; a rebuild that does not match stops instead of writing a wrong baseline."""
+SF-XS val recall must equal the run's recorded epoch 0 (its epochs) before its test recalls are kept; a rebuild that does not match stops instead of writing a wrong baseline."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import lightning as L
-import pandas as pd
 import torch
 
 from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.data.roots import resolve_data_root
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models.cache import cache_applies
-from vpr_lib.results import atomic_write_text
+from vpr_lib.runs import Run
 from vpr_lib.train.checkpoints import evaluate_module
 from vpr_lib.train.data import VPRDataModule, init_clusters_from_data
 from vpr_lib.train.module import VPRModule
 
-TOLERANCE = 1e-3  # epochs.csv keeps recalls to 3 decimals
+TOLERANCE = 1e-3  # a run's epochs keep recalls to 3 decimals
 
 
 def initial_module(config: dict, root: Path) -> VPRModule:
@@ -50,22 +47,18 @@ def test_recalls(module: VPRModule, config: dict, root: Path) -> dict:
     return recalls
 
 
-def write_initial_recalls(run_dir: Path, recalls: dict) -> None:
-    atomic_write_text(Path(run_dir) / "epoch0.json", json.dumps(recalls, indent=1))
-
-
-def initial_recalls(config: dict, run_dir: Path) -> dict:
-    """{test set name: {R@N: recall}} of a complete run's initial model, from <run>/epoch0.json or computed once."""
-    path = Path(run_dir) / "epoch0.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+def initial_recalls(config: dict, run: Run) -> dict:
+    """{test set name: {R@N: recall}} of a complete run's initial model, as recorded or computed once."""
+    recorded = run.epoch0()
+    if recorded is not None:
+        return recorded
     root = resolve_data_root(config["data_root"], config["profile"])
     with torch.random.fork_rng():  # a caller's random state is left as it was
         recalls = test_recalls(initial_module(config, root), config, root)
-    recorded = pd.read_csv(Path(run_dir) / "epochs.csv").set_index("epoch").loc[0]
+    recorded = run.epochs().set_index("epoch").loc[0]
     val = recalls.get(SET_LABELS.get(config["val_set"], config["val_set"]))
     if val is not None and any(abs(val[k] - recorded[k]) > TOLERANCE for k in val if k in recorded):
-        raise VPRInputError(f"The rebuilt initial model of {Path(run_dir).name} gives SF-XS val {val} at epoch 0, not "
+        raise VPRInputError(f"The rebuilt initial model of {run.id} gives SF-XS val {val} at epoch 0, not "
                             f"the recorded {recorded.to_dict()}: its epoch-0 test recalls are not written.")
-    write_initial_recalls(run_dir, recalls)
+    run.write_epoch0(recalls)
     return recalls

@@ -1,17 +1,14 @@
-"""One run = train (or reuse, or resume) and evaluate, in results/runs/<run_id>/.
+"""One run = train (or reuse, or resume) and evaluate, into its folder (vpr_lib.runs.Run): its settings,
+environment, epochs (also as TensorBoard events), epoch-0 and final recalls, predictions per test set and best
+checkpoint (and the last checkpoint while it trains, to resume from; removed once the run is complete).
 
-    params.yaml  env.json  epochs.csv  epoch0.json  metrics.json  predictions/<set>.npz  checkpoints/best.ckpt
-    tensorboard/ (the same epochs as TensorBoard events)
-    (and checkpoints/last.ckpt while it trains, to resume from; removed once the run is complete)
-
-A run whose metrics.json exists is reused; one with checkpoints/last.ckpt resumes from it.  A lock on the run
-folder makes a second process asking for the same run wait and then reuse it.
+A complete run is reused; one with a last checkpoint resumes from it.  A lock on the run folder makes a second
+process asking for the same run wait and then reuse it.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import os
@@ -24,7 +21,6 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -34,14 +30,12 @@ from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.data.roots import dataset_identity, resolve_data_root
 from vpr_lib.models.backbones import weights_file
 from vpr_lib.models.cache import cache_applies
-from vpr_lib.paths import runs_dir
-from vpr_lib.results import (atomic_write_bytes, atomic_write_text, ensure_writable, environment, remove_stale,
-                             run_lock)
-from vpr_lib.train.checkpoints import (AtomicCheckpointIO, evaluate_module, is_complete, load_module,
-                                       read_checkpoint)
+from vpr_lib.results import atomic_write_text, ensure_writable, environment, remove_stale
+from vpr_lib.runs import Run
+from vpr_lib.train.checkpoints import AtomicCheckpointIO, evaluate_module, load_module, read_checkpoint
 from vpr_lib.train.checks import validate
 from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_data
-from vpr_lib.train.initial import test_recalls, write_initial_recalls
+from vpr_lib.train.initial import test_recalls
 from vpr_lib.train.module import VPRModule
 from vpr_lib.settings import NON_RESULT_KEYS
 
@@ -68,8 +62,8 @@ def run_id(config: dict) -> str:
     return f"{config['aggregator']}-{config['loss']}-s{config['seed']}-{digest}"
 
 
-def run_dir_of(config: dict) -> Path:
-    return runs_dir() / run_id(config)
+def run_of(config: dict) -> Run:
+    return Run(run_id(config))
 
 
 class EpochLog(Callback):
@@ -116,11 +110,11 @@ class EpochLog(Callback):
         self._write(trainer, trainer.current_epoch + 1)
 
 
-def _trainer(config: dict, callbacks, progress: bool, run_dir: Path) -> L.Trainer:
+def _trainer(config: dict, callbacks, progress: bool, run: Run) -> L.Trainer:
     """Lightning's Trainer for a run; TensorBoard events (losses, val recalls, learning rate per epoch) go to
     <run>/tensorboard/, so `tensorboard --logdir results/runs` shows a study's runs side by side."""
     cpu = config["accelerator"] == "cpu" or not torch.cuda.is_available()
-    logger = TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False)
+    logger = TensorBoardLogger(save_dir=str(run.dir), name=run.tensorboard.name, version="", default_hp_metric=False)
     return L.Trainer(max_epochs=config["epochs"], limit_train_batches=config["limit_train_batches"],
                      accelerator=config["accelerator"], devices=config["devices"], strategy=config["strategy"],
                      num_nodes=config["num_nodes"],
@@ -155,9 +149,9 @@ def _quiet(progress: bool):
 def train(config: dict, progress: bool = True) -> Path:
     """Train (or reuse / resume) one run and evaluate it on its test sets; returns the run folder."""
     validate(config)
-    run_dir = run_dir_of(config)
-    if is_complete(run_dir):
-        return run_dir
+    run = run_of(config)
+    if run.is_complete():
+        return run.dir
     root = resolve_data_root(config["data_root"], config["profile"])
     L.seed_everything(config["seed"], workers=True, verbose=False)
     # bad data or settings stop here, before anything is written: the sets are read and every image they will feed
@@ -168,14 +162,14 @@ def train(config: dict, progress: bool = True) -> Path:
         for p in list_images(root / rel / role, f"the {role} images of the test set {rel}")])
     module = VPRModule(config, data.num_classes)
     module.configure_optimizers()
-    ensure_writable(run_dir.parent)
+    ensure_writable(run.dir.parent)
     worker = os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("RANK", "0") != "0"  # DDP ranks > 0
-    with contextlib.nullcontext() if worker else run_lock(run_dir):
-        if is_complete(run_dir):  # another process completed it while this one waited for the lock
-            return run_dir
+    with contextlib.nullcontext() if worker else run.lock():
+        if run.is_complete():  # another process completed it while this one waited for the lock
+            return run.dir
         with _quiet(progress):
-            _fit_and_evaluate(config, run_dir, root, data, module, progress)
-    return run_dir
+            _fit_and_evaluate(config, run, root, data, module, progress)
+    return run.dir
 
 
 class Stopwatch(Callback):
@@ -195,63 +189,51 @@ class Stopwatch(Callback):
         self.before = state["seconds"]
 
 
-def _fit_and_evaluate(config: dict, run_dir: Path, root: Path, data: VPRDataModule, module: VPRModule,
+def _fit_and_evaluate(config: dict, run: Run, root: Path, data: VPRDataModule, module: VPRModule,
                       progress: bool) -> None:
-    ckpt_dir = run_dir / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
-    for stale in remove_stale(run_dir, "**/.*.tmp"):  # temporary files of a killed process (we hold the lock)
-        print(f"removed {stale.relative_to(run_dir.parent)}, left by a killed process", flush=True)
+    last = run.last_checkpoint
+    for stale in remove_stale(run.dir, "**/.*.tmp"):  # temporary files of a killed process (we hold the lock)
+        print(f"removed {stale.relative_to(run.dir.parent)}, left by a killed process", flush=True)
     if last.exists() and read_checkpoint(last) is None:  # torn: set aside and said; the run starts over
-        print(f"{run_dir.name} starts over: its last checkpoint is torn", flush=True)
+        print(f"{run.id} starts over: its last checkpoint is torn", flush=True)
     module.val_positives, module.val_database_num = data.val_set.positives_per_query, data.val_set.database_num
     if cache_applies(config):
         data.use_prefix_cache(module.model.backbone)
-    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/R@1", mode="max", save_last=True,
+    best = ModelCheckpoint(dirpath=run.checkpoints, filename=Run.BEST, monitor="val/R@1", mode="max", save_last=True,
                            save_top_k=1, enable_version_counter=False)
     stopwatch = Stopwatch()
-    callbacks = [best, EpochLog(run_dir / "epochs.csv"), stopwatch] + (
+    callbacks = [best, EpochLog(run.epochs_file), stopwatch] + (
         [ProxyUpdate()] if config["sampler"] == "proxy" else [])
     if not last.exists():  # a fresh start: no events of an earlier attempt beside this one's
-        shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
-    trainer = _trainer(config, callbacks, progress, run_dir)
+        shutil.rmtree(run.tensorboard, ignore_errors=True)
+    trainer = _trainer(config, callbacks, progress, run)
     if trainer.is_global_zero:
-        atomic_write_text(run_dir / "params.yaml", yaml.safe_dump(config, sort_keys=True))
-        atomic_write_text(run_dir / "env.json", json.dumps(environment(), indent=1))
+        run.write_params(config)
+        run.write_env(environment())
     if not last.exists():  # a fresh run: NetVLAD-like heads start from k-means, then the epoch-0 baseline
         init_clusters_from_data(module, data.train_set, config["seed"])
         trainer.validate(module, datamodule=data, verbose=False)
         if trainer.is_global_zero:  # and on the test sets, while the initial weights are at hand
-            write_initial_recalls(run_dir, test_recalls(module, config, root))
+            run.write_epoch0(test_recalls(module, config, root))
     elif trainer.is_global_zero:
-        print(f"resuming {run_dir.name} from {last.relative_to(run_dir.parent)}", flush=True)
+        print(f"resuming {run.id} from {last.relative_to(run.dir.parent)}", flush=True)
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.exists() else None)
     if trainer.is_global_zero:
         checkpoint = Path(best.best_model_path or last)
-        evaluate_run(run_dir, checkpoint, root, config, train_seconds=stopwatch.seconds)
+        evaluate_run(run, checkpoint, root, config, train_seconds=stopwatch.seconds)
 
 
-def evaluate_run(run_dir: Path, checkpoint: Path, root: Path, config: dict, train_seconds: float) -> dict:
-    """metrics.json (written last: it marks the run complete) and predictions/<set>.npz per test set."""
+def evaluate_run(run: Run, checkpoint: Path, root: Path, config: dict, train_seconds: float) -> dict:
+    """The run's predictions per test set, then its metrics (written last: they mark the run complete)."""
     metrics = {"checkpoint": checkpoint.name, "train_seconds": round(train_seconds, 1), "test": {}}
     module = load_module(checkpoint)
     for rel in config["test_sets"]:
         dataset, result = evaluate_module(module, root / rel)
-        name = SET_LABELS.get(rel, rel)
-        metrics["test"][name] = result["recalls"]
-        positives = dataset.positives_per_query
-        buf = io.BytesIO()
-        np.savez_compressed(
-            buf, predictions=result["predictions"], distances=result["distances"],
-            positives=np.concatenate(positives) if positives else np.zeros(0, int),
-            positives_offsets=np.cumsum([0] + [len(p) for p in positives]),
-            database_paths=np.array([str(p.relative_to(root)) for p in dataset.database_paths]),
-            queries_paths=np.array([str(p.relative_to(root)) for p in dataset.queries_paths]),
-            database_utms=dataset.database_utms, queries_utms=dataset.queries_utms)
-        atomic_write_bytes(run_dir / "predictions" / f"{rel.replace('/', '_')}.npz", buf.getvalue())
-    epochs = pd.read_csv(run_dir / "epochs.csv")
-    trained = epochs[epochs.epoch > 0]
+        metrics["test"][SET_LABELS.get(rel, rel)] = result["recalls"]
+        run.write_predictions(rel, result, dataset, root)
+    trained = run.epochs().query("epoch > 0")
     metrics["best_epoch"] = int(trained.loc[trained["R@1"].idxmax(), "epoch"])
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1))
-    if checkpoint.name != "last.ckpt":  # a complete run is reused, never resumed: its last state is not needed
-        (run_dir / "checkpoints" / "last.ckpt").unlink(missing_ok=True)
+    run.write_metrics(metrics)
+    if checkpoint.name != run.last_checkpoint.name:  # a complete run is reused, never resumed: no need of its last
+        run.last_checkpoint.unlink(missing_ok=True)
     return metrics

@@ -7,7 +7,8 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 
-from vpr_lib.analysis import as_text, correct_at, load_predictions, query_conditions
+from vpr_lib.analysis import as_text, correct_at, query_conditions
+from vpr_lib.runs import Run
 from vpr_lib.errors import VPRInputError
 from vpr_lib.viz.grids import grid_image, png_bytes
 
@@ -47,7 +48,7 @@ class PredictionBrowser:
     def _data(self, label: str) -> dict:
         key = (self.runs[label], self.test_set.value)
         if key not in self._cache:
-            self._cache[key] = load_predictions(*key)
+            self._cache[key] = Run(key[0]).predictions(key[1])
         return self._cache[key]
 
     def _conditions(self):

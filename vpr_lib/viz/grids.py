@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from vpr_lib.analysis import correct_at, load_predictions
+from vpr_lib.analysis import correct_at
+from vpr_lib.runs import Run, set_slug
 from vpr_lib.data.images import load_image
 from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.results import atomic_write_bytes, atomic_write_text, results_dir
@@ -76,8 +77,8 @@ def save_prediction_grids(run_id: str, test_set: str, data_root: Path, k: int = 
                           only_wrong: bool = False, size: int = 128) -> list[Path]:
     """results/grids/<run_id>/<set>/query_<i>.png, with query_<i>.csv beside it listing the query, its
     predictions (rank, path, correct, distance) and its true positives."""
-    data = load_predictions(run_id, test_set)
-    out_dir = results_dir() / "grids" / run_id / test_set.replace("/", "_")
+    data = Run(run_id).predictions(test_set)
+    out_dir = results_dir() / "grids" / run_id / set_slug(test_set)
     written = []
     for query in select_queries(data, n_queries, only_wrong):
         png = out_dir / f"query_{query:05d}.png"
@@ -103,7 +104,7 @@ def compact_grid(run_id: str, test_set: str, data_root: Path, n_queries: int = 4
                  only_wrong: bool = False, size: int = 96):
     """A multi-query figure for the report: one row per query (query + top-k, green / red frames)."""
     import matplotlib.pyplot as plt
-    data = load_predictions(run_id, test_set)
+    data = Run(run_id).predictions(test_set)
     queries = select_queries(data, n_queries, only_wrong)
     rows = [grid_image(data, q, data_root, k, size) for q in queries]
     fig, axes = plt.subplots(len(rows), 1, figsize=(1.2 * (k + 1), 1.35 * len(rows)), squeeze=False)
