@@ -139,3 +139,12 @@ def test_the_run_folder_s_file_names_and_set_names_are_spelled_in_vpr_lib_runs_o
     assert not names, names
     slugs = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py") if SET_SLUG.search(path.read_text())]
     assert slugs == ["runs.py"], slugs
+
+
+def test_no_module_outside_the_samplers_switches_on_a_sampler_s_name():
+    """Issue 32: a sampler carries its own behaviour (vpr_lib.train.samplers); nobody else tests its name."""
+    from vpr_lib.train.samplers import SAMPLERS
+    owners = {"data/samplers.py", "train/samplers.py", "settings.py"}  # settings: the default sampler's name
+    found = [f"{path.relative_to(PACKAGE)}:{line} {text!r}" for path in PACKAGE.rglob("*.py")
+             if str(path.relative_to(PACKAGE)) not in owners for line, text in code_strings(path) if text in SAMPLERS]
+    assert not found, found

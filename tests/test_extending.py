@@ -18,7 +18,7 @@ from vpr_lib.models.aggregators import AGGREGATORS, Aggregator, register
 from vpr_lib.models.backbones import BACKBONES, BackboneSpec
 from vpr_lib.models.backbones import register as register_backbone
 from vpr_lib.models.costs import variant_costs
-from vpr_lib.train.data import SAMPLERS
+from vpr_lib.train.samplers import SAMPLERS, Sampling
 from vpr_lib.train.losses import LOSSES
 from vpr_lib.train.optim import SCHEDULERS
 from vpr_lib.train.run import train
@@ -42,7 +42,13 @@ def test_a_new_aggregator_loss_sampler_and_scheduler_are_one_class_or_entry_each
 
     monkeypatch.setitem(LOSSES, "toy_margin", losses.MarginLoss)
     used = []
-    monkeypatch.setitem(SAMPLERS, "toy_places", lambda dm: used.append("sampler") or SAMPLERS["pk"](dm))
+    class ToyPlaces(Sampling):
+        """P random places x K images, as pk, saying that it was used."""
+        def loader(self, dm):
+            used.append("sampler")
+            return super().loader(dm)
+
+    monkeypatch.setitem(SAMPLERS, "toy_places", ToyPlaces())
     monkeypatch.setitem(SCHEDULERS, "toy_constant", lambda optimizer, kwargs, epochs: used.append("scheduler") or {
         "scheduler": torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0), "interval": "epoch"})
     try:

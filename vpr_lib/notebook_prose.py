@@ -11,7 +11,7 @@ from vpr_lib.data.roots import count_places
 from vpr_lib.models import VPRModel
 from vpr_lib.models.backbones import stage_names
 from vpr_lib.models.cache import cache_applies
-from vpr_lib.settings import TRIPLET_KWARGS
+from vpr_lib.train.samplers import sampling
 
 
 def below_start(epochs: pd.DataFrame, metric: str = "R@1"):
@@ -41,14 +41,6 @@ def below_start(epochs: pd.DataFrame, metric: str = "R@1"):
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _batch_words(config: dict) -> str:
-    """A batch of a place-based or self-supervised sampler in words."""
-    if config["sampler"] == "self_supervised":
-        return (f"{config['places_per_batch']} images × {config['img_per_place']} augmented views of each, labelled "
-                f"by image (no place labels)")
-    return f"{config['places_per_batch']} places × {config['img_per_place']} images"
 
 
 def _other_seeds(params: dict) -> str:
@@ -88,14 +80,10 @@ def regime_note(params: dict, name: str = ""):
                      f"and the aggregator.")
     else:
         parts.append("The whole trunk trains with the aggregator.")
-    draws = ""
-    if config["sampler"] == "triplets":
-        kwargs = {**TRIPLET_KWARGS, **config["sampler_kwargs"]}
-        per_epoch = f"{kwargs['queries_per_epoch']} queries"
-        batch = (f"{kwargs['queries_per_batch']} queries × (query, positive, {kwargs['negatives']} mined negatives), "
-                 f"the cache of triplets refreshed every {kwargs['cache_refresh']} queries")
+    draws, batch, epoch = "", sampling(config).batch_words(config), sampling(config).epoch_words(config)
+    if epoch:
+        per_epoch = epoch
     else:
-        batch = _batch_words(config)
         places = count_places(config, generate_missing=False)  # a note does not generate data
         if places:
             full = places // config["places_per_batch"]
@@ -106,13 +94,13 @@ def regime_note(params: dict, name: str = ""):
                  f"{config['optimizer_kwargs'].get('lr')}, augmentation {config['augment']}, "
                  f"{_plural(len(params.get('seeds', [0])), 'seed')} per variant{_other_seeds(params)}. {draws} A "
                  f"variant's own settings (the params file) override these.".replace("  ", " "))
-    samplers = {c["variant"]: c for c in configs if c["sampler"] not in (config["sampler"], "triplets")}
-    parts += [f"`{variant}` draws batches of {_batch_words(c)}." for variant, c in samplers.items()
-              if _batch_words(c) != batch]
+    others = {c["variant"]: c for c in configs if c["sampler"] != config["sampler"] and not sampling(c).mined_triplets}
+    parts += [f"`{variant}` draws batches of {sampling(c).batch_words(c)}." for variant, c in others.items()
+              if sampling(c).batch_words(c) != batch]
     if config["profile"] != "full" and name:
         full = run_configs(load_params(name, "full"))[0]
-        per_epoch = (f"{ {**TRIPLET_KWARGS, **full['sampler_kwargs']}['queries_per_epoch']:,} mined queries"
-                     if full["sampler"] == "triplets" else f"{full['places_per_batch']} × {full['img_per_place']} batches")
+        per_epoch = (sampling(full).epoch_words(full)
+                     or f"{full['places_per_batch']} × {full['img_per_place']} batches")
         parts.append(f"The full profile (`--profile full --data-root …`, the real datasets) trains {full['backbone']} "
                      f"from {'ImageNet weights' if full['pretrained'] == 'imagenet' else full['pretrained']} at "
                      f"{full['image_size'][0]} px for {_plural(full['epochs'], 'epoch')} of {per_epoch}, as the "

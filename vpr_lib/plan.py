@@ -19,20 +19,14 @@ from vpr_lib.data.roots import count_places
 from vpr_lib.train.run import run_of
 from vpr_lib.train.checks import validate
 from vpr_lib.train.module import VPRModule
-from vpr_lib.settings import TRIPLET_KWARGS
+from vpr_lib.train.samplers import sampling
 
 TIMED_BATCH = 8  # images per timed step
 
 
 def images_per_epoch(config: dict, places: int) -> int:
     """Images one epoch trains on (Lightning's limit_train_batches applied; triplets: query, positive, negatives)."""
-    if config["sampler"] == "triplets":
-        kwargs = {**TRIPLET_KWARGS, **config["sampler_kwargs"]}
-        per_batch = kwargs["queries_per_batch"] * (2 + kwargs["negatives"])
-        batches = kwargs["queries_per_epoch"] // kwargs["queries_per_batch"]
-    else:
-        per_batch = config["places_per_batch"] * config["img_per_place"]
-        batches = places // config["places_per_batch"]
+    per_batch, batches = sampling(config).batches_per_epoch(config, places)
     limit = config["limit_train_batches"]
     batches = min(batches, int(limit)) if isinstance(limit, int) else int(batches * limit)
     return batches * per_batch

@@ -5,10 +5,10 @@ from vpr_lib.data.triplets import MININGS
 from vpr_lib.errors import VPRInputError
 from vpr_lib.models.aggregators import AGGREGATORS
 from vpr_lib.models.backbones import BACKBONES, stage_names
-from vpr_lib.train.data import SAMPLERS
 from vpr_lib.train.losses import CLASSIFICATION_LOSSES, LOSSES, MINERS
 from vpr_lib.train.optim import OPTIMIZERS, SCHEDULERS
-from vpr_lib.settings import FLEXIBLE_TYPES, TRAIN_DEFAULTS, TRIPLET_KWARGS
+from vpr_lib.train.samplers import SAMPLERS
+from vpr_lib.settings import FLEXIBLE_TYPES, TRAIN_DEFAULTS
 
 
 def check_types(config: dict, where: str = "") -> None:
@@ -80,23 +80,13 @@ def validate(config: dict) -> None:
     if config["last_stage"] not in stages:
         raise VPRInputError(f"Unknown last_stage {config['last_stage']!r}{where} of backbone {config['backbone']}; "
                             f"expected one of {stages}.")
-    if config["sampler"] == "self_supervised" and config["loss"] in CLASSIFICATION_LOSSES:
-        raise VPRInputError(f"loss {config['loss']!r}{where} holds one weight per place; the self_supervised sampler "
-                            "labels images, not places: use a pair-based loss (ntxent, supcon, contrastive…).")
-    if config["loss"] == "vicreg" and (config["miner"] != "none" or config["sampler"] in ("triplets", "proxy")):
+    sampler = SAMPLERS[config["sampler"]]
+    if config["loss"] == "vicreg" and (config["miner"] != "none" or sampler.mined_triplets or sampler.similar_places):
         raise VPRInputError(f"loss 'vicreg'{where} pairs the views of each label in a P x K batch: it takes miner none "
                             f"(got {config['miner']!r}) and a P x K sampler (got {config['sampler']!r}).")
     if config["mining"] not in MININGS:
         raise VPRInputError(f"Unknown mining {config['mining']!r}{where}; expected one of {list(MININGS)}.")
-    if config["sampler"] != "triplets" and any(config[k] != TRAIN_DEFAULTS[k] for k in ("mining", "train_positives_m")):
-        raise VPRInputError(f"mining and train_positives_m{where} act only with sampler: triplets "
-                            f"(got sampler {config['sampler']!r}).")
-    if config["sampler"] == "triplets":
-        unknown = set(config["sampler_kwargs"]) - set(TRIPLET_KWARGS)
-        if unknown or config["miner"] != "none" or config["loss"] in CLASSIFICATION_LOSSES:
-            raise VPRInputError(f"The triplets sampler{where} mines its own triplets: it takes sampler_kwargs among "
-                                f"{sorted(TRIPLET_KWARGS)} (got {sorted(unknown)} unknown), miner none (got "
-                                f"{config['miner']!r}) and a pair or triplet loss (got {config['loss']!r}).")
+    sampler.check(config, where)
     check_types(config, where)
     check_shapes(config, where)
     check_ranges(config, where)

@@ -13,6 +13,7 @@ from vpr_lib.models import VPRModel
 from vpr_lib.data.triplets import triplet_indices
 from vpr_lib.train.losses import build_loss, build_miner, mined_fractions
 from vpr_lib.train.optim import build_optimizer, build_scheduler
+from vpr_lib.train.samplers import sampling
 
 
 class VPRModule(L.LightningModule):
@@ -37,7 +38,7 @@ class VPRModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         images, labels = batch  # (P, K, C, H, W), (P, K); triplets: (B, 2 + negatives, …), image indices
         descriptors = self(images.flatten(0, 1))
-        if self.config["sampler"] == "triplets":  # the mined (query, positive, negative) triplets themselves
+        if sampling(self.config).mined_triplets:  # the mined (query, positive, negative) triplets themselves
             mined = triplet_indices(images.shape[0], images.shape[1], descriptors.device)
             labels = torch.arange(len(descriptors), device=descriptors.device)  # unused with given triplets
         else:

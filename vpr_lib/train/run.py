@@ -34,7 +34,7 @@ from vpr_lib.results import atomic_write_text, ensure_writable, environment, rem
 from vpr_lib.runs import Run
 from vpr_lib.train.checkpoints import AtomicCheckpointIO, evaluate_module, load_module, read_checkpoint
 from vpr_lib.train.checks import validate
-from vpr_lib.train.data import ProxyUpdate, VPRDataModule, init_clusters_from_data
+from vpr_lib.train.data import VPRDataModule, init_clusters_from_data
 from vpr_lib.train.initial import test_recalls
 from vpr_lib.train.module import VPRModule
 from vpr_lib.settings import NON_RESULT_KEYS
@@ -202,8 +202,7 @@ def _fit_and_evaluate(config: dict, run: Run, root: Path, data: VPRDataModule, m
     best = ModelCheckpoint(dirpath=run.checkpoints, filename=Run.BEST, monitor="val/R@1", mode="max", save_last=True,
                            save_top_k=1, enable_version_counter=False)
     stopwatch = Stopwatch()
-    callbacks = [best, EpochLog(run.epochs_file), stopwatch] + (
-        [ProxyUpdate()] if config["sampler"] == "proxy" else [])
+    callbacks = [best, EpochLog(run.epochs_file), stopwatch, *data.sampling.callbacks()]
     if not last.exists():  # a fresh start: no events of an earlier attempt beside this one's
         shutil.rmtree(run.tensorboard, ignore_errors=True)
     trainer = _trainer(config, callbacks, progress, run)
