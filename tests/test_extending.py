@@ -18,10 +18,12 @@ from vpr_lib.models.aggregators import AGGREGATORS, Aggregator, register
 from vpr_lib.models.backbones import BACKBONES, BackboneSpec
 from vpr_lib.models.backbones import register as register_backbone
 from vpr_lib.models.costs import variant_costs
+from vpr_lib.results import save_figure
 from vpr_lib.train.samplers import SAMPLERS, Sampling
 from vpr_lib.train.losses import LOSSES
 from vpr_lib.train.optim import SCHEDULERS
 from vpr_lib.train.run import train
+from vpr_lib.viz.curves import plot_epoch_curves
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,7 +90,7 @@ def test_a_new_notebook_is_the_notebook_its_params_and_a_section(synth_smoke, re
         cell.source = cell.source.replace("02_gem", "14_toy")
     nbformat.write(nb, root / "notebooks" / "14_toy.ipynb")
     (root / "params" / "14_toy.yaml").write_text(
-        "extends: train\ndefaults: {seeds: [0]}\nprofiles: {smoke: {}, demo: {}, full: {}}\n"
+        "extends: train\ndefaults: {seeds: [0]}\nprofiles: {smoke: {variants: all}}\n"
         "variants:\n  avg: {}\n  gem: {aggregator: gem, aggregator_kwargs: {out_dim: 512}}\n"
         "report: {title: A toy comparison, compares: average pooling vs GeM}\n")
     (root / "report" / "sections" / "14_toy.tex").write_text("Why this comparison (authored, no numbers).\n")
@@ -97,7 +99,8 @@ def test_a_new_notebook_is_the_notebook_its_params_and_a_section(synth_smoke, re
     from vpr_lib.experiments import run_experiment
     from vpr_lib.report import generate, report_steps
     assert report_steps()[-1][0] == "14_toy" and len(notebook_runs("14_toy", "smoke")) == 2
-    run_experiment("14_toy", "smoke", str(synth_smoke), progress=False)
+    exp = run_experiment("14_toy", "smoke", str(synth_smoke), progress=False)
+    save_figure(plot_epoch_curves(exp.epochs), "14_toy_val_curves")  # as the notebook does
     text = (generate(report=root / "report") / "experiments.tex").read_text()
     # a notebook no step of the brief names (vpr_lib.brief.STEPS) comes after the steps
     assert text.index(r"\subsection{Beyond the brief's steps}") < text.index(r"\subsubsection{A toy comparison}")

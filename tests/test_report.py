@@ -32,8 +32,11 @@ def test_no_results_gives_a_clear_message(tmp_path):
                     reason="TeX Live not installed (scripts/install_system_deps.sh tex)")
 def test_pdf_from_smoke_results_has_the_tables_numbers_and_no_broken_reference(synth_smoke, results_tmp, tmp_path):
     from vpr_lib.experiments import run_experiment
+    from vpr_lib.results import save_figure
+    from vpr_lib.viz.curves import plot_epoch_curves
     for name in ("01_baseline", "02_gem"):  # the other steps have no results: their sections are left out
-        run_experiment(name, "smoke", str(synth_smoke), progress=False)
+        exp = run_experiment(name, "smoke", str(synth_smoke), progress=False)
+        save_figure(plot_epoch_curves(exp.epochs), f"{name}_val_curves")  # as the notebook does
     report = tmp_path / "report"
     shutil.copytree(ROOT / "report", report, ignore=shutil.ignore_patterns("generated", "main.pdf", "main.*"))
     shutil.copy(ROOT / "report" / "main.tex", report)
@@ -65,7 +68,18 @@ def test_pdf_from_smoke_results_has_the_tables_numbers_and_no_broken_reference(s
 
 
 def _fake_step(tables: Path, name: str, variants: list[str]) -> None:
-    """A notebook's summary and runs tables as experiments writes them, with made-up cells."""
+    """A notebook's summary and runs tables as experiments writes them, with made-up cells, and a blank image for
+    each figure and a one-column table for each extra table it declares (the report refuses a section without them)."""
+    from PIL import Image
+
+    from vpr_lib.config import EXPERIMENT_TABLES, declared_outputs
+    declared = declared_outputs(name, "demo")
+    declared["tables"] = [t for t in declared["tables"] if t.rsplit("_", 1)[1] not in EXPERIMENT_TABLES + ("versus",)]
+    for figure in declared["figures"]:
+        (tables.parent / "figures").mkdir(exist_ok=True)
+        Image.new("RGB", (8, 8), "white").save(tables.parent / "figures" / f"{figure}.png")
+    for table in declared["tables"]:
+        pd.DataFrame({"variant": variants}).to_csv(tables / f"{table}.csv", index=False)
     columns = [f"{s} {m}" for s in ("SF-XS val", "SF-XS test", "Tokyo-XS") for m in ("R@1", "R@5")]
     rows = [{"variant": v, **{c: f"{10 + i}.0 ± 1.0" for c in columns}} for i, v in enumerate(variants)]
     pd.DataFrame(rows).to_csv(tables / f"{name}_summary.csv", index=False)

@@ -69,6 +69,15 @@ def test_a_profile_may_run_a_variant_with_changes_or_leave_the_notebook_out(tmp_
         load_params(spec, "study")
 
 
+def test_a_training_notebook_joins_only_the_profiles_that_name_its_variants(tmp_path):
+    """Issue 32: a new notebook does not join the demo (and lengthen it) until its params say what runs there."""
+    spec = tmp_path / "x.yaml"
+    spec.write_text("extends: train\ndefaults: {seeds: [0]}\nvariants: {a: {}, b: {epochs: 3}}\nprofiles:\n"
+                    "  smoke: {seeds: [0, 1]}\n  study: {variants: all}\n")
+    assert not in_profile(spec, "smoke") and not in_profile(spec, "demo")  # no `variants:`, no profile block
+    assert list(load_params(spec, "study")["variants"]) == ["a", "b"]
+
+
 def test_the_demo_leaves_notebooks_to_the_study_profile_which_runs_on_its_data():
     """Every notebook runs in the study profile; the demo runs a subset, in the same regime and on the same data."""
     from vpr_lib.paths import synthcity_dir

@@ -2,8 +2,10 @@
 
     extends: train                   # optional: start from vpr_lib.settings (every training key)
     defaults: {key: value, ...}      # the notebook's keys and defaults
-    profiles: {smoke: {...}, demo: {...}, study: {...}, full: {...}}  # a profile's `variants: [names]` runs only
-                                     # those; `variants: []`: the notebook is not part of that profile
+    profiles: {smoke: {...}, demo: {...}, study: {...}, full: {...}}  # a profile's `variants: [names]` runs
+                                     # those, `variants: all` every one; a training notebook whose profile names
+                                     # no variants (no `variants:`, or `[]`) is not part of that profile: a new
+                                     # notebook joins no profile until its params say which variants run there
     variants: {name: {key: value}}   # optional: the experiment's variants (each run = variant x seed)
     report: {title: ..., compares: ...}  # optional: the notebook's section in the PDF (REPORT_KEYS)
 
@@ -27,11 +29,16 @@ TOP_KEYS = ("extends", "defaults", "profiles", "variants", "report")
 # a notebook that trains; `visual_analysis`, `knn`); `title` and `compares` (what its table compares, in a caption);
 # `table_groups` splits its summary into one table per {label, variants: regular expression on the variant names};
 # `tables` and `figures` add results/tables|figures/<name> with a caption: [{name, caption}]; `epoch_table: true`
-# adds its per-epoch table.
-REPORT_KEYS = ("section", "title", "compares", "table_groups", "tables", "figures", "epoch_table")
+# adds its per-epoch table; `reads: {tables: [names], figures: [names]}` names the outputs a section builder reads
+# with captions of its own (03, 12). Together they declare the notebook's outputs (declared_outputs).
+REPORT_KEYS = ("section", "title", "compares", "table_groups", "tables", "figures", "epoch_table", "reads")
 REPORT_ITEM_KEYS = {"table_groups": ("label", "variants"), "tables": ("name", "caption"), "figures": ("name", "caption")}
-# wide: across both columns (a table of many columns); shows: what the sentence citing it says it shows
-REPORT_ITEM_OPTIONS = {"tables": {"wide": bool, "shows": str}, "figures": {"shows": str}}
+# wide: across both columns (a table of many columns); shows: what the sentence citing it says it shows; profiles:
+# the profiles in which the notebook writes it (default: every profile it runs in)
+REPORT_ITEM_OPTIONS = {"tables": {"wide": bool, "shows": str, "profiles": list},
+                       "figures": {"shows": str, "profiles": list}}
+# What run_experiment saves for a notebook that trains (tables/<name>_<kind>.csv), `versus` too when it compares
+EXPERIMENT_TABLES = ("runs", "results", "epochs", "epoch0", "summary")
 
 
 def _check_keys(given: dict, valid, where: str) -> None:
@@ -88,13 +95,13 @@ def load_params(name_or_path, profile: str = "demo", overrides: dict | None = No
                                                     "parameters)")
     params.update(copy.deepcopy(spec["defaults"]))
     overlay = dict((spec.get("profiles") or {}).get(profile) or {})
-    subset = overlay.pop("variants", None)  # a profile may run only some of the variants
+    subset = overlay.pop("variants", [] if spec.get("extends") else "all")  # the variants this profile runs
     _check_keys(overlay, params, f"{path} (profile {profile})")
     params.update(copy.deepcopy(overlay))
     variants = spec.get("variants") or {"default": {}}
     for name, changes in variants.items():
         _check_keys(changes or {}, params, f"{path} (variant {name})")
-    if subset is not None:  # names, or {name: changes} to run a variant otherwise in this profile (fewer seeds…)
+    if subset != "all":  # names, or {name: changes} to run a variant otherwise in this profile (fewer seeds…)
         picked = _profile_variants(subset, f"{path} (profile {profile}, variants)")
         _check_keys(picked, variants, f"{path} (profile {profile}, variants)")
         for name, changes in picked.items():
@@ -138,8 +145,39 @@ def report_settings(name: str) -> dict | None:
     for key in ("section", "title", "compares"):
         if key in settings and not isinstance(settings[key], str):
             raise VPRInputError(f"{path}: report {key} must be a string, got {settings[key]!r}.")
+    reads = settings.get("reads", {})
+    if not (isinstance(reads, dict) and set(reads) <= {"tables", "figures"} and all(
+            isinstance(v, list) and all(isinstance(n, str) for n in v) for v in reads.values())):
+        raise VPRInputError(f"{path}: report reads must be {{tables: [names], figures: [names]}}, got {reads!r}.")
     return {"section": "experiment", "title": name, "compares": name, "table_groups": [], "tables": [],
-            "figures": [], "epoch_table": False, **settings}
+            "figures": [], "epoch_table": False, **settings, "reads": {"tables": [], "figures": [], **reads}}
+
+
+def declared_outputs(name: str, profile: str) -> dict[str, list[str]]:
+    """The tables and figures (names under results/tables|figures/) that notebook `name` writes in `profile` and
+    the report reads: for a notebook that trains, EXPERIMENT_TABLES, `versus` when it runs several variants, and its
+    validation curves unless its section shows an epoch table instead; then its `report:` block's `tables`,
+    `figures` (in the profiles they name) and `reads`. Nothing for a notebook outside the report or the profile.
+    A notebook that does not write them all fails (vpr_lib.notebooks); the report refuses results without them."""
+    settings = report_settings(name)
+    if settings is None or not in_profile(name, profile):
+        return {"tables": [], "figures": []}
+    params = load_params(name, profile)
+    tables, figures = [], []
+    if "loss" in params:
+        tables += [f"{name}_{kind}" for kind in EXPERIMENT_TABLES + (("versus",) if len(params["variants"]) > 1 else ())]
+        figures += [] if settings["epoch_table"] else [f"{name}_val_curves"]
+    for kind, names in (("tables", tables), ("figures", figures)):
+        names += [i["name"] for i in settings[kind] if profile in i.get("profiles", PROFILES)]
+        names += settings["reads"][kind]
+    return {"tables": tables, "figures": figures}
+
+
+def missing_outputs(name: str, profile: str, folder: Path) -> list[str]:
+    """The declared outputs of notebook `name` in `profile` that `folder` (a stage, or the store) lacks."""
+    declared = declared_outputs(name, profile)
+    return [f"{kind}/{n}{suffix}" for kind, suffix in (("tables", ".csv"), ("figures", ".png"))
+            for n in declared[kind] if not (folder / kind / f"{n}{suffix}").is_file()]
 
 
 def _check_seeds(seeds, where: str) -> list:

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from vpr_lib.config import add_study_arguments, in_profile, load_params, notebook_paths
+from vpr_lib.config import add_study_arguments, in_profile, load_params, missing_outputs, notebook_paths
 from vpr_lib.dispatch import add_dispatch_arguments, dispatch, parse_settings
 from vpr_lib.errors import VPRInputError
 from vpr_lib.executed import tidy_executed
@@ -99,6 +99,13 @@ def run_notebook(path: Path, profile: str, data_root: str = "", progress: bool =
                 os.replace(executed, failed_copy(path.stem))
             raise
         tidy_executed(executed, stage)  # no timing or machine paths: the copy in git changes only with the results
+        missing = missing_outputs(path.stem, profile, stage)
+        if missing:  # the report would lack them: the notebook fails, and the store keeps its earlier outputs
+            failed_copy(path.stem).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(executed, failed_copy(path.stem))
+            raise VPRInputError(f"Notebook {path.stem} ran but did not write {', '.join(missing)}, which "
+                                f"params/{path.stem}.yaml declares for the report (vpr_lib.config.declared_outputs); "
+                                f"the store's earlier outputs are kept.")
         return publish(path.stem, stage)
     finally:
         for key, value in previous.items():

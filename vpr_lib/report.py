@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from vpr_lib.analysis import stalled_variants, untrained_on_sets
-from vpr_lib.config import notebook_paths, report_settings
+from vpr_lib.config import EXPERIMENT_TABLES, missing_outputs, notebook_paths, report_settings
 from vpr_lib.errors import VPRInputError
 from vpr_lib.family import family_size
 from vpr_lib.paths import report_dir, repo_root, results_dir
@@ -49,6 +49,28 @@ def report_steps() -> list[tuple[str, dict]]:
         raise VPRInputError(f"Unknown report section(s) {sorted(unknown)} in params/; expected one of "
                             f"{sorted(SECTIONS) + ['experiment']}.")
     return [(name, settings) for name, settings in steps if settings]
+
+
+def check_declared_outputs(results: Path, steps: list[tuple[str, dict]]) -> None:
+    """Stop, naming them, when a notebook that ran lacks a declared output its section reads (a figure, an extra
+    table): the section would silently miss it. A notebook ran when its summary (or, for a section builder's
+    notebook, one of its reads) is in the store. Its experiment tables are not checked here: a notebook's outputs
+    enter the store together or not at all (vpr_lib.notebooks), and a notebook fails that does not write them all.
+    The store's profile is that of its runs."""
+    profiles = {str(p) for path in (results / "tables").glob("*_runs.csv") for p in pd.read_csv(path).profile}
+    if len(profiles) != 1:
+        return  # no runs yet, or a store of mixed profiles: nothing to check against
+    profile = profiles.pop()
+    experiment_tables = {f"tables/{name}_{kind}.csv" for name, _ in steps for kind in EXPERIMENT_TABLES + ("versus",)}
+    for name, settings in steps:
+        reads = [f"tables/{n}.csv" for n in settings["reads"]["tables"]] + [
+            f"figures/{n}.png" for n in settings["reads"]["figures"]]
+        ran = (results / "tables" / f"{name}_summary.csv").is_file() or any((results / r).is_file() for r in reads)
+        missing = [m for m in missing_outputs(name, profile, results) if m not in experiment_tables]
+        if ran and missing:
+            raise VPRInputError(f"Notebook {name} ran in the {profile} profile but {results} lacks "
+                                f"{', '.join(missing)}, which params/{name}.yaml declares (report:): re-run it "
+                                f"(./run_all.sh --profile {profile} --only {name[:2]}).")
 
 
 def table_groups(settings: dict, summary: pd.DataFrame):
@@ -203,7 +225,9 @@ def generate(results: Path | None = None, report: Path | None = None) -> Path:
 def _fill(gen: Path, results: Path, report: Path) -> None:
     (gen / "tables").mkdir(parents=True)
     sections, macros, all_runs, infos, left_out = {}, [], [], [], []
-    for name, settings in report_steps():
+    steps = report_steps()
+    check_declared_outputs(results, steps)
+    for name, settings in steps:
         if settings["section"] != "experiment":
             special = SECTIONS[settings["section"]](name, results, gen, report)
             if special:
