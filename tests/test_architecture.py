@@ -72,7 +72,7 @@ LAYERS = [
     ("train", ("train",)),
     ("experiments", ("config", "experiments", "comparisons", "analysis", "knn", "plan", "viz", "dispatch",
                      "notebooks", "retrieve", "family", "brief", "seeds", "diagnosis", "notebook_prose")),
-    ("report", ("report", "report_data", "report_findings", "report_sections", "report_steps", "report_tex")),
+    ("report", ("report",)),
 ]
 # Modules that import first-party modules inside functions, and why (anything else imports at the top).
 LAZY = {"vpr_lib.dispatch": "vpr_lib.notebooks imports it and must not load torch unless it dispatches",

@@ -82,7 +82,7 @@ def test_a_notebooks_outputs_wait_while_the_report_reads(project, monkeypatch):
 
 @pytest.mark.skipif(not HAVE_TEX and not os.environ.get("VPR_REQUIRE_TEX"), reason="needs TeX (CI installs it)")
 def test_a_latex_failure_keeps_the_previous_pdf(tmp_path):
-    from vpr_lib.report import build_pdf
+    from vpr_lib.report.build import build_pdf
     report = tmp_path / "report"
     report.mkdir()
     (report / "main.tex").write_text("\\documentclass{article}\\begin{document}Hello\\end{document}\n")

@@ -1,6 +1,6 @@
 """Authored prose (the notebooks' Markdown cells, report/main.tex and report/sections/) states method and context,
 never a direction of this study's results: those sentences are generated from the tables (vpr_lib/comparisons.py,
-vpr_lib/report_findings.py) and checked by tests/findings_text.py. This test reads every authored sentence that
+vpr_lib/report/findings.py) and checked by tests/findings_text.py. This test reads every authored sentence that
 holds a direction word and accepts it only for a reason listed in LICENCES: a question, a pointer to the generated
 text ("whether"), a finding of a cited source, the definition of the verdicts, or a method's definition."""
 import json

@@ -72,7 +72,7 @@ def test_an_interval_that_holds_the_reports_difference_is_no_disagreement(tmp_pa
 
 
 def test_the_report_orders_its_experiments_by_the_briefs_steps_with_the_diagnosis_in_its_step(tmp_path):
-    from vpr_lib.report_steps import experiments_tex
+    from vpr_lib.report.steps import experiments_tex
     results = _store(tmp_path, -0.3, "[-3.2, +2.5]")
     (tmp_path / "gen" / "tables").mkdir(parents=True)
     import vpr_lib.brief as brief

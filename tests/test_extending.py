@@ -97,7 +97,7 @@ def test_a_new_notebook_is_the_notebook_its_params_and_a_section(synth_smoke, re
     monkeypatch.setenv("VPR_ROOT", str(root))
     from vpr_lib.config import notebook_runs
     from vpr_lib.experiments import run_experiment
-    from vpr_lib.report import generate, report_steps
+    from vpr_lib.report.build import generate, report_steps
     assert report_steps()[-1][0] == "14_toy" and len(notebook_runs("14_toy", "smoke")) == 2
     exp = run_experiment("14_toy", "smoke", str(synth_smoke), progress=False)
     save_figure(plot_epoch_curves(exp.epochs), "14_toy_val_curves")  # as the notebook does

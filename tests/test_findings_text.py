@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from findings_text import check, stated
-from vpr_lib.report import generate
+from vpr_lib.report.build import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SETS = ("SF-XS test", "Tokyo-XS")

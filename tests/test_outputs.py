@@ -6,7 +6,7 @@ import pytest
 
 from vpr_lib.config import declared_outputs, missing_outputs
 from vpr_lib.errors import VPRInputError
-from vpr_lib.report import check_declared_outputs, report_steps
+from vpr_lib.report.build import check_declared_outputs, report_steps
 
 COMMITTED = Path(__file__).resolve().parents[1] / "results"
 

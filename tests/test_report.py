@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from vpr_lib.errors import VPRInputError
-from vpr_lib.report import build_pdf, generate, tex_escape
+from vpr_lib.report.build import build_pdf, generate, tex_escape
 
 ROOT = Path(__file__).resolve().parents[1]
 HAVE_TEX = shutil.which("latexmk") and shutil.which("pdftotext")
@@ -129,7 +129,7 @@ def test_two_builds_at_once_both_succeed_and_leave_one_whole_folder(tmp_path):
 
 def test_report_exit_codes(tmp_path, monkeypatch, capsys):
     """No results: 1, or 0 with --allow-empty (run_all.sh --only 00); no TeX: 0, the PDF skipped and said so."""
-    from vpr_lib import report as report_module
+    from vpr_lib.report import build as report_module
     monkeypatch.setenv("VPR_RESULTS", str(tmp_path / "results"))
     monkeypatch.setattr(report_module, "report_dir", lambda: tmp_path / "report")  # report/ in tmp_path
     assert report_module.main(["--no-pdf"]) == 1
@@ -335,7 +335,7 @@ def test_report_settings_are_checked_item_by_item(tmp_path):
 
 
 def test_a_variant_no_table_group_names_is_reported_in_an_other_group():
-    from vpr_lib.report import table_groups
+    from vpr_lib.report.build import table_groups
     summary = pd.DataFrame({"variant": ["none", "sgd", "lion", "chance"], "SF-XS val R@1": ["1 ± 0"] * 4})
     settings = {"table_groups": [{"label": "optimizers", "variants": "(none|sgd)"}]}
     groups = table_groups(settings, summary)
@@ -361,7 +361,7 @@ def test_the_dagger_marks_a_variant_only_on_the_sets_where_it_did_not_improve_on
     from test_stats import constructed
     from vpr_lib.analysis import untrained_on_sets
     from vpr_lib.comparisons import versus
-    from vpr_lib.report_findings import conclusion_tex
+    from vpr_lib.report.findings import conclusion_tex
     runs, correct = constructed({"avg": 0.4, "gem": 0.7}, sets=("SF-XS test", "Tokyo-XS"))
     table = versus(runs, "avg", correct=correct, family=2)
     trained = pd.DataFrame([{"variant": "gem", "seed": s, "set": t, "R@1": 50.0 + s} for s in (0, 1, 2)
@@ -377,7 +377,7 @@ def test_the_dagger_marks_a_variant_only_on_the_sets_where_it_did_not_improve_on
 
 
 def test_the_epoch_table_bolds_the_best_trained_epoch_never_epoch_0():
-    from vpr_lib.report_tex import epoch_tex
+    from vpr_lib.report.tex import epoch_tex
     epochs = pd.DataFrame([{"variant": v, "seed": s, "epoch": e, "R@1": r + e * step}
                            for v, r, step in (("a", 50.0, 1.0), ("b", 10.0, 5.0)) for s in (0, 1) for e in (0, 1, 2)])
     rows = {line.split(" & ")[0]: line for line in epoch_tex(epochs, "c", "l").splitlines() if " & " in line}
@@ -386,7 +386,7 @@ def test_the_epoch_table_bolds_the_best_trained_epoch_never_epoch_0():
 
 
 def test_the_caption_explains_a_zero_spread_at_epoch_0_only_when_the_table_shows_one():
-    from vpr_lib.report_tex import caption_of
+    from vpr_lib.report.tex import caption_of
     info = {"seeds": 3, "data": "SynthCity demo", "profile": "demo", "threshold": 25}
     rows = pd.DataFrame({"variant": ["a", "chance"], "SF-XS test R@1": ["40.0 ± 1.0", "6.5"],
                          "SF-XS test R@1 at epoch 0": ["20.0 ± 0.0", "6.5"]})
@@ -396,7 +396,7 @@ def test_the_caption_explains_a_zero_spread_at_epoch_0_only_when_the_table_shows
 
 
 def test_the_report_names_the_notebooks_without_results():
-    from vpr_lib.report import left_out_sentence
+    from vpr_lib.report.build import left_out_sentence
     assert left_out_sentence([]) == ""
     one, two = left_out_sentence(["05 (Miners)"]), left_out_sentence(["05 (Miners)", "06 (Samplers)", "08 (X)"])
     assert one.startswith("This run has no results for notebook 05 (Miners): ")
@@ -405,8 +405,8 @@ def test_the_report_names_the_notebooks_without_results():
 
 
 def test_captions_and_abstract_count_the_seeds_each_variant_ran():
-    from vpr_lib.report import all_seeds_words, in_this_run
-    from vpr_lib.report_tex import describe_data, seeds_words
+    from vpr_lib.report.build import all_seeds_words, in_this_run
+    from vpr_lib.report.tex import describe_data, seeds_words
     runs = pd.DataFrame({"variant": ["a"] * 3 + ["b"], "seed": [0, 1, 2, 0], "profile": "demo",
                          "data": "SynthCity demo", "threshold_m": 25, "commit": "x", "run_id": ["a0", "a1", "a2", "b0"]})
     info = describe_data(runs)
@@ -424,7 +424,7 @@ def test_captions_and_abstract_count_the_seeds_each_variant_ran():
 
 
 def test_variants_that_start_far_apart_get_their_gain_over_their_own_epoch_0():
-    from vpr_lib.report_tex import start_gains_tex
+    from vpr_lib.report.tex import start_gains_tex
     summary = pd.DataFrame([{"variant": "cosplace", "SF-XS test R@1": "40.4 ± 0.6", "SF-XS test R@1 at epoch 0": "15.0 ± 1.2"},
                             {"variant": "netvlad", "SF-XS test R@1": "51.2 ± 0.9", "SF-XS test R@1 at epoch 0": "34.0 ± 0.7"},
                             {"variant": "chance", "SF-XS test R@1": "6.3", "SF-XS test R@1 at epoch 0": "6.3"}])

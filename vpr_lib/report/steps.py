@@ -10,8 +10,8 @@ import pandas as pd
 
 from vpr_lib.brief import AGREEMENTS, STEPS, brief_table
 from vpr_lib.diagnosis import disagreements, what_it_shows
-from vpr_lib.report_findings import markdown_to_tex
-from vpr_lib.report_tex import plain_table, tex_escape
+from vpr_lib.report.findings import markdown_to_tex
+from vpr_lib.report.tex import plain_table, tex_escape
 
 
 def _pair_sentence(p: dict) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 from vpr_lib.brief import AGREEMENTS, brief_table
 from vpr_lib.config import load_params, report_settings
 from vpr_lib.data.layout import SET_LABELS
-from vpr_lib.report_tex import (cites, copy_figure, describe_data, figure_tex, plain_table, plural, read_table,
+from vpr_lib.report.tex import (cites, copy_figure, describe_data, figure_tex, plain_table, plural, read_table,
                                 tex_escape)
 from vpr_lib.results import atomic_write_text
 from vpr_lib.seeds import seeds_vs_kit

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vpr_lib.report_tex import cites, figure_tex, plain_table
+from vpr_lib.report.tex import cites, figure_tex, plain_table
 
 # (figure, what the sentence citing it says it shows, caption)
 FIGURES = [("00_samples_time_of_day", "sample images",

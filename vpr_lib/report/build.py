@@ -24,13 +24,12 @@ from vpr_lib.config import EXPERIMENT_TABLES, missing_outputs, notebook_paths, r
 from vpr_lib.errors import VPRInputError
 from vpr_lib.family import family_size
 from vpr_lib.paths import report_dir, repo_root, results_dir
-from vpr_lib.process import stoppable
-from vpr_lib.report_data import data_section
-from vpr_lib.report_findings import conclusion_tex, read_versus, step_findings_tex
-from vpr_lib.report_sections import (analysis_section, brief_section, closing_questions, knn_section,
+from vpr_lib.report.data import data_section
+from vpr_lib.report.findings import conclusion_tex, read_versus, step_findings_tex
+from vpr_lib.report.sections import (analysis_section, brief_section, closing_questions, knn_section,
                                      seeds_section)
-from vpr_lib.report_steps import course_summary_tex, experiments_tex
-from vpr_lib.report_tex import (TEX_INSTALL, caption_of, cites, copy_figure, describe_data, epoch_tex, figure_tex,
+from vpr_lib.report.steps import course_summary_tex, experiments_tex
+from vpr_lib.report.tex import (TEX_INSTALL, caption_of, cites, copy_figure, describe_data, epoch_tex, figure_tex,
                                 macros_tex, plain_table, plural, progress_tex, read_table, runs_appendix, seeds_words,
                                 start_gains_tex, table_tex, tex_escape)
 from vpr_lib.results import atomic_write_text, file_lock, git_commit, outputs_lock
@@ -337,7 +336,3 @@ def main(argv=None) -> int:
             print(f"[report] {e}", file=sys.stderr)
             return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(stoppable(main)())  # a stop exits 130 (INT) or 143 (TERM); the step dies with run_all.sh

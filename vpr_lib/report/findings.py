@@ -11,7 +11,7 @@ from vpr_lib.analysis import STALLED_POINTS
 from vpr_lib.stats import ALPHA
 from vpr_lib.comparisons import findings
 from vpr_lib.family import family_size
-from vpr_lib.report_tex import tex_escape
+from vpr_lib.report.tex import tex_escape
 
 
 def markdown_to_tex(text: str) -> str:
