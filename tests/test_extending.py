@@ -1,6 +1,7 @@
 """The recipes of docs/extending.md, followed as a newcomer would: each extension is one class, entry or file
 (plus a params variant), and then works in training, costs, the registries' tests and the report."""
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -106,3 +107,54 @@ def test_a_new_notebook_is_the_notebook_its_params_and_a_section(synth_smoke, re
     assert text.index(r"\subsection{Beyond the brief's steps}") < text.index(r"\subsubsection{A toy comparison}")
     assert r"\input{sections/14_toy}" in text
     assert r"\input{generated/tables/14_toy}" in text
+
+
+TOY_AGGREGATOR = '''"""Max pooling + Linear: a toy aggregator, the whole of it in this one file."""
+from torch import nn
+
+from vpr_lib.models.aggregators import Aggregator, register
+
+
+@register("toy_max")
+class ToyMax(Aggregator):
+    def __init__(self, in_shape, out_dim: int = 16):
+        super().__init__(in_shape)
+        self.fc, self.out_dim = nn.Linear(in_shape[0], out_dim), out_dim
+
+    def forward(self, x):
+        return self.fc(x.amax(dim=(2, 3)))
+'''
+
+
+def test_the_template_notebook_with_a_toy_aggregator_passes_the_notebook_and_registry_tests(tmp_path):
+    """Issue 32: copy templates/ under a new name, add an aggregator as one file and a params variant that uses it;
+    the kit's own notebook, prose and registry tests pass on the copy with no other file edited."""
+    import subprocess
+    import sys
+
+    kit = tmp_path / "kit"
+    skip = shutil.ignore_patterns("__pycache__", "generated", "main.pdf", ".build", "executed", "runs", "*.ipynb_checkpoints")
+    for folder in ("vpr_lib", "tests", "notebooks", "params", "report", "scripts", "templates", "docs"):
+        shutil.copytree(ROOT / folder, kit / folder, ignore=skip)
+    shutil.copy(ROOT / "pyproject.toml", kit)
+    name = "15_toy"
+    (kit / "notebooks" / f"{name}.ipynb").write_text((ROOT / "templates" / "NN_name.ipynb").read_text().replace("NN_name", name))
+    params = (ROOT / "templates" / "NN_name.yaml").read_text().replace("NN_name", name)
+    (kit / "params" / f"{name}.yaml").write_text(params.replace(
+        "variants:\n", "variants:\n  toy_max: {aggregator: toy_max, aggregator_kwargs: {out_dim: 16}}\n", 1))
+    (kit / "vpr_lib" / "models" / "aggregators" / "toy_max.py").write_text(TOY_AGGREGATOR)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VPR_")}
+    env["PYTHONPATH"] = str(kit)  # the copy's vpr_lib, not the installed one
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "tests/test_notebooks.py",
+         "tests/test_registries.py", "tests/test_authored_prose.py", "-k",
+         f"{name} or toy_max or authored_prose_states"], cwd=kit, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    passed = {line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.startswith("PASSED ")}
+    expected = {f"tests/test_notebooks.py::{test}[{name}]" for test in (
+        "test_committed_notebooks_are_clean_and_parameterised", "test_study_notebooks_run_on_smoke_data",
+        "test_every_notebook_declares_the_same_parameters_and_resolves_them_once",
+        "test_study_notebooks_take_variants_and_seeds_from_their_parameters")}
+    expected.add("tests/test_authored_prose.py::test_authored_prose_states_no_direction_of_the_results")
+    assert expected <= passed, sorted(expected - passed)
+    assert any("test_registries.py" in test and "toy_max" in test for test in passed), sorted(passed)

@@ -97,8 +97,9 @@ def regime_note(params: dict, name: str = ""):
     others = {c["variant"]: c for c in configs if c["sampler"] != config["sampler"] and not sampling(c).mined_triplets}
     parts += [f"`{variant}` draws batches of {sampling(c).batch_words(c)}." for variant, c in others.items()
               if sampling(c).batch_words(c) != batch]
-    if config["profile"] != "full" and name:
-        full = run_configs(load_params(name, "full"))[0]
+    in_full = run_configs(load_params(name, "full")) if config["profile"] != "full" and name else []
+    if in_full:  # a notebook whose params name no variant for the full profile is not part of it
+        full = in_full[0]
         per_epoch = (sampling(full).epoch_words(full)
                      or f"{full['places_per_batch']} × {full['img_per_place']} batches")
         parts.append(f"The full profile (`--profile full --data-root …`, the real datasets) trains {full['backbone']} "
