@@ -18,15 +18,16 @@ from vpr_lib.seeds import seeds_vs_kit
 
 
 
-def knn_section(name: str, results: Path, gen: Path, report: Path) -> str | None:
-    """Notebook 12: exact vs approximate search on the test sets and the scaling study."""
-    scaling = read_table(results / "tables" / "12_knn_scaling.csv")
-    by_set = read_table(results / "tables" / "12_knn_test_sets.csv")
+def knn_section(name: str, results: Path, gen: Path, report: Path) -> tuple[str, list[str]] | None:
+    """Notebook 12 (`name`): exact vs approximate search on the test sets and the scaling study, from its tables
+    <name>_test_sets and <name>_scaling; (LaTeX, macros), or None before it ran."""
+    scaling = read_table(results / "tables" / f"{name}_scaling.csv")
+    by_set = read_table(results / "tables" / f"{name}_test_sets.csv")
     if scaling is None or by_set is None:
         return None
-    parts = [r"\subsubsection{Exact and approximate nearest-neighbour search}", r"\label{sec:12_knn}"]
-    if (report / "sections" / "12_knn.tex").is_file():
-        parts.append(r"\input{sections/12_knn}")
+    parts = [r"\subsubsection{Exact and approximate nearest-neighbour search}", rf"\label{{sec:{name}}}"]
+    if (report / "sections" / f"{name}.tex").is_file():
+        parts.append(rf"\input{{sections/{name}}}")
     seeds = by_set.seed.nunique()
     params = load_params(name)
     source = read_table(results / "tables" / f"{params['experiment']}_runs.csv")  # whose descriptors it searched
@@ -42,7 +43,7 @@ def knn_section(name: str, results: Path, gen: Path, report: Path) -> str | None
     summary["query ms"] = summary["query ms"].map(lambda v: f"{v:.4f}")
     parts.append(plain_table(summary, f"Exact and approximate search on the test sets with the descriptors of "
                                       f"{plural(seeds, 'trained ' + tex_escape(params['variant']) + ' model')} (one per seed; R@N mean $\\pm$ std over them), {where}: "
-                                      "index memory, query time per query on this machine's CPU", "12_knn_test_sets", gen))
+                                      "index memory, query time per query on this machine's CPU", f"{name}_test_sets", gen))
     table = scaling[["index", "database", "memory MB", "query ms", "R@1", "% memory saved", "% time saved"]].copy()
     table["database"] = table["database"].map(lambda v: f"{int(v):,}")
     for column, digits in (("memory MB", 1), ("query ms", 3), ("R@1", 1), ("% memory saved", 1), ("% time saved", 1)):
@@ -53,11 +54,11 @@ def knn_section(name: str, results: Path, gen: Path, report: Path) -> str | None
                                     f"queries; {where}); savings relative to exact search of the same size" +
                                     (rf"; HNSW built up to {int(hnsw.max()):,} descriptors (\texttt{{hnsw\_max\_size}})"
                                      if len(hnsw) and hnsw.max() < scaling.database.max() else ""),
-                             "12_knn_scaling", gen, wide=True))
+                             f"{name}_scaling", gen, wide=True))
     # the scaling figure (notebook 12) repeats this table on log scales: the report shows the table
     parts.insert(3 if parts[2].startswith(r"\input{sections") else 2,
-                 cites([("tab:12_knn_test_sets", "the search on the test sets"),
-                        ("tab:12_knn_scaling", "the scaling study")]))
+                 cites([(f"tab:{name}_test_sets", "the search on the test sets"),
+                        (f"tab:{name}_scaling", "the scaling study")]))
     largest = scaling[scaling.database == scaling.database.max()].set_index("index")
     macros = [rf"\newcommand{{\KnnLargest}}{{{int(largest.database.iloc[0]):,}}}",
               rf"\newcommand{{\KnnHnswLargest}}{{{int(scaling[scaling['index'] == 'hnsw'].database.max()):,}}}"
@@ -74,29 +75,29 @@ def knn_section(name: str, results: Path, gen: Path, report: Path) -> str | None
     return "\n".join(parts), macros
 
 
-def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str | None:
-    """Notebook 03: prediction grid, heatmaps, recall by time of day, failure categories (of the last variant it
-    compares)."""
-    shown = load_params(name)["compare"][-1]
+def analysis_section(name: str, results: Path, gen: Path, report: Path) -> tuple[str, list[str]] | None:
+    """Notebook 03 (`name`; its outputs are named after its number): prediction grid, heatmaps, recall by condition,
+    failure categories (of the last variant it compares); (LaTeX, macros), or None before it ran."""
+    shown, number = load_params(name)["compare"][-1], name[:2]
     runs_of = f"{tex_escape(shown)} runs"
-    grid = copy_figure(results, gen, "03_grid_sf_xs_test")
+    grid = copy_figure(results, gen, f"{number}_grid_sf_xs_test")
     if grid is None:
         return None
-    parts = [r"\subsubsection{Visual analysis}", r"\label{sec:03_visual_analysis}"]
-    if (report / "sections" / "03_visual_analysis.tex").is_file():
-        parts.append(r"\input{sections/03_visual_analysis}")
+    parts = [r"\subsubsection{Visual analysis}", rf"\label{{sec:{name}}}"]
+    if (report / "sections" / f"{name}.tex").is_file():
+        parts.append(rf"\input{{sections/{name}}}")
     parts.append(figure_tex(grid, f"SF-XS test queries (left) and their top-4 predictions ({tex_escape(shown)}, "
                                   "first seed): green within 25 m, red beyond; labels give rank and distance in "
                                   "metres.", "fig:grid"))
     # the recall-by-time-of-day figure (notebook 03) repeats its table: the report shows the table
-    heat = copy_figure(results, gen, "03_heatmaps")
+    heat = copy_figure(results, gen, f"{number}_heatmaps")
     if heat:
         gem = "; for GeM the per-position sum it averages" if shown.startswith("gem") else ""
         parts.insert(3 if parts[2].startswith(r"\input{sections") else 2,
                      cites([("fig:heatmaps", "the activation heatmaps of a few SF-XS test queries")]))
         parts.append(figure_tex(heat, f"Activation heatmaps over SF-XS test queries ({tex_escape(shown)}, first seed; "
                                       f"norm of the last feature map{gem}).", "fig:heatmaps", wide=True))
-    by_condition = [(f"03_recall_by_{condition}", f"03_recall_by_{condition}_{shown}",
+    by_condition = [(f"{number}_recall_by_{condition}", f"{number}_recall_by_{condition}_{shown}",
                      f"R@1 (\\%) by the query's {words} ({runs_of}, mean over seeds)")
                     for condition, words in (("time_of_day", "time of day"), ("camera", "camera"),
                                              ("viewpoint", "viewpoint change (the larger of the heading difference "
@@ -106,7 +107,7 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
     macros = [rf"\newcommand{{\ConditionTables}}{{\cref{{{','.join('tab:' + t for t in shown_labels)}}}}}"
               if shown_labels else r"\newcommand{\ConditionTables}{no table}"]
     for label, table_name, caption in by_condition + [
-            ("03_failures_sf_xs_test", "03_failures_sf_xs_test",
+            (f"{number}_failures_sf_xs_test", f"{number}_failures_sf_xs_test",
              f"Failure categories on SF-XS test ({runs_of}): queries and their share of all queries, R@1 within the "
              "category and its share of all rank-1 failures; categories overlap, and a category of many queries has "
              "a large share of the failures whatever its R@1: compare its share of failures with its share of queries")]:
@@ -119,11 +120,11 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> str |
                 table["queries"] = table["queries"].round().astype(int)  # a count, also when averaged over runs
             parts.append(plain_table(table, caption, label, gen))
     parts.insert(3 if parts[2].startswith(r"\input{sections") else 2,
-                 hardest_against_chance(results, load_params(name)["experiment"], shown))
+                 hardest_against_chance(results, load_params(name)["experiment"], shown, number))
     return "\n".join(parts), macros
 
 
-def hardest_against_chance(results: Path, experiment: str, shown: str) -> str:
+def hardest_against_chance(results: Path, experiment: str, shown: str, number: str) -> str:
     """A sentence: the condition of lowest R@1 on each test set (the shown variant's tables) beside that set's chance
     level (a random ranking, the experiment's summary), and whether it lies below it; '' without the tables."""
     summary = read_table(results / "tables" / f"{experiment}_summary.csv")
@@ -132,7 +133,7 @@ def hardest_against_chance(results: Path, experiment: str, shown: str) -> str:
     chance = summary.set_index("variant").loc["chance"]
     rows = []
     for condition in ("time_of_day", "camera", "viewpoint", "occluders", "capture_year"):
-        table = read_table(results / "tables" / f"03_recall_by_{condition}_{shown}.csv")
+        table = read_table(results / "tables" / f"{number}_recall_by_{condition}_{shown}.csv")
         if table is not None:
             rows += [{"set": SET_LABELS.get(r["set"], r["set"]), "what": f"{condition.replace('_', ' ')} {r[condition]}",
                       "R@1": float(r["R@1"]), "queries": int(r["queries"])} for _, r in table.iterrows()]
