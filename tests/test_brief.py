@@ -89,3 +89,16 @@ def test_the_reading_order_holds_every_notebook_in_the_briefs_order():
     listed = [n for cell in order.notebooks for n in cell.split(", ")]
     assert sorted(set(listed)) == sorted(p.stem for p in notebook_paths() if p.stem != "00_datasets")
     assert list(order.index[:3]) == ["2", "3", "4"] and order.index[-1] == "beyond"
+
+
+def test_the_steps_synthcity_notes_state_the_generator_s_query_conditions():
+    """Steps 2 and 3 say how SynthCity's sets differ: the shares and tilts come from its generator, not typed."""
+    from vpr_lib.brief import STEPS, synthetic_words
+    from vpr_lib.synth.plan import QUERY_CONDITIONS
+    test = QUERY_CONDITIONS["test"]
+    night = test["times"][2] / sum(test["times"])
+    for step in STEPS[:2]:
+        words = synthetic_words(step)
+        assert f"night {night:.0%}".replace("%", " %") in words and f"tilted up to {test['pitch']} degrees" in words
+        assert "{" not in words
+    assert f"{len(test['cameras'])} cameras" in synthetic_words(STEPS[0])

@@ -75,13 +75,9 @@ def test_the_report_orders_its_experiments_by_the_briefs_steps_with_the_diagnosi
     from vpr_lib.report.steps import experiments_tex
     results = _store(tmp_path, -0.3, "[-3.2, +2.5]")
     (tmp_path / "gen" / "tables").mkdir(parents=True)
-    import vpr_lib.brief as brief
-    original = brief.reference_numbers
-    brief.reference_numbers = lambda: REFERENCE
-    try:
-        text = experiments_tex({"07_mixvpr": "SECTION-07", "12_knn": "SECTION-12"}, results, tmp_path / "gen", None)
-    finally:
-        brief.reference_numbers = original
+    brief = brief_table(results, REFERENCE)
+    text = experiments_tex({"07_mixvpr": "SECTION-07", "12_knn": "SECTION-12"}, results, tmp_path / "gen", None,
+                           brief, disagreements(brief[1], results / "tables"))
     assert text.index(r"\subsection{Step 6e: Aggregation}") < text.index("SECTION-07") < \
         text.index(r"\subsubsection{Diagnosis: \texttt{mixvpr} against \texttt{avg} on SF-XS test}") < \
         text.index(r"\subsection{Beyond the brief's steps}") < text.index("SECTION-12")

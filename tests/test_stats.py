@@ -126,3 +126,10 @@ def test_the_study_family_counts_every_notebooks_test_set_comparisons():
     assert family_size("full") > family_size("study")  # the full profile's layer4 and SGD variants
     demo = load_params("01_baseline", "demo")
     assert descriptive_variants(demo) == {"starter_scratch"}  # one seed against three
+
+
+@pytest.mark.parametrize("cell, number", [("45.0 ± 1.2", 45.0), ("12.3 (1 seed)", 12.3), ("-3.2", -3.2),
+                                          ("+2.5", 2.5), (6.4, 6.4), ("7.0±0.5", 7.0)])
+def test_cell_mean_reads_the_number_a_table_cell_starts_with(cell, number):
+    from vpr_lib.stats import cell_mean
+    assert cell_mean(cell) == number

@@ -13,12 +13,13 @@ direction`.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from vpr_lib.synth.plan import query_conditions_words
+from vpr_lib.stats import cell_mean
 from vpr_lib.comparisons import SELECTION_SET
 from vpr_lib.config import notebook_paths
 from vpr_lib.seeds import reference_numbers
@@ -34,7 +35,9 @@ class Step:
     question: str  # the brief's question, shortened
     notebooks: tuple  # the notebooks that answer it
     sets: tuple = ()  # steps 2 and 3: the two sets whose difference is the question (first minus second)
-    synthetic_note: str = ""  # what to say of the answer when the data is SynthCity's
+    # what to say of the answer when the data is SynthCity's: {val}, {test}, {tokyo} stand for the query conditions
+    # of its sets (vpr_lib.synth.plan.QUERY_CONDITIONS), in words
+    synthetic_note: str = ""
     note: str = ""  # what to say of the answer on any data
 
 
@@ -42,13 +45,12 @@ STEPS = (
     Step("2", "First training", "Are the results different on SF-XS val and SF-XS test?", ("01_baseline",),
          ("SF-XS val", "SF-XS test"),
          "On SynthCity the two sets differ by design (docs/synthcity.md): SF-XS val's queries are Street-View-like "
-         "(level, day 90 %), SF-XS test's come from three cameras, tilted up to 20 degrees, a fifth at night, years "
-         "from the database. The direction follows from that design; the real sets' difference is the reports'."),
+         "({val}), SF-XS test's come from {test}. The direction follows from that design; the real sets' difference "
+         "is the reports'."),
     Step("3", "Tokyo-XS", "Are the results different on Tokyo-XS and SF-XS test?", ("01_baseline",),
          ("Tokyo-XS", "SF-XS test"),
-         "On SynthCity Tokyo-XS is a city style no training city uses, its queries a third each day, sunset and night, "
-         "level and from one camera (docs/synthcity.md); SF-XS test's are tilted and from three cameras. How the two "
-         "compare follows from that design."),
+         "On SynthCity Tokyo-XS is a city style no training city uses, its queries from {tokyo} (docs/synthcity.md); "
+         "SF-XS test's from {test}. How the two compare follows from that design."),
     Step("4", "GeM", "Does GeM pooling improve on average pooling?", ("02_gem",),
          note="Step 6e compares GeM and average pooling again in another setting (notebook 07: the MultiSimilarity "
               "loss and miner, AdamW, L2-normalised descriptors): its verdict there is its own."),
@@ -62,6 +64,11 @@ STEPS = (
          ("07_mixvpr", "14_mixvpr_losses", "09_heads")),
     Step("6f", "Optimizers and schedulers", "Which optimizer and scheduler train best?", ("08_optimizers",)),
 )
+def synthetic_words(step: Step) -> str:
+    """A step's synthetic_note with SynthCity's query conditions filled in from its generator."""
+    return step.synthetic_note.format(**{split: query_conditions_words(split) for split in ("val", "test", "tokyo")})
+
+
 # steps 2 and 3: the course's own models of the starter's kind, whose numbers on both sets the reports give
 STARTER_REFERENCES = (("02_gem", "avg"), ("07_mixvpr", "avg_layer3_adamw"))
 
@@ -76,10 +83,6 @@ def reading_order() -> pd.DataFrame:
         rows.append({"step": "beyond", "the brief asks": "improve results or speed up training (step 6's aim)",
                      "notebooks": ", ".join(rest)})
     return pd.DataFrame(rows).set_index("step")
-
-
-def _mean(cell) -> float:
-    return float(re.match(r"\s*(-?[\d.]+)", str(cell)).group(1))
 
 
 def interval(cell) -> tuple[float, float]:
@@ -157,7 +160,7 @@ def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, 
     summary = pd.read_csv(summary_file).set_index("variant")
     first, second = step.sets
     base = summary.index[0]
-    kit = _mean(summary.loc[base, f"{first} R@1"]) - _mean(summary.loc[base, f"{second} R@1"])
+    kit = cell_mean(summary.loc[base, f"{first} R@1"]) - cell_mean(summary.loc[base, f"{second} R@1"])
     answer = (f"{base}: {first} {summary.loc[base, f'{first} R@1']} against {second} "
               f"{summary.loc[base, f'{second} R@1']} ({kit:+.1f})")
     course, words = [], []

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vpr_lib.stats import cell_mean
 from vpr_lib.brief import DISAGREEMENTS, KIT_TEST_SETS, interval
 from vpr_lib.comparisons import SELECTION_SET
 from vpr_lib.data.layout import TEST_SETS
@@ -30,10 +31,6 @@ SETTLED_POINTS = 1.0  # SF-XS val R@1 that the last epoch may still move for tra
 def _read(tables: Path, name: str) -> pd.DataFrame | None:
     path = tables / f"{name}.csv"
     return pd.read_csv(path) if path.is_file() else None
-
-
-def _mean(cell) -> float:
-    return float(str(cell).split("±")[0])
 
 
 def _direction(ci: str) -> int:
@@ -100,7 +97,7 @@ def diagnose(pair: dict, tables: Path) -> dict:
              "other verdict": row[f"{other[0]} verdict"] if other else None}
     start = f"{kit_set} R@1 at epoch 0"
     if start in summary:
-        found["epoch 0 Δ"] = round(_mean(summary.loc[variant, start]) - _mean(summary.loc[baseline, start]), 1)
+        found["epoch 0 Δ"] = round(cell_mean(summary.loc[variant, start]) - cell_mean(summary.loc[baseline, start]), 1)
     if epochs is not None and epochs.epoch.nunique() > 1:
         found["last-epoch gain"] = round(last_epoch_gain(epochs, variant), 1)
         found["baseline last-epoch gain"] = round(last_epoch_gain(epochs, baseline), 1)

@@ -74,3 +74,9 @@ def verdict(delta: float, p_corrected: float) -> str:
     if p_corrected == p_corrected and p_corrected < ALPHA:
         return "better" if delta > 0 else "worse"
     return "within noise"
+
+
+def cell_mean(cell) -> float:
+    """The number a results-table cell starts with: 'mean ± std', 'value (1 seed)', a signed difference, a chance
+    level (nan for 'nan …')."""
+    return float(str(cell).split("±")[0].split()[0])

@@ -20,7 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from vpr_lib.analysis import stalled_variants, untrained_on_sets
+from vpr_lib.brief import brief_table
 from vpr_lib.config import EXPERIMENT_TABLES, missing_outputs, notebook_paths, report_settings
+from vpr_lib.diagnosis import disagreements
 from vpr_lib.errors import VPRInputError
 from vpr_lib.family import family_size
 from vpr_lib.paths import report_dir, repo_root, results_dir
@@ -245,7 +247,9 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     seeds = seeds_section(results, gen, report)
     if not sections and not seeds:
         raise NothingToReport(f"No results to report under {results / 'tables'}: run ./run_all.sh first.")
-    experiments = [experiments_tex(sections, results, gen, brief_section(results, gen))]
+    brief = brief_table(results)
+    diagnosed = disagreements(brief[1], results / "tables")
+    experiments = [experiments_tex(sections, results, gen, brief_section(brief, gen), brief, diagnosed)]
     if seeds:
         experiments.append(seeds[0])
         macros += seeds[1]
@@ -266,7 +270,7 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
     (gen / "closing.tex").write_text(closing_questions(results))
     (gen / "conclusion.tex").write_text(conclusion_tex(
         [(name, info["title"], info["versus"], info["untrained"])
-         for (name, _), info in zip(all_runs, infos) if info["versus"] is not None]) + course_summary_tex(results))
+         for (name, _), info in zip(all_runs, infos) if info["versus"] is not None]) + course_summary_tex(brief[1], diagnosed))
     commits = sorted({str(c) for _, runs in all_runs for c in runs.commit})
     atomic_write_text(results / "STAMP", "\n".join([
         f"tables and figures from {len(run_ids)} runs on {', '.join(data)}",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vpr_lib.brief import AGREEMENTS, brief_table
+from vpr_lib.brief import AGREEMENTS
 from vpr_lib.config import load_params, report_settings
 from vpr_lib.data.layout import SET_LABELS
 from vpr_lib.report.tex import (cites, copy_figure, describe_data, figure_tex, plain_table, plural, read_table,
@@ -202,10 +202,10 @@ def _unbroken(text: str) -> str:
     return re.sub(r"([A-Za-z0-9]+(?:\\_[A-Za-z0-9]+)+)", r"\\mbox{\1}", text)
 
 
-def brief_section(results: Path, gen: Path) -> str | None:
-    """The results' opening: the brief step by step (vpr_lib.brief), the kit's answer beside the course reports'
-    and whether they agree, as a table across both columns."""
-    steps, pairs = brief_table(results)
+def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path) -> str | None:
+    """The results' opening: the brief step by step (brief_table's steps and pairs), the kit's answer beside the
+    course reports' and whether they agree, as a table across both columns."""
+    steps, pairs = brief
     if steps.empty:
         return None
     rows = [" & ".join([tex_escape(r.step), tex_escape(f"{r.title}: {r.question}"), _unbroken(r.kit),

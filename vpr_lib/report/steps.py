@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from vpr_lib.brief import AGREEMENTS, STEPS, brief_table
-from vpr_lib.diagnosis import disagreements, what_it_shows
+from vpr_lib.brief import AGREEMENTS, STEPS, synthetic_words
+from vpr_lib.diagnosis import what_it_shows
 from vpr_lib.report.findings import markdown_to_tex
 from vpr_lib.report.tex import plain_table, tex_escape
 
@@ -55,11 +55,13 @@ def diagnosis_tex(d: dict, index: int, gen: Path) -> str:
     return "\n".join(parts) + "\n"
 
 
-def experiments_tex(sections: dict[str, str], results: Path, gen: Path, brief_opening: str | None) -> str:
+def experiments_tex(sections: dict[str, str], results: Path, gen: Path, brief_opening: str | None,
+                    brief: tuple[pd.DataFrame, pd.DataFrame], diagnosed: list[dict]) -> str:
     """The experiments section: the brief table, then each step's subsection in the brief's order holding its
-    notebooks' sections ({notebook: LaTeX}, each a subsubsection), then the notebooks no step names."""
-    steps, pairs = brief_table(results)
-    diagnosed = disagreements(pairs, Path(results) / "tables")
+    notebooks' sections ({notebook: LaTeX}, each a subsubsection) and its disagreements' diagnoses, then the
+    notebooks no step names. `brief` is vpr_lib.brief.brief_table's (steps, pairs), `diagnosed` the diagnoses of
+    its disagreements (vpr_lib.diagnosis.disagreements)."""
+    steps, pairs = brief
     runs = [pd.read_csv(p) for p in (Path(results) / "tables").glob("*_runs.csv")]
     synthetic = any(t["data"].astype(str).str.startswith("SynthCity").any() for t in runs if "data" in t)
     out = [brief_opening] if brief_opening else []
@@ -70,7 +72,7 @@ def experiments_tex(sections: dict[str, str], results: Path, gen: Path, brief_op
             continue
         row = rows.iloc[0]
         body = [rf"\subsection{{Step {step.label}: {tex_escape(step.title)}}}", rf"\label{{sec:step-{step.label}}}",
-                step_intro(row, pairs, " ".join(filter(None, [step.note, step.synthetic_note if synthetic else ""])))]
+                step_intro(row, pairs, " ".join(filter(None, [step.note, synthetic_words(step) if synthetic else ""])))]
         for name in step.notebooks:
             if name in sections and name not in placed:
                 body.append(sections[name])
@@ -90,15 +92,13 @@ def experiments_tex(sections: dict[str, str], results: Path, gen: Path, brief_op
     return "\n\n".join(out)
 
 
-def course_summary_tex(results: Path) -> str:
-    """For the conclusion: how the kit stands beside the course reports over the whole brief, and where each
-    disagreement's diagnosis is; '' when no report compares what this run compares."""
-    steps, pairs = brief_table(results)
+def course_summary_tex(pairs: pd.DataFrame, diagnosed: list[dict]) -> str:
+    """For the conclusion: how the kit stands beside the course reports over the whole brief (brief_table's pairs),
+    and where each disagreement's diagnosis is; '' when no report compares what this run compares."""
     if pairs.empty:
         return ""
     counts = pairs.agreement.value_counts()
     said = ", ".join(f"{counts[w]} {w}" for w in AGREEMENTS if w in counts)
-    diagnosed = disagreements(pairs, Path(results) / "tables")
     where = "; ".join(rf"\texttt{{{tex_escape(d['variant'])}}} against \texttt{{{tex_escape(d['baseline'])}}} on "
                       rf"{tex_escape(d['kit set'])} (\cref{{sec:diagnosis_{i}}})" for i, d in enumerate(diagnosed, 1))
     return (r"\paragraph{Beside the course.} Of the " + f"{len(pairs)} comparisons a course report or the lecture also "

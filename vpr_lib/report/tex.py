@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vpr_lib.stats import cell_mean
 from vpr_lib.analysis import STALLED_POINTS
 from vpr_lib.comparisons import DESCRIPTIVE
 from vpr_lib.data.layout import TEST_SETS
@@ -26,16 +27,12 @@ def tex_escape(text) -> str:
     return "".join(TEX_SPECIALS.get(ch, ch) for ch in str(text)).replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
 
 
-def _mean(cell: str) -> float:
-    return float(str(cell).split()[0])  # 'mean ± std', 'value (1 seed)' or a chance level
-
-
 def table_tex(summary: pd.DataFrame, caption: str, label: str, baseline_columns: tuple = ()) -> str:
     """A booktabs table of 'mean ± std' cells (variants as rows), the best mean of each column in bold, except in
     baseline columns (the '… at epoch 0' ones and `baseline_columns`: a baseline has no best)."""
     columns = [c for c in summary.columns if c != "variant"]
     trained = [c for c in columns if "epoch 0" not in c and c not in baseline_columns]
-    best = {c: summary[summary.variant != "chance"][c].map(_mean).max() for c in trained}
+    best = {c: summary[summary.variant != "chance"][c].map(cell_mean).max() for c in trained}
     groups, metric = {}, {}  # set → its columns, in order; column → its heading under the set
     for c in columns:
         test_set = next((s for s in SET_NAMES if c.startswith(s + " ")), c.rsplit(" ", 1)[0])
@@ -51,7 +48,7 @@ def table_tex(summary: pd.DataFrame, caption: str, label: str, baseline_columns:
     rows = []
     for _, row in summary.iterrows():
         cells = [rf"\textbf{{{tex_escape(row[c])}}}" if c in best and row["variant"] != "chance"
-                 and _mean(row[c]) >= best[c] else tex_escape(row[c]) for c in columns]
+                 and cell_mean(row[c]) >= best[c] else tex_escape(row[c]) for c in columns]
         rows.append(" & ".join([tex_escape(row["variant"])] + cells) + r" \\")
     # more than 4 value columns span both columns of the page, at body size (shrunk only if still too wide)
     env, width = ("table*", r"\textwidth") if len(columns) > 4 else ("table", r"\columnwidth")
@@ -229,7 +226,7 @@ def start_gains_tex(summary: pd.DataFrame, sets=("SF-XS test", "Tokyo-XS")) -> s
         start, end = f"{test_set} R@1 at epoch 0", f"{test_set} R@1"
         if start not in rows or end not in rows:
             continue
-        before, after = rows[start].map(_mean), rows[end].map(_mean)
+        before, after = rows[start].map(cell_mean), rows[end].map(cell_mean)
         if before.max() - before.min() >= FAR_APART_POINTS:
             gains = "; ".join(rf"\texttt{{{tex_escape(v)}}} {b:.1f} $\to$ {a:.1f} ({a - b:+.1f})"
                               for v, b, a in zip(rows.index, before, after))

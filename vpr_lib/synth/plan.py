@@ -178,6 +178,18 @@ QUERY_CONDITIONS = {
 }
 
 
+def query_conditions_words(split: str) -> str:
+    """A split's query conditions in words, from QUERY_CONDITIONS (what the report says of SynthCity's sets)."""
+    c = QUERY_CONDITIONS[split]
+    cameras = c["cameras"]
+    camera = (f"one camera ({next(iter(cameras))})" if len(cameras) == 1 else
+              f"{len(cameras)} cameras (" + ", ".join(f"{k} {share:.0%}" for k, (share, _) in cameras.items()) + ")")
+    shares = np.array(c["times"], float) / sum(c["times"])
+    times = ", ".join(f"{t} {s:.0%}" for t, s in zip(TIMES, shares) if s)
+    return (f"{camera}, tilted up to {c['pitch']} degrees, {times}, captured {c['years'][0]}-{c['years'][1]}"
+            .replace("%", " %"))
+
+
 def _query_jobs(city, key, points, spacing, origin, prefix, split, n, rng) -> list:
     """Queries at random spots along the database's streets (each within reach of a panorama)."""
     c = QUERY_CONDITIONS[split]
