@@ -414,3 +414,19 @@ def test_a_notebook_outside_the_profile_is_skipped_and_its_earlier_outputs_remov
     out = capsys.readouterr().out
     assert "05_miners: not in the demo profile" in out and "removed its outputs of an earlier run (4 files" in out
     assert all(p.is_file() for p in kept) and not any(p.exists() for p in gone)
+
+
+@pytest.mark.parametrize("path", [*NOTEBOOKS, ROOT / "templates" / "NN_name.ipynb"], ids=lambda p: p.stem)
+def test_every_name_a_notebook_imports_from_the_kit_exists(path):
+    """A renamed or moved function fails here, in a second, not only when the notebook runs."""
+    import importlib
+    import re
+    missing = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        for module, names in re.findall(r"^\s*from (vpr_lib[\w.]*) import \(?([\w, ]+)\)?", cell.source, re.M):
+            imported = importlib.import_module(module)
+            for name in (n.split(" as ")[0].strip() for n in names.split(",") if n.strip()):
+                if not hasattr(imported, name) and not (hasattr(imported, "__path__")  # a submodule of a package
+                                                        and importlib.util.find_spec(f"{module}.{name}")):
+                    missing.append(f"{module}.{name}")
+    assert not missing, missing
