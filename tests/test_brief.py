@@ -99,6 +99,6 @@ def test_the_steps_synthcity_notes_state_the_generator_s_query_conditions():
     night = test["times"][2] / sum(test["times"])
     for step in STEPS[:2]:
         words = synthetic_words(step)
-        assert f"night {night:.0%}".replace("%", " %") in words and f"tilted up to {test['pitch']} degrees" in words
+        assert f"night {night:.0%}".replace("%", " %") in words and f"tilted by up to ±{test['pitch']} degrees" in words
         assert "{" not in words
     assert f"{len(test['cameras'])} cameras" in synthetic_words(STEPS[0])

@@ -71,7 +71,7 @@ def test_the_committed_pdf_says_what_the_tables_say(committed):
         for (variant, test_set), (_, delta, interval, p) in found.items():
             # from the set on, in two parts: a float placed at a column break may fall between a variant's name (or
             # its "on") and the rest, or between the interval and the p
-            parts = [f"{test_set}({delta}{interval},".replace(" ", ""), f"correctedp={p})"]
+            parts = [f"{test_set}({delta}{interval},".replace(" ", ""), f"correctedp{p if p.startswith('<') else '=' + p})"]
             if variant not in text or not all(part.replace("-", "−") in flat or part in flat for part in parts):
                 missing.append(f"{variant} {''.join(parts)}")
     assert not missing, missing

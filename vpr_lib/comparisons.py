@@ -77,6 +77,25 @@ def versus(results: pd.DataFrame, baseline: str, metric: str = "R@1", correct=sa
     return table
 
 
+def interval(cell) -> tuple[float, float]:
+    """'[-3.2, +2.5]' (a versus table's 95 % CI) → (-3.2, 2.5)."""
+    low, high = str(cell).strip("[] ").split(",")
+    return float(low), float(high)
+
+
+def p_words(p: float) -> str:
+    """A corrected p as the text gives it: 'corrected p < 0.001', else to 3 decimals."""
+    return "corrected p < 0.001" if p < 0.001 else f"corrected p = {p:.3f}"
+
+
+def verdict_words(word: str, ci) -> str:
+    """A verdict as said beside its uncorrected interval: a 'within noise' whose interval excludes 0 says that the
+    study-wide correction made it so."""
+    if word == "within noise" and isinstance(ci, str) and (interval(ci)[0] > 0 or interval(ci)[1] < 0):
+        return "within noise after the study-wide correction"
+    return word
+
+
 def findings(table: pd.DataFrame, rule: bool = True) -> str:
     """A `versus` table in words (Markdown): what is better, what is worse, that the rest is within noise, and
     the descriptive rows apart; the selection set is not tested. `rule=False` leaves out the statistical rule and
@@ -92,7 +111,7 @@ def findings(table: pd.DataFrame, rule: bool = True) -> str:
         for test_set in sets:
             word = row[f"{test_set} verdict"]
             if word in said:
-                p = "" if word == DESCRIPTIVE else f", corrected p = {row[f'{test_set} p corrected']:.3f}"
+                p = "" if word == DESCRIPTIVE else f", {p_words(row[f'{test_set} p corrected'])}"
                 said[word].append(f"`{variant}` on {test_set} ({row[f'{test_set} Δ {metric}']:+.1f} "
                                   f"{row[f'{test_set} 95% CI']}{p})")
     deciding = [v for v, row in table.iterrows() if row[f"{sets[0]} verdict"] != DESCRIPTIVE] if sets else []
@@ -103,8 +122,9 @@ def findings(table: pd.DataFrame, rule: bool = True) -> str:
              f"over the {seeds} seed{'s' if seeds > 1 else ''} both sides ran and the queries; a verdict needs "
              f"p × {family} < {ALPHA:g}, Bonferroni over the {family} test-set comparisons of the whole study, the "
              "same rule in every notebook, so an interval that excludes 0 may still be within noise):" if rule else
-             f"**Against `{baseline}`** ({metric} points, 95 % interval over {seeds} seed{'s' if seeds > 1 else ''} "
-             "and the queries, the study's one rule):"]
+             f"**Against `{baseline}`** ({metric} points, uncorrected 95 % interval over {seeds} "
+             f"seed{'s' if seeds > 1 else ''} and the queries; verdicts by the study's one corrected rule, so an "
+             "interval that excludes 0 may still be within noise):"]
     parts.append(f"better: {'; '.join(said['better']) or 'none'}.")
     parts.append(f"Worse: {'; '.join(said['worse']) or 'none'}.")
     rest = n - len(said["better"]) - len(said["worse"])

@@ -21,7 +21,7 @@ import pandas as pd
 
 from vpr_lib.stats import cell_mean
 from vpr_lib.brief import DISAGREEMENTS, KIT_TEST_SETS, interval
-from vpr_lib.comparisons import SELECTION_SET
+from vpr_lib.comparisons import SELECTION_SET, verdict_words
 from vpr_lib.data.layout import TEST_SETS
 
 CONDITIONS = ("camera", "viewpoint", "time_of_day")
@@ -116,7 +116,7 @@ def what_it_shows(d: dict) -> list[str]:
     """Sentences on where the disagreement lies and which checks do not account for it, from diagnose()'s numbers."""
     sign = 1 if d["report Δ"] > 0 else -1
     words = {1: "the report's direction", -1: "the other direction", 0: "an interval that holds 0"}
-    said = [f"On {d['kit set']} the kit finds {d['kit Δ']:+.1f} {d['kit 95% CI']} ({d['kit verdict']}), an interval "
+    said = [f"On {d['kit set']} the kit finds {d['kit Δ']:+.1f} {d['kit 95% CI']} ({verdict_words(d['kit verdict'], d['kit 95% CI'])}), an interval "
             f"that excludes the report's {d['report Δ']:+.1f}.",
             f"On {SELECTION_SET} (the selection set: optimistic, untested) {d['val Δ']:+.1f} {d['val CI']}: "
             f"{words[_direction(d['val CI']) * sign]}."]

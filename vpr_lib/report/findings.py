@@ -25,7 +25,7 @@ def markdown_to_tex(text: str) -> str:
             out.append(rf"\textbf{{{markdown_to_tex(part[2:-2])}}}")
         else:
             # "corrected p" unbroken: a reader of the PDF finds the sentence as the table states it
-            out.append(tex_escape(part).replace("corrected p = ", r"\mbox{corrected} $p$ = ").replace(" p = ", " $p$ = "))
+            out.append(tex_escape(part).replace("corrected p = ", r"\mbox{corrected} $p$ = ").replace("corrected p < ", r"\mbox{corrected} $p <$ ").replace(" p = ", " $p$ = "))
     return "".join(out)
 
 
@@ -65,9 +65,12 @@ def conclusion_tex(steps: list[tuple[str, str, pd.DataFrame, set]]) -> str:
         total = int(table[[f"{s} verdict" for s in sets]].isin(["better", "worse", "within noise"]).values.sum())
         rest = total - len(said["better"]) - len(said["worse"])
         text = [rf"\item \textbf{{{tex_escape(title)}}} (\cref{{sec:{name}}}), against \texttt{{{tex_escape(baseline)}}}:"]
-        text.append(f"better: {'; '.join(said['better']) or 'none'};")
-        text.append(f"worse: {'; '.join(said['worse']) or 'none'};")
-        text.append(f"within noise: {rest} of {total}.")
+        if total:
+            text.append(f"better: {'; '.join(said['better']) or 'none'};")
+            text.append(f"worse: {'; '.join(said['worse']) or 'none'};")
+            text.append(f"within noise: {rest} of {total}.")
+        else:
+            text.append("descriptive comparisons only (fewer seeds than the baseline: no verdict).")
         items.append(" ".join(text))
     if not items:
         return ""

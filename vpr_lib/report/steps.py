@@ -11,6 +11,7 @@ import pandas as pd
 from vpr_lib.brief import AGREEMENTS, STEPS, synthetic_words
 from vpr_lib.diagnosis import what_it_shows
 from vpr_lib.report.findings import markdown_to_tex
+from vpr_lib.comparisons import verdict_words
 from vpr_lib.report.tex import plain_table, tex_escape
 
 
@@ -18,7 +19,7 @@ def _pair_sentence(p: dict) -> str:
     ci = f" {p['kit 95% CI']}" if p.get("kit 95% CI") else ""
     return (f"{tex_escape(p['source'])}: \\texttt{{{tex_escape(p['variant'])}}} {p['report Δ']:+.1f} on "
             f"{tex_escape(p['report set'])}; the kit {p['kit Δ']:+.1f}{ci} on {tex_escape(p['kit set'])} "
-            f"({tex_escape(p['kit verdict'])}): \\textbf{{{tex_escape(p['agreement'])}}}")
+            f"({tex_escape(verdict_words(p['kit verdict'], p.get('kit 95% CI')))}): \\textbf{{{tex_escape(p['agreement'])}}}")
 
 
 def step_intro(row: pd.Series, pairs: pd.DataFrame, note: str = "") -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from vpr_lib.stats import cell_mean
 from vpr_lib.analysis import STALLED_POINTS
-from vpr_lib.comparisons import DESCRIPTIVE
+from vpr_lib.comparisons import DESCRIPTIVE, p_words, verdict_words
 from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.experiments import EPOCH0
 from vpr_lib.runs import Run
@@ -129,8 +129,8 @@ def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) ->
                 elif word == DESCRIPTIVE:
                     said = "descriptive (fewer seeds, no verdict)"
                 else:
-                    p = row[f"{test_set} p corrected"]
-                    said = f"{word} (corrected ${'p < 0.01' if p < 0.01 else f'p = {p:.2f}'}$)"
+                    p = p_words(row[f"{test_set} p corrected"]).removeprefix("corrected ")
+                    said = f"{verdict_words(word, row[f'{test_set} 95% CI'])} (corrected ${p}$)"
                 # no line break inside the numbers: LaTeX may break after a '-' ("[-" / "15.0")
                 text = (rf"\mbox{{{row[f'{test_set} Δ R@1']:+.1f}}} points \mbox{{{row[f'{test_set} 95% CI']}}}, "
                         rf"{said}")

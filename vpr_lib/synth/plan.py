@@ -182,11 +182,14 @@ def query_conditions_words(split: str) -> str:
     """A split's query conditions in words, from QUERY_CONDITIONS (what the report says of SynthCity's sets)."""
     c = QUERY_CONDITIONS[split]
     cameras = c["cameras"]
-    camera = (f"one camera ({next(iter(cameras))})" if len(cameras) == 1 else
-              f"{len(cameras)} cameras (" + ", ".join(f"{k} {share:.0%}" for k, (share, _) in cameras.items()) + ")")
+    names = {name: name.replace("streetview", "Street View") for name in cameras}
+    camera = (f"one camera ({names[next(iter(cameras))]})" if len(cameras) == 1 else
+              f"{len(cameras)} cameras (" + ", ".join(f"{names[k]} {share:.0%}" for k, (share, _) in cameras.items()) + ")")
     shares = np.array(c["times"], float) / sum(c["times"])
-    times = ", ".join(f"{t} {s:.0%}" for t, s in zip(TIMES, shares) if s)
-    return (f"{camera}, tilted up to {c['pitch']} degrees, {times}, captured {c['years'][0]}-{c['years'][1]}"
+    shown = [(t, s) for t, s in zip(TIMES, shares) if s]
+    times = (", ".join(t for t, _ in shown[:-1]) + f" and {shown[-1][0]} a third each" if len(shown) == 3 and
+             np.allclose(shares, 1 / 3) else ", ".join(f"{t} {s:.0%}" for t, s in shown))
+    return (f"{camera}, tilted by up to ±{c['pitch']} degrees, {times}, captured {c['years'][0]}-{c['years'][1]}"
             .replace("%", " %"))
 
 
