@@ -118,7 +118,8 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> tuple
                 table["set"] = table["set"].map(lambda rel: SET_LABELS.get(rel, rel))
             if "queries" in table:
                 table["queries"] = table["queries"].round().astype(int)  # a count, also when averaged over runs
-            parts.append(plain_table(table, caption, label, gen))
+            # the failure table has six columns: across both columns, its text stays readable
+            parts.append(plain_table(table, caption, label, gen, wide=label.startswith(f"{number}_failures")))
     parts.insert(3 if parts[2].startswith(r"\input{sections") else 2,
                  hardest_against_chance(results, load_params(name)["experiment"], shown, number))
     return "\n".join(parts), macros

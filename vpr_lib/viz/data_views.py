@@ -38,16 +38,19 @@ def plot_utm_map(root: Path):
     panels = len(tests) + ("GSV-XS train" in sets)
     columns = min(3, panels)  # at most three panels a row: the labels stay readable at the page's width
     rows = int(np.ceil(panels / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.7 * rows), squeeze=False)
+    # 2.6 in per panel: at the report's width (about 6.3 in) its 10-pt labels print at about 7 pt
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.2 * rows), squeeze=False)
     for ax in axes.flat[panels:]:
         ax.set_visible(False)
     axes = axes.flat[:panels]
     for ax, (name, folder) in zip(axes, tests.items()):
         origin = None
-        for role, colour, size in (("database", "0.6", 4), ("queries", "tab:red", 8)):
+        for role, colour, size in (("database", "0.55", 4), ("queries", "tab:red", 3)):  # queries small: the
+            # database under them stays visible
             utm = utm_of(list_images(folder / role, f"the {role} images of {name}"))
             origin = utm.min(0) if origin is None else origin  # one origin per set: the database's corner
-            ax.scatter(utm[:, 0] - origin[0], utm[:, 1] - origin[1], s=size, c=colour, label=role)
+            ax.scatter(utm[:, 0] - origin[0], utm[:, 1] - origin[1], s=size, c=colour, label=role, alpha=0.7,
+                       linewidths=0)
         ax.set(title=name, xlabel="UTM east (m, offset)", ylabel="UTM north (m, offset)", aspect="equal")
     if "GSV-XS train" in sets:
         table = scan_gsv_xs(sets["GSV-XS train"])
@@ -58,9 +61,9 @@ def plot_utm_map(root: Path):
             utm = utm_of(t.path)
             ax.scatter(utm[:, 0] - utm[:, 0].min(), utm[:, 1] - utm[:, 1].min(), s=3, label=city)
         ax.set(title=f"GSV-XS train (first {len(cities)} cities)", xlabel="UTM east (m, offset)", aspect="equal")
-        ax.legend(fontsize=7, markerscale=2, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        ax.legend(fontsize=9, markerscale=2, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     if tests:  # one legend for the test sets, below them: inside an axis it covers points
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, markerscale=1.5,
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=10, markerscale=3,
                    frameon=False)
     fig.tight_layout(rect=(0, 0.05 if tests else 0, 1, 1))
     return fig
@@ -82,7 +85,7 @@ def _grid(paths, titles, per_row):
         ax.axis("off")
     for ax, path, title in zip(axes.flat, paths, titles):
         ax.imshow(load_image(path))
-        ax.set_title(title, fontsize=6)
+        ax.set_title(title, fontsize=8)  # about 6.5 pt at the report's width
     fig.tight_layout()
     return fig
 
