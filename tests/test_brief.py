@@ -1,5 +1,7 @@
 """vpr_lib.brief: each step of the course brief with the kit's answer, the course reports' and their agreement,
 from constructed tables (the outcome reversed: the agreement follows)."""
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -102,3 +104,15 @@ def test_the_steps_synthcity_notes_state_the_generator_s_query_conditions():
         assert f"night {night:.0%}".replace("%", " %") in words and f"tilted by up to ±{test['pitch']} degrees" in words
         assert "{" not in words
     assert f"{len(test['cameras'])} cameras" in synthetic_words(STEPS[0])
+
+
+def test_steps_2_and_3_give_the_gap_between_sets_with_its_interval_over_seeds():
+    """The two sets have other queries: the interval comes from the per-seed differences (the committed study)."""
+    from vpr_lib.brief import brief_table
+    from vpr_lib.stats import seed_interval
+    results = Path(__file__).resolve().parents[1] / "results"
+    steps, _ = brief_table(results)
+    per_seed = pd.read_csv(results / "tables" / "01_baseline_results.csv").query("variant == 'starter'").pivot(
+        index="seed", columns="set", values="R@1")
+    _, low, high = seed_interval(per_seed["SF-XS val"] - per_seed["SF-XS test"])
+    assert f"95 % interval [{low:+.1f}, {high:+.1f}] over its {len(per_seed)} seeds" in steps.set_index("step").kit["2"]

@@ -133,3 +133,10 @@ def test_the_study_family_counts_every_notebooks_test_set_comparisons():
 def test_cell_mean_reads_the_number_a_table_cell_starts_with(cell, number):
     from vpr_lib.stats import cell_mean
     assert cell_mean(cell) == number
+
+
+def test_seed_interval_is_the_t_interval_of_the_per_seed_differences():
+    from vpr_lib.stats import seed_interval
+    mean, low, high = seed_interval([1.0, 2.0, 3.0])  # sd 1, t(0.975, 2) = 4.303
+    assert mean == 2.0 and high - mean == pytest.approx(4.303 / 3 ** 0.5, abs=1e-3) and mean - low == high - mean
+    assert np.isnan(seed_interval([5.0])[1])

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from vpr_lib.synth.plan import query_conditions_words
-from vpr_lib.stats import cell_mean
+from vpr_lib.stats import cell_mean, seed_interval
 from vpr_lib.comparisons import SELECTION_SET, interval
 from vpr_lib.config import notebook_paths
 from vpr_lib.seeds import reference_numbers
@@ -150,6 +150,17 @@ def _kit_answer(versus: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+def _seed_interval(tables: Path, step: Step, variant: str) -> str:
+    """', 95 % interval [a, b] over the N seeds' of the difference between a step's two sets, from the per-seed
+    recalls (the sets have other queries: only the seeds vary); '' without the results table or with one seed."""
+    path = tables / f"{step.notebooks[0]}_results.csv"
+    if not path.is_file():
+        return ""
+    per_seed = pd.read_csv(path).query("variant == @variant").pivot(index="seed", columns="set", values="R@1")
+    _, low, high = seed_interval(per_seed[step.sets[0]] - per_seed[step.sets[1]])
+    return "" if low != low else f", 95 % interval [{low:+.1f}, {high:+.1f}] over its {len(per_seed)} seeds"
+
+
 def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, str, str] | None:
     summary_file = tables / f"{step.notebooks[0]}_summary.csv"
     if not summary_file.is_file():
@@ -159,7 +170,7 @@ def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, 
     base = summary.index[0]
     kit = cell_mean(summary.loc[base, f"{first} R@1"]) - cell_mean(summary.loc[base, f"{second} R@1"])
     answer = (f"{base}: {first} {summary.loc[base, f'{first} R@1']} against {second} "
-              f"{summary.loc[base, f'{second} R@1']} ({kit:+.1f})")
+              f"{summary.loc[base, f'{second} R@1']} ({kit:+.1f}{_seed_interval(tables, step, base)})")
     course, words = [], []
     for name, variant in STARTER_REFERENCES:
         ref = reference[(reference.notebook == name) & (reference.variant == variant) & (reference.metric == "R@1")]

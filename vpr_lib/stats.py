@@ -76,6 +76,18 @@ def verdict(delta: float, p_corrected: float) -> str:
     return "within noise"
 
 
+def seed_interval(differences) -> tuple[float, float, float]:
+    """Mean of per-seed differences and its 95 % t interval over the seeds (for sets whose queries differ, so that
+    no query can be resampled in pairs); (mean, nan, nan) with fewer than 2 seeds."""
+    from scipy.stats import t
+
+    d = np.asarray(differences, float)
+    if len(d) < 2:
+        return float(d.mean()), float("nan"), float("nan")
+    half = float(t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / sqrt(len(d)))
+    return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+
+
 def cell_mean(cell) -> float:
     """The number a results-table cell starts with: 'mean ± std', 'value (1 seed)', a signed difference, a chance
     level (nan for 'nan …')."""
