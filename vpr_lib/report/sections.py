@@ -147,8 +147,9 @@ def hardest_against_chance(results: Path, experiment: str, shown: str, number: s
         worst, level = group.loc[group["R@1"].idxmin()], float(chance[f"{test_set} R@1"])
         said.append(f"on {tex_escape(test_set)}, {tex_escape(worst.what)} ({worst.queries} queries) at R@1 "
                     f"{worst['R@1']:.1f}, {'below' if worst['R@1'] < level else 'above'} chance ({level:.1f})")
-    return (r"The hardest condition of each test set for \texttt{" + tex_escape(shown) + "}: " + "; ".join(said) + "."
-            if said else "")
+    return (r"The hardest condition of each test set for \texttt{" + tex_escape(shown) + "}: " + "; ".join(said) +
+            " (chance: the whole set's, a random ranking over all its queries; a condition's own chance level and the "
+            "uncertainty of its recall are not computed here)." if said else "")
 
 
 def comparison_title(comparison: str) -> str:
