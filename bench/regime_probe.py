@@ -29,7 +29,7 @@ def main():
     ap.add_argument("--results", default="/tmp/vpr-regime-probe")
     args = ap.parse_args()
     os.environ["VPR_RESULTS"] = args.results  # before vpr_lib reads it
-    from vpr_lib.config import notebook_paths, load_params, run_configs
+    from vpr_lib.config import notebook_paths, load_params, run_configs, trains
     from vpr_lib.errors import VPRInputError
     from vpr_lib.plan import cpu_model
     from vpr_lib.train.run import train
@@ -44,7 +44,7 @@ def main():
             print(f"{path.stem}: skipped ({str(e).splitlines()[0][:100]})")
             continue
         for config in run_configs(params):
-            if "loss" not in config:
+            if not trains(config):
                 break
             if args.variants and config["variant"] not in args.variants.split(","):
                 continue

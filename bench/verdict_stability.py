@@ -41,14 +41,14 @@ def kind(before: str, after: str) -> str:
 
 def rerun(profile: str) -> dict:
     """Every versus table of the profile, from runs trained (or reused) in this process's stores."""
-    from vpr_lib.config import load_params, notebook_paths
+    from vpr_lib.config import load_params, notebook_paths, trains
     from vpr_lib.experiments import run_experiment
     from vpr_lib.family import descriptive_variants, family_size
     from vpr_lib.comparisons import versus
     tables = {}
     for path in notebook_paths():
         params = load_params(path.stem, profile)
-        if "loss" not in params or len(params["variants"]) < 2:
+        if not trains(params) or len(params["variants"]) < 2:
             continue
         start = time.time()
         exp = run_experiment(path.stem, profile, progress=False, save=False)

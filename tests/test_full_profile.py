@@ -4,7 +4,7 @@ on a GPU dies of a shape or name error in its first minute."""
 import pytest
 import torch
 
-from vpr_lib.config import load_params, run_configs
+from vpr_lib.config import load_params, run_configs, trains
 from vpr_lib.data.transforms import BatchAugment
 from vpr_lib.config import notebook_paths
 from vpr_lib.train.module import VPRModule
@@ -15,7 +15,7 @@ from vpr_lib.settings import TRIPLET_KWARGS
 def full_variants():
     for path in notebook_paths():
         params = load_params(path.stem, "full", {"data_root": "/real/data"})
-        if "loss" not in params:  # 00, 03, 12 train nothing
+        if not trains(params):  # 00, 03, 12 train nothing
             continue
         for config in run_configs(params):
             if config["seed"] == params["seeds"][0]:

@@ -50,7 +50,9 @@ def test_unknown_notebook_number():
 
 def trains(path: Path) -> bool:
     """A notebook whose params extend the training settings: it trains its own variants × seeds."""
-    return yaml.safe_load((ROOT / "params" / f"{path.stem}.yaml").read_text()).get("extends") == "train"
+    from vpr_lib.config import load_params
+    from vpr_lib.config import trains as trains_params
+    return trains_params(load_params(path.stem))
 
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -8,6 +8,7 @@ import pytest
 
 from vpr_lib.comparisons import findings, versus
 from vpr_lib.stats import ALPHA, bootstrap_mean, chance_recall, corrected, paired_difference, verdict
+from vpr_lib.config import trains
 
 
 def test_chance_is_the_exact_expectation_of_a_random_ranking():
@@ -119,7 +120,7 @@ def test_the_study_family_counts_every_notebooks_test_set_comparisons():
     expected = 0
     for path in params_dir().glob("[0-9][0-9]_*.yaml"):
         params = load_params(path.stem, "study")
-        if "loss" in params and len(params["variants"]) > 1:
+        if trains(params) and len(params["variants"]) > 1:
             deciding = len(params["variants"]) - len(descriptive_variants(params))
             expected += (deciding - 1) * sum(s != params["val_set"] for s in params["test_sets"])
     assert family_size("study") == family_size("demo") == family_size("smoke") == expected > 20

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from vpr_lib.config import PROFILES, load_params, run_configs
+from vpr_lib.config import PROFILES, load_params, run_configs, trains
 from vpr_lib.errors import VPRInputError
 from vpr_lib.train.losses import build_loss, build_miner
 from vpr_lib.train.optim import build_optimizer, build_scheduler
@@ -54,7 +54,7 @@ def test_every_factory_name_of_the_params_files_resolves():
     for path in sorted((ROOT / "params").glob("[0-9][0-9]_*.yaml")):
         for profile in PROFILES:
             params = load_params(path, profile)
-            if "loss" not in params:
+            if not trains(params):
                 continue
             for c in run_configs(params):
                 validate(c)

@@ -164,7 +164,7 @@ def declared_outputs(name: str, profile: str) -> dict[str, list[str]]:
         return {"tables": [], "figures": []}
     params = load_params(name, profile)
     tables, figures = [], []
-    if "loss" in params:
+    if trains(params):
         tables += [f"{name}_{kind}" for kind in EXPERIMENT_TABLES + (("versus",) if len(params["variants"]) > 1 else ())]
         figures += [] if settings["epoch_table"] else [f"{name}_val_curves"]
     for kind, names in (("tables", tables), ("figures", figures)):
@@ -201,19 +201,25 @@ def run_configs(params: dict) -> list[dict]:
     return runs
 
 
+def trains(params: dict) -> bool:
+    """Whether resolved params are a notebook's that trains: `extends: train` puts every training key, `loss`
+    among them, into its params (the one definition the kit and the tests use)."""
+    return "loss" in params
+
+
 def in_profile(name: str, profile: str) -> bool:
     """False for a notebook that trains but whose params list no variant for this profile (`variants: []`)."""
     params = load_params(name, profile)
-    return "loss" not in params or bool(params["variants"])
+    return not trains(params) or bool(params["variants"])
 
 
 def notebook_runs(name: str, profile: str, data_root: str = "") -> list[dict]:
     """The run configs a notebook trains or reuses: its own variants × seeds; a notebook that analyses another's
     runs (an `experiment:` key, as 03 and 12) those of that experiment; none for a notebook without training."""
     params = study_params(name, profile, data_root)
-    if "loss" not in params and params.get("experiment"):
+    if not trains(params) and params.get("experiment"):
         params = study_params(params["experiment"], profile, data_root, params.get("experiment_overrides"))
-    return run_configs(params) if "loss" in params else []
+    return run_configs(params) if trains(params) else []
 
 
 def notebook_paths(only: list[str] | None = None) -> list[Path]:

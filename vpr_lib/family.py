@@ -6,7 +6,7 @@ A variant run on fewer seeds than its notebook's (say, the from-scratch starter,
 """
 from __future__ import annotations
 
-from vpr_lib.config import load_params
+from vpr_lib.config import load_params, trains
 from vpr_lib.paths import params_dir
 
 # The profile whose comparisons form the family: the demo is a subset of the study and decides with its threshold;
@@ -31,7 +31,7 @@ def family_size(profile: str) -> int:
     profile, total = FAMILY_OF_PROFILE.get(profile, "study"), 0
     for path in sorted(params_dir().glob("[0-9][0-9]_*.yaml")):
         params = load_params(path.stem, profile)
-        if "loss" not in params:  # a notebook that trains nothing (00, 03, 12) compares nothing
+        if not trains(params):  # a notebook that trains nothing (00, 03, 12) compares nothing
             continue
         deciding = len(params["variants"]) - len(descriptive_variants(params))
         total += max(0, deciding - 1) * tested_sets(params)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from vpr_lib.analysis import STALLED_POINTS, stalled_variants
-from vpr_lib.config import load_params, run_configs
+from vpr_lib.config import load_params, run_configs, trains
 from vpr_lib.data.roots import count_places
 from vpr_lib.models import VPRModel
 from vpr_lib.models.backbones import stage_names
@@ -59,7 +59,7 @@ def regime_note(params: dict, name: str = ""):
 
     configs = run_configs(params)
     config = configs[0]
-    if "loss" not in config:
+    if not trains(config):
         return Markdown("")
     model = VPRModel.from_config(config, pretrained="none")
     names = stage_names(config["backbone"])
