@@ -9,13 +9,12 @@ import nbformat
 import torch
 import torchvision
 from pytorch_metric_learning import losses
-from torch import nn
 
 from conftest import model_config
 from test_registries import check_aggregator
 from vpr_lib.config import load_params, run_configs
 from vpr_lib.models import VPRModel
-from vpr_lib.models.aggregators import AGGREGATORS, Aggregator, register
+from vpr_lib.models.aggregators import AGGREGATORS
 from vpr_lib.models.backbones import BACKBONES, BackboneSpec
 from vpr_lib.models.backbones import register as register_backbone
 from vpr_lib.models.costs import variant_costs
@@ -29,19 +28,28 @@ from vpr_lib.viz.curves import plot_epoch_curves
 ROOT = Path(__file__).resolve().parents[1]
 
 
+TOY_AGGREGATOR = '''"""Max pooling + Linear: a toy aggregator, the whole of it in this one file."""
+from torch import nn
+
+from vpr_lib.models.aggregators import Aggregator, register
+
+
+@register("toy_max")
+class ToyMax(Aggregator):
+    def __init__(self, in_shape, out_dim: int = 16):
+        super().__init__(in_shape)
+        self.fc, self.out_dim = nn.Linear(in_shape[0], out_dim), out_dim
+
+    def forward(self, x):
+        return self.fc(x.amax(dim=(2, 3)))
+'''
+
+
 def test_a_new_aggregator_loss_sampler_and_scheduler_are_one_class_or_entry_each(synth_smoke, results_tmp,
                                                                                  monkeypatch):
     """The recipes for an aggregator (one registered class), a loss, a sampler and a scheduler (one entry each),
     then a params variant that uses them all; one run trains with it."""
-    @register("toy_max")
-    class ToyMax(Aggregator):
-        """Max pooling + Linear: the smallest aggregator that keeps the contract."""
-        def __init__(self, in_shape, out_dim: int = 16):
-            super().__init__(in_shape)
-            self.fc, self.out_dim = nn.Linear(in_shape[0], out_dim), out_dim
-
-        def forward(self, x):
-            return self.fc(x.amax(dim=(2, 3)))
+    exec(TOY_AGGREGATOR, {})  # the aggregator's one file, as the template test writes it: registers toy_max
 
     monkeypatch.setitem(LOSSES, "toy_margin", losses.MarginLoss)
     used = []
@@ -107,23 +115,6 @@ def test_a_new_notebook_is_the_notebook_its_params_and_a_section(synth_smoke, re
     assert text.index(r"\subsection{Beyond the brief's steps}") < text.index(r"\subsubsection{A toy comparison}")
     assert r"\input{sections/14_toy}" in text
     assert r"\input{generated/tables/14_toy}" in text
-
-
-TOY_AGGREGATOR = '''"""Max pooling + Linear: a toy aggregator, the whole of it in this one file."""
-from torch import nn
-
-from vpr_lib.models.aggregators import Aggregator, register
-
-
-@register("toy_max")
-class ToyMax(Aggregator):
-    def __init__(self, in_shape, out_dim: int = 16):
-        super().__init__(in_shape)
-        self.fc, self.out_dim = nn.Linear(in_shape[0], out_dim), out_dim
-
-    def forward(self, x):
-        return self.fc(x.amax(dim=(2, 3)))
-'''
 
 
 def test_the_template_notebook_with_a_toy_aggregator_passes_the_notebook_and_registry_tests(tmp_path):

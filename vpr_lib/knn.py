@@ -123,10 +123,13 @@ def run_descriptors(run_id: str, test_set: str, data_root) -> tuple[np.ndarray, 
     """(database, queries, positives) of a completed run on a test set folder: descriptors computed once with its
     best checkpoint and cached in results/runs/<run>/descriptors/<set>.npz; positives from its saved predictions."""
     run = Run(run_id)
-    if run.descriptors(test_set) is None:
+    cached = run.descriptors(test_set)
+    if cached is None:
         dataset, result = evaluate_checkpoint(run.best_checkpoint(), data_root / test_set, return_descriptors=True)
         run.write_descriptors(test_set, result["descriptors"], dataset.database_num)
-    return *run.descriptors(test_set), run.predictions(test_set)["positives"]
+        n_db = dataset.database_num
+        cached = result["descriptors"][:n_db], result["descriptors"][n_db:]
+    return *cached, run.predictions(test_set)["positives"]
 
 
 def cached_scaling_study(run_id: str, database, queries, positives, sizes, kinds=tuple(INDEXES),
