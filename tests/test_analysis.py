@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from vpr_lib.analysis import correct_at, failure_categories, failure_table, recall_by_condition
+from vpr_lib.analysis import (condition_gaps, correct_at, failure_categories, failure_table,
+                             recall_by_condition)
+from vpr_lib.errors import VPRInputError
 from vpr_lib.runs import Run
 from tests.conftest import POSITIVES, PREDICTIONS
 from vpr_lib.viz.grids import FRAME, GREEN, RED, compact_grid, grid_image, save_prediction_grids, select_queries
@@ -52,6 +54,33 @@ def test_recall_by_condition_sums_back_to_the_overall_recall(fake_run):
         assert weighted == pytest.approx(100 * correct_at(data, n).mean())
     viewpoint = recall_by_condition(runs, ["sf_xs/test"], fake_run, "viewpoint")
     assert viewpoint.queries.sum() == 4  # q3 has no positive: its viewpoint is 'nan'
+
+
+def test_recall_by_condition_gives_its_interval_and_the_conditions_own_chance_level(fake_run):
+    table = recall_by_condition(pd.DataFrame({"run_id": ["fake-run"]}), ["sf_xs/test"], fake_run, "time_of_day")
+    day, night = table.loc[("sf_xs/test", "day")], table.loc[("sf_xs/test", "night")]
+    assert (day["R@1"], night["R@1"]) == (50.0, 0.0)  # q0 right, q2 wrong; q1 and q3 wrong at 1
+    # a random ranking of the 5 database images: day q0 and q2 have 1 positive each, night q1 has 2 and q3 none
+    assert (day.chance, night.chance) == (20.0, 20.0)
+    assert day["95% CI"] == "[0.0, 100.0]" and night["95% CI"] == "[0.0, 0.0]"  # 2 queries: all or none drawn
+
+
+def test_condition_gaps_pair_the_runs_by_seed_on_the_same_queries(fake_run, results_tmp):
+    import shutil
+    import numpy as np
+    other = results_tmp / "runs" / "other-run" / "predictions"
+    shutil.copytree(results_tmp / "runs" / "fake-run" / "predictions", other)
+    with np.load(other / "sf_xs_test.npz") as z:
+        arrays = dict(z)
+    arrays["predictions"][1] = [1, 3, 2]  # q1 (night) now right at 1
+    np.savez(other / "sf_xs_test.npz", **arrays)
+    gaps = condition_gaps(pd.DataFrame({"run_id": ["other-run"], "seed": [0]}),
+                          pd.DataFrame({"run_id": ["fake-run"], "seed": [0]}), ["sf_xs/test"], fake_run, "time_of_day")
+    assert gaps.loc[("sf_xs/test", "day"), "Δ R@1"] == 0.0 and gaps.loc[("sf_xs/test", "night"), "Δ R@1"] == 50.0
+    assert gaps.loc[("sf_xs/test", "day"), "95% CI"] == "[+0.0, +0.0]" and set(gaps.seeds) == {1}
+    with pytest.raises(VPRInputError, match="No seed in common"):
+        condition_gaps(pd.DataFrame({"run_id": ["other-run"], "seed": [1]}),
+                       pd.DataFrame({"run_id": ["fake-run"], "seed": [0]}), ["sf_xs/test"], fake_run)
 
 
 def test_failure_categories_follow_the_conditions(fake_run):

@@ -8,7 +8,8 @@ from vpr_lib.diagnosis import disagreements, what_it_shows
 
 REFERENCE = pd.DataFrame([
     {"notebook": "07_mixvpr", "comparison": "07_mixvpr", "variant": v, "source": "Bracco, G, D: a report",
-     "test_set": "SF-XS test", "metric": "R@1", "value": x} for v, x in [("avg", 12.8), ("mixvpr", 53.1)]])
+     "test_set": "SF-XS test", "metric": "R@1", "value": x, "note": f"row {v}; ResNet-18, 10 epochs"}
+    for v, x in [("avg", 12.8), ("mixvpr", 53.1)]])
 
 
 def _store(tmp_path, test_delta: float, test_ci: str, twin_verdict: str = "within noise", last_gain: float = 0.2):
@@ -36,8 +37,14 @@ def _store(tmp_path, test_delta: float, test_ci: str, twin_verdict: str = "withi
     for variant, r1 in (("avg", (40.0, 30.0)), ("mixvpr", (38.0, 14.0))):
         for condition, values in (("camera", ("phone", "telephoto")), ("viewpoint", ("< 15 deg", "15-45 deg")),
                                   ("time_of_day", ("day", "night"))):
-            pd.DataFrame([{"set": "sf_xs/test", condition: v, "R@1": r, "queries": 100} for v, r in zip(values, r1)]
+            pd.DataFrame([{"set": "sf_xs/test", condition: v, "R@1": r, "95% CI": f"[{r - 5}, {r + 5}]", "chance": 6.0,
+                           "queries": 100} for v, r in zip(values, r1)]
                          ).to_csv(tables / f"03_recall_by_{condition}_{variant}.csv", index=False)
+            if variant == "mixvpr":
+                pd.DataFrame([{"set": "sf_xs/test", condition: v, "Δ R@1": gap, "95% CI": ci, "seeds": 5,
+                               "queries": 100, "baseline": "avg"}
+                              for v, gap, ci in zip(values, (-2.0, -16.0), ("[-5.0, +1.0]", "[-20.0, -12.0]"))]
+                             ).to_csv(tables / f"03_gap_by_{condition}_{variant}.csv", index=False)
     return tmp_path
 
 
@@ -48,11 +55,15 @@ def test_a_difference_the_kits_interval_excludes_is_a_disagreement_in_size_and_g
     (d,) = disagreements(pairs, results / "tables")
     assert d["baseline"] == "avg" and d["epoch 0 Δ"] == -4.0 and d["twin"]["variant"] == "mixvpr512"
     assert list(d["conditions"].gap) == [-2.0, -16.0] * 3
+    assert list(d["conditions"]["gap 95% CI"]) == ["[-5.0, +1.0]", "[-20.0, -12.0]"] * 3
     text = " ".join(what_it_shows(d))
     assert "excludes the report's +40.3" in text and "The report's direction shows on SF-XS val and Tokyo-XS" in text
     assert "At 512-d, the baseline's size (its own: 2048-d), `mixvpr512` gives +1.0 [-2.0, +4.0] (within noise): " \
            "descriptor size does not account for it." in text
-    assert "ranges from -16.0 R@1 (camera telephoto, 100 queries) to -2.0" in text
+    assert "ranges from -16.0 R@1 [-20.0, -12.0] (camera telephoto, 100 queries) to -2.0 [-5.0, +1.0]" in text
+    assert "lies below 0 in 3 and above 0 in 0 of the 6 condition rows" in text
+    assert "The report's number, as the course reference records it: row mixvpr; ResNet-18, 10 epochs. The kit's " \
+           "setting is its notebook's training regime." in text  # a constructed store: no profile to read it from
     assert "Training had settled" in text and text.endswith("do not explain it.")
 
 
@@ -82,3 +93,16 @@ def test_the_report_orders_its_experiments_by_the_briefs_steps_with_the_diagnosi
         text.index(r"\subsubsection{Diagnosis: \texttt{mixvpr} against \texttt{avg} on SF-XS test}") < \
         text.index(r"\subsection{Beyond the brief's steps}") < text.index("SECTION-12")
     assert r"\Cref{tab:diagnosis_1}" in text and (tmp_path / "gen" / "tables" / "diagnosis_1.tex").is_file()
+
+
+def test_the_kits_setting_is_read_from_the_params_of_the_profile_that_ran_it():
+    from vpr_lib.config import load_params, run_configs
+    from vpr_lib.diagnosis import kit_setting
+    config = next(c for c in run_configs(load_params("07_mixvpr", "study")) if c["variant"] == "mixvpr_layer3_adamw")
+    words = kit_setting("07_mixvpr", "study", "mixvpr_layer3_adamw", "SynthCity study")
+    assert words.startswith(f"{config['backbone']} (ImageNet weights) cut after {config['last_stage']} at "
+                            f"{config['image_size'][0]} px, {config['loss']} loss with {config['miner']} miner")
+    assert f"{config['optimizer']} lr {config['optimizer_kwargs']['lr']}" in words
+    assert words.endswith(f"{config['epochs']} epochs of {config['limit_train_batches']:.0%} of a pass over the "
+                          "training set, trained on SynthCity study's gsv_xs/train")
+    assert kit_setting("07_mixvpr", "study", "no_such_variant", "SynthCity study") is None

@@ -170,6 +170,9 @@ def test_03_visual_analysis_saves_grids_and_condition_tables(synth_smoke, result
             assert grids and all(g.with_suffix(".csv").is_file() for g in grids)
     by_time = pd.read_csv(results_tmp / "tables" / "03_recall_by_time_of_day_mixvpr_layer3_adamw.csv")
     assert set(by_time["set"]) == {"sf_xs/test", "tokyo_xs/test"} and by_time["R@1"].between(0, 100).all()
+    assert by_time["chance"].between(0, 100).all() and by_time["95% CI"].str.match(r"^\[[\d.]+, [\d.]+\]$").all()
+    gaps = pd.read_csv(results_tmp / "tables" / "03_gap_by_time_of_day_mixvpr_layer3_adamw.csv")
+    assert set(gaps.baseline) == {"convap_layer3_adamw"} and list(gaps.queries) == list(by_time.queries)
     failures = pd.read_csv(results_tmp / "tables" / "03_failures_sf_xs_test.csv")
     assert "clean conditions (no recorded cause)" in set(failures.category)
     for figure in ("03_grid_sf_xs_test", "03_heatmaps", "03_recall_by_time_of_day"):

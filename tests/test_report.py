@@ -449,3 +449,37 @@ def test_every_float_of_the_committed_studys_report_is_cited_in_its_text(tmp_pat
     labels = set(re.findall(r"\\label\{((?:tab|fig):[^}]+)\}", text))
     cited = {label for refs in re.findall(r"\\(?:[cC]ref|ref)\{([^}]+)\}", text) for label in refs.split(",")}
     assert labels and not sorted(labels - cited)
+
+
+@pytest.mark.parametrize("ci,where", [("[5.0, 15.0]", "within noise of"), ("[8.0, 12.0]", "above"),
+                                      ("[2.0, 5.0]", "below")])
+def test_the_hardest_condition_is_set_beside_its_own_chance_level_and_interval(tmp_path, ci, where):
+    from vpr_lib.report.sections import hardest_against_chance
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame([{"set": "sf_xs/test", "time_of_day": t, "R@1": r, "95% CI": c, "chance": 6.5, "queries": q}
+                  for t, r, c, q in [("day", 40.0, "[35.0, 45.0]", 500), ("night", 10.0, ci, 200)]]
+                 ).to_csv(tmp_path / "tables" / "03_recall_by_time_of_day_mixvpr.csv", index=False)
+    text = hardest_against_chance(tmp_path, "mixvpr", "03")
+    assert f"on SF-XS test, time of day night (200 queries) at R@1 10.0 {ci}, {where} its own chance level (6.5)" in text
+    assert hardest_against_chance(tmp_path, "avg", "03") == ""  # no table for that variant
+
+
+@pytest.mark.parametrize("verdict,lead", [("better", "Online mining is no free gain either: "),
+                                          ("within noise", "Online mining: ")])
+def test_the_closing_questions_quote_the_mining_tables(tmp_path, verdict, lead):
+    from vpr_lib.report.sections import closing_questions
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    pd.DataFrame([{"variant": v, "train_s per epoch": "4.00 ± 0.10", "mining_s per epoch": m, "mining share (%)": sh,
+                   "images described per epoch": n} for v, m, sh, n in
+                  [("random", "0.40 ± 0.01", 10.0, 2000), ("full", "0.60 ± 0.02", 15.0, 2400)]]
+                 ).to_csv(tables / "10_mining_time.csv", index=False)
+    pd.DataFrame([{"variant": "full", "SF-XS test Δ R@1": 9.8, "SF-XS test verdict": "better"}]
+                 ).to_csv(tables / "10_mining_versus.csv", index=False)
+    pd.DataFrame([{"variant": "multisimilarity_none", "SF-XS test Δ R@1": 1.0, "SF-XS test verdict": verdict,
+                   "Tokyo-XS Δ R@1": 0.5, "Tokyo-XS verdict": "within noise"}]
+                 ).to_csv(tables / "14_mixvpr_losses_versus.csv", index=False)
+    text = closing_questions(tmp_path)
+    assert r"\texttt{full} spends 15.0\,\% of its training epoch mining and gives +9.8 R@1 on SF-XS test (better)" in text
+    assert r"(per epoch: \texttt{random} 2,000 images, 0.20 ms each; \texttt{full} 2,400 images, 0.25 ms each)" in text
+    assert lead + r"on MixVPR" in text and "gives +1.0 R@1 on SF-XS test" in text

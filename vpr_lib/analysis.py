@@ -11,6 +11,7 @@ from vpr_lib.data.layout import conditions
 from vpr_lib.errors import VPRInputError
 from vpr_lib.evaluate import first_correct_rank
 from vpr_lib.runs import Run
+from vpr_lib.stats import bootstrap_mean, chance_recall, paired_difference
 
 
 CONDITION_COLUMNS = ("city", "time_of_day", "fog", "occluders", "heading", "pitch", "capture_year", "camera")
@@ -59,24 +60,63 @@ def as_text(values) -> np.ndarray:
     return np.array([str(v) for v in values])
 
 
+def condition_hits(runs: pd.DataFrame, test_sets, data_root: Path, by: str = "time_of_day", n: int = 1) -> dict:
+    """Per (test set, condition value), in the condition's order: the (runs, queries) 0/1 array of hits at n of the
+    queries holding that value, their positives, and the database size. Every run must hold the same queries."""
+    groups = {}
+    for test_set in test_sets:
+        hits, first = [], None
+        for run_id in runs.run_id:
+            data = Run(run_id).predictions(test_set)
+            if first is None:
+                first, table = data, query_conditions(data, data_root)
+                if by not in table:
+                    raise VPRInputError(f"Unknown condition {by!r} for {data_root}; available: {list(table.columns)}.")
+            elif list(data["queries_paths"]) != list(first["queries_paths"]):
+                raise VPRInputError(f"Runs {list(runs.run_id)} hold other queries of {test_set}: recall by condition "
+                                    "compares runs on the same data.")
+            hits.append(correct_at(data, n))
+        if first is None:
+            continue
+        hits, values = np.stack(hits), as_text(table[by])
+        order = VIEWPOINT_LABELS + ["unknown"] if by == "viewpoint" else []  # bins in their order, not a-z
+        for value in sorted(np.unique(values), key=lambda v: (order.index(v) if v in order else len(order), v)):
+            inside = values == value
+            groups[(test_set, value)] = (hits[:, inside], [first["positives"][i] for i in np.flatnonzero(inside)],
+                                         len(first["database_paths"]))
+    return groups
+
+
 def recall_by_condition(runs: pd.DataFrame, test_sets, data_root: Path, by: str = "time_of_day",
                         n: int = 1) -> pd.DataFrame:
-    """R@n per test set and query condition (a column of query_conditions), mean over the given runs."""
+    """R@n per test set and query condition (a column of query_conditions): the mean over the given runs, its 95 %
+    interval (seeds and queries of that condition resampled, vpr_lib.stats.bootstrap_mean), and the condition's
+    own chance level (a random ranking of the database for its queries)."""
     rows = []
-    for run_id in runs.run_id:
-        for test_set in test_sets:
-            data = Run(run_id).predictions(test_set)
-            table = query_conditions(data, data_root)
-            if by not in table:
-                raise VPRInputError(f"Unknown condition {by!r} for {data_root}; available: {list(table.columns)}.")
-            values = as_text(table[by])
-            ok = correct_at(data, n)
-            order = VIEWPOINT_LABELS + ["unknown"] if by == "viewpoint" else []  # bins in their order, not a-z
-            for value in sorted(np.unique(values), key=lambda v: (order.index(v) if v in order else len(order), v)):
-                rows.append({"run_id": run_id, "set": test_set, by: value,
-                             f"R@{n}": 100.0 * ok[values == value].mean(), "queries": int((values == value).sum())})
-    table = pd.DataFrame(rows)
-    return table.groupby(["set", by], sort=False).agg({f"R@{n}": "mean", "queries": "first"}).round(1)
+    for (test_set, value), (hits, positives, database) in condition_hits(runs, test_sets, data_root, by, n).items():
+        mean, low, high = bootstrap_mean(hits)
+        rows.append({"set": test_set, by: value, f"R@{n}": round(mean, 1), "95% CI": f"[{low:.1f}, {high:.1f}]",
+                     "chance": round(chance_recall(positives, database, n), 1), "queries": hits.shape[1]})
+    return pd.DataFrame(rows).set_index(["set", by])
+
+
+def condition_gaps(runs: pd.DataFrame, baseline_runs: pd.DataFrame, test_sets, data_root: Path,
+                   by: str = "time_of_day", n: int = 1) -> pd.DataFrame:
+    """Per test set and query condition: R@n of `runs` minus `baseline_runs`', paired by seed on the same queries,
+    with its 95 % interval (vpr_lib.stats.paired_difference; uncorrected: a diagnosis, not one of the study's
+    verdicts)."""
+    both = runs.merge(baseline_runs, on="seed", suffixes=("", " baseline"))
+    if both.empty:
+        raise VPRInputError(f"No seed in common between runs {list(runs.run_id)} and {list(baseline_runs.run_id)}.")
+    mine = condition_hits(both[["run_id"]], test_sets, data_root, by, n)
+    theirs = condition_hits(both[["run_id baseline"]].rename(columns={"run_id baseline": "run_id"}),
+                            test_sets, data_root, by, n)
+    rows = []
+    for (test_set, value), (hits, _, _) in mine.items():
+        d = paired_difference(theirs[(test_set, value)][0], hits)
+        rows.append({"set": test_set, by: value, f"Δ R@{n}": round(d["delta"], 1),
+                     "95% CI": f"[{d['low']:+.1f}, {d['high']:+.1f}]", "seeds": d["seeds"], "queries": hits.shape[1]})
+    return pd.DataFrame(rows).set_index(["set", by])
 
 
 # Failure categories of Bracco et al.'s report (section 4), derived from the conditions; they overlap.  A view tilted

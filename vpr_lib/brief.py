@@ -115,7 +115,8 @@ def versus_agreement(name: str, versus: pd.DataFrame, baseline: str, reference: 
         others = [s for s in report_sets if s not in KIT_TEST_SETS + (SELECTION_SET,)]
         matched = [(s, s) for s in shared] or ([(others[0], KIT_TEST_SETS[0])] if others else [])
         for report_set, kit_set in matched:
-            values = by_source[by_source.test_set == report_set].drop_duplicates("variant").set_index("variant").value
+            entries = by_source[by_source.test_set == report_set].drop_duplicates("variant").set_index("variant")
+            values = entries.value
             if baseline not in values:
                 continue
             for variant in values.index.intersection(versus.index):
@@ -129,7 +130,8 @@ def versus_agreement(name: str, versus: pd.DataFrame, baseline: str, reference: 
                              "report set": report_set, "report Δ": round(course, 1), "kit set": kit_set,
                              "kit Δ": float(versus.loc[variant, f"{kit_set} Δ R@1"]),
                              "kit 95% CI": ci if isinstance(ci, str) else "", "kit verdict": verdict,
-                             "agreement": word})
+                             "agreement": word, "report note": str(entries.note.get(variant, "")
+                                                                    if "note" in entries else "")})
     return rows
 
 

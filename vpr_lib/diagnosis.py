@@ -6,8 +6,10 @@ bear on why, all read from the results tables: a diagnosis, never a tuned fix. F
 - **start**: the difference before training (epoch 0) on the same set;
 - **settling**: SF-XS val R@1 moved at the last epoch (mean over seeds) by the variant and by its baseline; a move of
   SETTLED_POINTS or more means training had not settled;
-- **conditions**, where notebook 03 analysed both (`03_recall_by_<condition>_<variant>`): R@1 by camera, viewpoint
-  change and time of day, and the gap between them in each;
+- **conditions**, where notebook 03 analysed both (`03_recall_by_<condition>_<variant>`, `03_gap_by_<condition>_<variant>`):
+  R@1 by camera, viewpoint change and time of day, and the gap between them in each, paired by seed, with its 95 %
+  interval (uncorrected: it locates the difference);
+- **settings**: the report's setting as the course reference records it, beside the kit's (its params);
 - **size**, where the notebook ran the variant's aggregator again at its baseline's descriptor size (the costs
   table): that twin against the same baseline.
 
@@ -22,7 +24,9 @@ import pandas as pd
 from vpr_lib.stats import cell_mean
 from vpr_lib.brief import DISAGREEMENTS, KIT_TEST_SETS, interval
 from vpr_lib.comparisons import SELECTION_SET, verdict_words
+from vpr_lib.config import load_params, run_configs
 from vpr_lib.data.layout import TEST_SETS
+from vpr_lib.train.samplers import sampling
 
 CONDITIONS = ("camera", "viewpoint", "time_of_day")
 SETTLED_POINTS = 1.0  # SF-XS val R@1 that the last epoch may still move for training to count as settled
@@ -46,20 +50,21 @@ def last_epoch_gain(epochs: pd.DataFrame, variant: str, metric: str = "R@1") -> 
 
 
 def condition_gaps(tables: Path, variant: str, baseline: str, kit_set: str) -> pd.DataFrame | None:
-    """R@1 of variant and baseline per query condition on one set (notebook 03's tables), with the gap; None when 03
-    did not analyse both."""
+    """R@1 of variant and baseline per query condition on one set (notebook 03's tables), with the paired gap and its
+    95 % interval; None when 03 did not analyse both against that baseline."""
     rows = []
     for condition in CONDITIONS:
         mine, theirs = _read(tables, f"03_recall_by_{condition}_{variant}"), _read(tables, f"03_recall_by_{condition}_{baseline}")
-        if mine is None or theirs is None:
+        gaps = _read(tables, f"03_gap_by_{condition}_{variant}")
+        if mine is None or theirs is None or gaps is None or set(gaps.baseline) != {baseline}:
             return None
-        both = mine.merge(theirs, on=["set", condition, "queries"], suffixes=(" variant", " baseline"))
+        both = mine.merge(theirs, on=["set", condition, "queries"], suffixes=(" variant", " baseline")
+                          ).merge(gaps, on=["set", condition, "queries"])
         both = both[both.set == TEST_SETS[kit_set]]
         for _, r in both.iterrows():
-            mine_r1, theirs_r1 = float(r["R@1 variant"]), float(r["R@1 baseline"])
             rows.append({"condition": condition.replace("_", " "), "value": str(r[condition]),
-                         "queries": int(r["queries"]), variant: mine_r1, baseline: theirs_r1,
-                         "gap": round(mine_r1 - theirs_r1, 1)})
+                         "queries": int(r["queries"]), variant: float(r["R@1 variant"]),
+                         baseline: float(r["R@1 baseline"]), "gap": float(r["Δ R@1"]), "gap 95% CI": r["95% CI"]})
     return pd.DataFrame(rows) if rows else None
 
 
@@ -77,6 +82,22 @@ def size_twin(tables: Path, notebook: str, variant: str, baseline: str) -> str |
     twins = costs[(costs.aggregator == mine.aggregator) & (costs.backbone == mine.backbone) &
                   (costs["descriptor dim"] == dim) & (costs["feature map (C, H, W)"] == mine["feature map (C, H, W)"])]
     return twins.index[0] if len(twins) else None
+
+
+def kit_setting(notebook: str, profile: str, variant: str, data: str) -> str | None:
+    """How the kit trained a variant (its params in the profile that ran it), in the terms a report's setting uses;
+    None when those params hold no such variant."""
+    config = next((c for c in run_configs(load_params(notebook, profile)) if c["variant"] == variant), None)
+    if config is None:
+        return None
+    share = config["limit_train_batches"]
+    per_epoch = f"{share} batches" if isinstance(share, int) else f"{share:.0%} of a pass over the training set"
+    miner = "no miner" if config["miner"] == "none" else f"{config['miner']} miner"
+    return (f"{config['backbone']} ({'ImageNet weights' if config['pretrained'] == 'imagenet' else config['pretrained']}) "
+            f"cut after {config['last_stage']} at {config['image_size'][0]} px, {config['loss']} loss with {miner}, "
+            f"batches of {sampling(config).batch_words(config)}, {config['optimizer']} lr "
+            f"{config['optimizer_kwargs'].get('lr')}, scheduler {config['scheduler']}, {config['epochs']} epochs of "
+            f"{per_epoch}, trained on {data}'s {config['train_set']}")
 
 
 def diagnose(pair: dict, tables: Path) -> dict:
@@ -101,6 +122,9 @@ def diagnose(pair: dict, tables: Path) -> dict:
     if epochs is not None and epochs.epoch.nunique() > 1:
         found["last-epoch gain"] = round(last_epoch_gain(epochs, variant), 1)
         found["baseline last-epoch gain"] = round(last_epoch_gain(epochs, baseline), 1)
+    first = runs[runs.variant == variant].iloc[0]
+    if {"profile", "data"} <= set(runs.columns):
+        found["kit setting"] = kit_setting(name, first.profile, variant, first.data)
     found["conditions"] = condition_gaps(tables, variant, baseline, kit_set)
     twin = size_twin(tables, name, variant, baseline)
     if twin is not None and twin in versus.index:
@@ -125,6 +149,11 @@ def what_it_shows(d: dict) -> list[str]:
         said.append(f"On {d['other set']} {d['other Δ']:+.1f} {d['other CI']} ({d['other verdict']}).")
         if d["other verdict"] in ("better", "worse") and (d["other verdict"] == "better") == (sign > 0):
             where.append(d["other set"])
+    if d.get("report note"):
+        said.append(f"The settings differ. The report's number, as the course reference records it: {d['report note']}. "
+                    + (f"The kit trained `{d['variant']}` with {d['kit setting']}. " if d.get("kit setting") else
+                       "The kit's setting is its notebook's training regime. ") +
+                    "Which of the differences accounts for the disagreement is not measured.")
     if "epoch 0 Δ" in d:
         said.append(f"Before training the two differ by {d['epoch 0 Δ']:+.1f} on {d['kit set']} (epoch 0)." if
                     d["epoch 0 Δ"] else "Both start from the same network (the same recall at epoch 0).")
@@ -143,9 +172,13 @@ def what_it_shows(d: dict) -> list[str]:
     gaps = d.get("conditions")
     if gaps is not None and len(gaps) > 1:
         worst, best = gaps.loc[gaps.gap.idxmin()], gaps.loc[gaps.gap.idxmax()]
+        lows = [interval(ci) for ci in gaps["gap 95% CI"]]
+        below, above = sum(h < 0 for _, h in lows), sum(lo > 0 for lo, _ in lows)
         said.append(f"By condition on {d['kit set']}, `{d['variant']}` against `{d['baseline']}` ranges from "
-                    f"{worst.gap:+.1f} R@1 ({worst.condition} {worst.value}, {worst.queries} queries) to "
-                    f"{best.gap:+.1f} ({best.condition} {best.value}, {best.queries} queries); SynthCity chose how "
+                    f"{worst.gap:+.1f} R@1 {worst['gap 95% CI']} ({worst.condition} {worst.value}, {worst.queries} "
+                    f"queries) to {best.gap:+.1f} {best['gap 95% CI']} ({best.condition} {best.value}, {best.queries} "
+                    f"queries); the gap's interval (uncorrected) lies below 0 in {below} and above 0 in {above} of the "
+                    f"{len(gaps)} condition rows (each condition splits the same queries). SynthCity chose how "
                     "its queries spread over these conditions, and how the real set spreads them is not documented "
                     "in the kit's sources (docs/synthcity.md).")
     if twin and twin["verdict"] != d["kit verdict"]:

@@ -52,7 +52,8 @@ def diagnosis_tex(d: dict, index: int, gen: Path) -> str:
         parts[-1] += rf" \Cref{{tab:{name}}} gives the recall by condition."
         parts.append(plain_table(gaps, f"R@1 (\\%) by query condition on {tex_escape(d['kit set'])}, "
                                        f"\\texttt{{{tex_escape(d['variant'])}}} and \\texttt{{{tex_escape(d['baseline'])}}} "
-                                       "(mean over seeds; notebook 03) and the gap", name, gen))
+                                       "(mean over seeds; notebook 03) and the gap, paired by seed, with its 95 \\% interval "
+                                       "(uncorrected)", name, gen))
     return "\n".join(parts) + "\n"
 
 
