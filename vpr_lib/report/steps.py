@@ -53,7 +53,7 @@ def diagnosis_tex(d: dict, index: int, gen: Path) -> str:
         parts.append(plain_table(gaps, f"R@1 (\\%) by query condition on {tex_escape(d['kit set'])}, "
                                        f"\\texttt{{{tex_escape(d['variant'])}}} and \\texttt{{{tex_escape(d['baseline'])}}} "
                                        "(mean over seeds; notebook 03) and the gap, paired by seed, with its 95 \\% interval "
-                                       "(uncorrected)", name, gen))
+                                       "(uncorrected)", name, gen, wide=True))  # seven columns, across both
     return "\n".join(parts) + "\n"
 
 
