@@ -7,7 +7,7 @@ bear on why, all read from the results tables: a diagnosis, never a tuned fix. F
 - **settling**: SF-XS val R@1 moved at the last epoch (mean over seeds) by the variant and by its baseline; a move of
   SETTLED_POINTS or more means training had not settled;
 - **conditions**, where notebook 03 analysed both (`03_recall_by_<condition>_<variant>`, `03_gap_by_<condition>_<variant>`):
-  R@1 by camera, viewpoint change and time of day, and the gap between them in each, paired by seed, with its 95 %
+  R@1 by camera, viewpoint change, time of day and occluders, and the gap between them in each, paired by seed, with its 95 %
   interval (uncorrected: it locates the difference);
 - **settings**: the report's setting as the course reference records it, beside the kit's (its params);
 - **size**, where the notebook ran the variant's aggregator again at its baseline's descriptor size (the costs
@@ -17,6 +17,7 @@ bear on why, all read from the results tables: a diagnosis, never a tuned fix. F
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +29,7 @@ from vpr_lib.config import load_params, run_configs
 from vpr_lib.data.layout import TEST_SETS
 from vpr_lib.train.samplers import sampling
 
-CONDITIONS = ("camera", "viewpoint", "time_of_day")
+CONDITIONS = ("camera", "viewpoint", "time_of_day", "occluders")
 SETTLED_POINTS = 1.0  # SF-XS val R@1 that the last epoch may still move for training to count as settled
 
 
@@ -51,13 +52,13 @@ def last_epoch_gain(epochs: pd.DataFrame, variant: str, metric: str = "R@1") -> 
 
 def condition_gaps(tables: Path, variant: str, baseline: str, kit_set: str) -> pd.DataFrame | None:
     """R@1 of variant and baseline per query condition on one set (notebook 03's tables), with the paired gap and its
-    95 % interval; None when 03 did not analyse both against that baseline."""
+    95 % interval, for each condition 03 analysed both in against that baseline; None when there is none."""
     rows = []
     for condition in CONDITIONS:
         mine, theirs = _read(tables, f"03_recall_by_{condition}_{variant}"), _read(tables, f"03_recall_by_{condition}_{baseline}")
         gaps = _read(tables, f"03_gap_by_{condition}_{variant}")
         if mine is None or theirs is None or gaps is None or set(gaps.baseline) != {baseline}:
-            return None
+            continue  # a condition the data has not (real data: no camera, no occluders) or 03 did not pair
         both = mine.merge(theirs, on=["set", condition, "queries"], suffixes=(" variant", " baseline")
                           ).merge(gaps, on=["set", condition, "queries"])
         both = both[both.set == TEST_SETS[kit_set]]
@@ -90,13 +91,20 @@ def kit_setting(notebook: str, profile: str, variant: str, data: str) -> str | N
     config = next((c for c in run_configs(load_params(notebook, profile)) if c["variant"] == variant), None)
     if config is None:
         return None
+    def kwargs(values: dict) -> str:
+        return f" ({', '.join(f'{k} {v}' for k, v in values.items())})" if values else ""
+
+    scheduler = dict(config["scheduler_kwargs"])
+    if config["scheduler"] == "cosine":
+        scheduler.setdefault("T_max", config["epochs"])  # as vpr_lib.train.optim sets it
     share = config["limit_train_batches"]
     per_epoch = f"{share} batches" if isinstance(share, int) else f"{share:.0%} of a pass over the training set"
     miner = "no miner" if config["miner"] == "none" else f"{config['miner']} miner"
     return (f"{config['backbone']} ({'ImageNet weights' if config['pretrained'] == 'imagenet' else config['pretrained']}) "
-            f"cut after {config['last_stage']} at {config['image_size'][0]} px, {config['loss']} loss with {miner}, "
-            f"batches of {sampling(config).batch_words(config)}, {config['optimizer']} lr "
-            f"{config['optimizer_kwargs'].get('lr')}, scheduler {config['scheduler']}, {config['epochs']} epochs of "
+            f"cut after {config['last_stage']} at {config['image_size'][0]} px, {config['loss']} loss"
+            f"{kwargs(config['loss_kwargs'])} with {miner}{kwargs(config['miner_kwargs'])}, batches of "
+            f"{sampling(config).batch_words(config)}, {config['optimizer']}{kwargs(config['optimizer_kwargs'])}, "
+            f"scheduler {config['scheduler']}{kwargs(scheduler)}, {config['epochs']} epochs of "
             f"{per_epoch}, trained on {data}'s {config['train_set']}")
 
 
@@ -150,7 +158,8 @@ def what_it_shows(d: dict) -> list[str]:
         if d["other verdict"] in ("better", "worse") and (d["other verdict"] == "better") == (sign > 0):
             where.append(d["other set"])
     if d.get("report note"):
-        said.append(f"The settings differ. The report's number, as the course reference records it: {d['report note']}. "
+        note = re.sub(r"(?<!\w)'?(Tables?|Figure|Fig\.) ?(\d+)'?", r"the report's \1 \2", d["report note"])
+        said.append(f"The settings differ. The report's number, as the course reference records it: {note}. "
                     + (f"The kit trained `{d['variant']}` with {d['kit setting']}. " if d.get("kit setting") else
                        "The kit's setting is its notebook's training regime. ") +
                     "Which of the differences accounts for the disagreement is not measured.")
@@ -183,8 +192,8 @@ def what_it_shows(d: dict) -> list[str]:
                     "in the kit's sources (docs/synthcity.md).")
     if twin and twin["verdict"] != d["kit verdict"]:
         return said
-    said.append(f"The report's direction shows on {' and '.join(where)}: these checks locate the disagreement in "
-                f"{d['kit set']}'s queries and do not explain it." if where else "Not explained by these checks.")
+    said.append(f"The report's direction shows on {' and '.join(where)}; these checks do not explain the disagreement."
+                if where else "Not explained by these checks.")
     return said
 
 

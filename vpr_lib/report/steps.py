@@ -50,7 +50,8 @@ def diagnosis_tex(d: dict, index: int, gen: Path) -> str:
     gaps = d.get("conditions")
     if gaps is not None and len(gaps):
         parts[-1] += rf" \Cref{{tab:{name}}} gives the recall by condition."
-        parts.append(plain_table(gaps, f"R@1 (\\%) by query condition on {tex_escape(d['kit set'])}, "
+        shown = gaps.assign(gap=gaps.gap.map(lambda g: f"{g:+.1f}"))  # signed, as its interval
+        parts.append(plain_table(shown, f"R@1 (\\%) by query condition on {tex_escape(d['kit set'])}, "
                                        f"\\texttt{{{tex_escape(d['variant'])}}} and \\texttt{{{tex_escape(d['baseline'])}}} "
                                        "(mean over seeds; notebook 03) and the gap, paired by seed, with its 95 \\% interval "
                                        "(uncorrected)", name, gen, wide=True))  # seven columns, across both

@@ -186,9 +186,20 @@ def plain_table(table: pd.DataFrame, caption: str, name: str, gen: Path, wide: b
         rf"\begin{{{env}}}[!htbp]", r"\centering", rf"\caption{{{caption}.}}", rf"\label{{tab:{name}}}",
         rf"\resizebox{{\ifdim\width>{width}{width}\else\width\fi}}{{!}}{{%",  # shrink to fit, never enlarge
         rf"\begin{{tabular}}{{{'l' * (len(table.columns) - 1)}r}}",
-        r"\toprule", " & ".join(tex_escape(str(c).replace("_", " ")) for c in table.columns) + r" \\", r"\midrule", *body,
+        r"\toprule", " & ".join(header_cell(str(c).replace("_", " ")) for c in table.columns) + r" \\", r"\midrule", *body,
         r"\bottomrule", r"\end{tabular}}", rf"\end{{{env}}}", ""]))
     return rf"\input{{generated/tables/{name}}}"
+
+
+def header_cell(text: str, longest: int = 12) -> str:
+    """A column heading, escaped; one longer than `longest` characters on two lines (broken at the space nearest its
+    middle), so that a wide table's headings do not shrink its text below a readable size."""
+    spaces = [i for i, ch in enumerate(text) if ch == " "]
+    if len(text) <= longest or not spaces:
+        return tex_escape(text)
+    cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
+    return (r"\begin{tabular}[b]{@{}l@{}}" + tex_escape(text[:cut]) + r" \\ " + tex_escape(text[cut + 1:]) +
+            r"\end{tabular}")
 
 
 def read_table(path: Path) -> pd.DataFrame | None:
