@@ -67,9 +67,9 @@ def assignment_figure(modules: dict, image_paths: list[Path]):
     for name in modules:
         if maps[image_paths[0]][name] is None:
             raise ValueError(f"{name}: its aggregator has no soft assignment (the NetVLAD family's) to draw")
-        rows.append((f"{name}: clusters", name, 0))
+        rows.append((f"{name}\nclusters", name, 0))
         if maps[image_paths[0]][name][1] is not None:  # a context mask (CRN)
-            rows.append((f"{name}: mask", name, 1))
+            rows.append((f"{name}\nmask", name, 1))
     fig, axes = plt.subplots(len(rows), len(image_paths), figsize=(1.8 * len(image_paths), 1.8 * len(rows)),
                              squeeze=False)
     for i, path in enumerate(image_paths):
@@ -84,6 +84,6 @@ def assignment_figure(modules: dict, image_paths: list[Path]):
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_ylabel(label, fontsize=16)  # the figure is scaled to a column: about 6 pt there
+                ax.set_ylabel(label, fontsize=19)  # on two lines; scaled to a column, about 8 pt there
     fig.tight_layout()
     return fig
