@@ -486,3 +486,14 @@ def test_the_closing_questions_quote_the_mining_tables(tmp_path, verdict, lead):
     assert r"\texttt{full} spends 15.0\,\% of its training epoch mining and gives +9.8 R@1 on SF-XS test (better)" in text
     assert r"(per epoch: \texttt{random} 2,000 images, 0.20 ms each; \texttt{full} 2,400 images, 0.25 ms each)" in text
     assert lead + r"on MixVPR" in text and "gives +1.0 R@1 on SF-XS test" in text
+
+
+def test_a_difference_on_one_seed_says_so_beside_its_interval():
+    from vpr_lib.report.tex import macros_tex
+    versus = pd.DataFrame([{"variant": "scratch", "SF-XS val Δ R@1": -43.6, "SF-XS val 95% CI": "[-48.6, -38.4]",
+                            "SF-XS val seeds": 1},
+                           {"variant": "gem", "SF-XS val Δ R@1": 2.0, "SF-XS val 95% CI": "[+1.0, +3.0]",
+                            "SF-XS val seeds": 5}])
+    lines = macros_tex("01_baseline", pd.DataFrame({"variant": ["scratch"]}), versus)
+    assert r"\mbox{-43.6} points \mbox{[-48.6, -38.4]}, on the one seed they share, selection set, not tested" in lines[0]
+    assert lines[1].endswith(r"\mbox{+2.0} points \mbox{[+1.0, +3.0]}, selection set, not tested}")

@@ -168,11 +168,15 @@ def what_it_shows(d: dict) -> list[str]:
                     d["epoch 0 Δ"] else "Both start from the same network (the same recall at epoch 0).")
     gains = [g for g in (d.get("last-epoch gain"), d.get("baseline last-epoch gain")) if g is not None]
     if gains:
+        moving = [who for who, g in (("the variant", d.get("last-epoch gain")),
+                                     ("its baseline", d.get("baseline last-epoch gain"))) if g is not None and abs(g) >= SETTLED_POINTS]
         said.append(f"Training had settled (SF-XS val R@1 moved less than {SETTLED_POINTS:g} point at the last epoch)."
-                    if max(gains) < SETTLED_POINTS else
-                    f"Training had not settled (at the last epoch SF-XS val R@1 still moved {d['last-epoch gain']:+.1f} "
-                    f"for the variant, {d['baseline last-epoch gain']:+.1f} for its baseline): the answer is this "
-                    "budget's, and which way a longer one would move it is not measured.")
+                    if not moving else
+                    f"At the last epoch SF-XS val R@1 still moved {d['last-epoch gain']:+.1f} for the variant and "
+                    f"{d['baseline last-epoch gain']:+.1f} for its baseline, so {' and '.join(moving)} had not settled "
+                    f"(a move of {SETTLED_POINTS:g} point or more; under a schedule that ends at a learning rate of 0 "
+                    "a small last move does not show settling): the answer is this budget's, and which way a longer "
+                    "one would move it is not measured.")
     twin = d.get("twin")
     if twin:
         said.append(f"At {twin['dim']}-d, the baseline's size (its own: {twin['own dim']}-d), `{twin['variant']}` gives "

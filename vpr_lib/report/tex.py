@@ -131,6 +131,8 @@ def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) ->
                 else:
                     p = p_words(row[f"{test_set} p corrected"]).removeprefix("corrected ")
                     said = f"{verdict_words(word, row[f'{test_set} 95% CI'])} (corrected ${p}$)"
+                if row.get(f"{test_set} seeds") == 1:  # a difference on one seed, not the table's means
+                    said = f"on the one seed they share, {said}"
                 # no line break inside the numbers: LaTeX may break after a '-' ("[-" / "15.0")
                 text = (rf"\mbox{{{row[f'{test_set} Δ R@1']:+.1f}}} points \mbox{{{row[f'{test_set} 95% CI']}}}, "
                         rf"{said}")

@@ -39,7 +39,7 @@ def heatmap_figure(module, image_paths: list[Path], titles: list[str] | None = N
         axes[0, i].imshow(image)
         axes[1, i].imshow(image)
         axes[1, i].imshow(heat, cmap="jet", alpha=0.5, extent=(0, width, height, 0))
-        axes[0, i].set_title(titles[i] if titles else Path(path).name[:12], fontsize=12)
+        axes[0, i].set_title(titles[i] if titles else Path(path).name[:12], fontsize=15)  # about 8 pt printed
         for ax in axes[:, i]:
             ax.set_axis_off()
     fig.tight_layout()
