@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from vpr_lib.analysis import (condition_gaps, correct_at, failure_categories, failure_table,
+from vpr_lib.analysis import (condition_gaps, correct_at, failure_categories, failure_table, query_hits,
                              recall_by_condition)
 from vpr_lib.errors import VPRInputError
 from vpr_lib.runs import Run
@@ -49,15 +49,16 @@ def test_recall_by_condition_sums_back_to_the_overall_recall(fake_run):
     data = Run("fake-run").predictions("sf_xs/test")
     runs = pd.DataFrame({"run_id": ["fake-run"]})
     for n in (1, 3):
-        table = recall_by_condition(runs, ["sf_xs/test"], fake_run, "time_of_day", n=n)
+        table = recall_by_condition(query_hits(runs, ["sf_xs/test"], fake_run, n=n), "time_of_day")
         weighted = (table[f"R@{n}"] * table.queries).sum() / table.queries.sum()
         assert weighted == pytest.approx(100 * correct_at(data, n).mean())
-    viewpoint = recall_by_condition(runs, ["sf_xs/test"], fake_run, "viewpoint")
+    viewpoint = recall_by_condition(query_hits(runs, ["sf_xs/test"], fake_run), "viewpoint")
     assert viewpoint.queries.sum() == 4  # q3 has no positive: its viewpoint is 'nan'
 
 
 def test_recall_by_condition_gives_its_interval_and_the_conditions_own_chance_level(fake_run):
-    table = recall_by_condition(pd.DataFrame({"run_id": ["fake-run"]}), ["sf_xs/test"], fake_run, "time_of_day")
+    table = recall_by_condition(query_hits(pd.DataFrame({"run_id": ["fake-run"]}), ["sf_xs/test"], fake_run),
+                                "time_of_day")
     day, night = table.loc[("sf_xs/test", "day")], table.loc[("sf_xs/test", "night")]
     assert (day["R@1"], night["R@1"]) == (50.0, 0.0)  # q0 right, q2 wrong; q1 and q3 wrong at 1
     # a random ranking of the 5 database images: day q0 and q2 have 1 positive each, night q1 has 2 and q3 none
@@ -74,13 +75,17 @@ def test_condition_gaps_pair_the_runs_by_seed_on_the_same_queries(fake_run, resu
         arrays = dict(z)
     arrays["predictions"][1] = [1, 3, 2]  # q1 (night) now right at 1
     np.savez(other / "sf_xs_test.npz", **arrays)
-    gaps = condition_gaps(pd.DataFrame({"run_id": ["other-run"], "seed": [0]}),
-                          pd.DataFrame({"run_id": ["fake-run"], "seed": [0]}), ["sf_xs/test"], fake_run, "time_of_day")
+    read = lambda run_id, seed, n=1: query_hits(pd.DataFrame({"run_id": [run_id], "seed": [seed]}), ["sf_xs/test"],
+                                                fake_run, n)
+    gaps = condition_gaps(read("other-run", 0), read("fake-run", 0), "time_of_day")
     assert gaps.loc[("sf_xs/test", "day"), "Δ R@1"] == 0.0 and gaps.loc[("sf_xs/test", "night"), "Δ R@1"] == 50.0
     assert gaps.loc[("sf_xs/test", "day"), "95% CI"] == "[+0.0, +0.0]" and set(gaps.seeds) == {1}
     with pytest.raises(VPRInputError, match="No seed in common"):
-        condition_gaps(pd.DataFrame({"run_id": ["other-run"], "seed": [1]}),
-                       pd.DataFrame({"run_id": ["fake-run"], "seed": [0]}), ["sf_xs/test"], fake_run)
+        condition_gaps(read("other-run", 1), read("fake-run", 0))
+    with pytest.raises(VPRInputError, match="same queries at the same n"):
+        condition_gaps(read("other-run", 0, n=3), read("fake-run", 0))
+    with pytest.raises(VPRInputError, match="Unknown condition 'weather'; available: "):
+        recall_by_condition(read("fake-run", 0), "weather")
 
 
 def test_failure_categories_follow_the_conditions(fake_run):

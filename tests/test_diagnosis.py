@@ -78,6 +78,15 @@ def test_the_diagnosis_follows_the_numbers(tmp_path, twin_verdict, last_gain):
     assert "descriptor size changes the verdict." in text and "do not explain" not in text
     assert "At the last epoch SF-XS val R@1 still moved +2.0 for the variant and +0.5 for its baseline, so the variant " \
            "had not settled" in text
+    d = {**disagreements(pairs, results / "tables")[0], "lr ends at 0": {"the variant": True, "its baseline": True}}
+    assert "had not settled (a move of 1 point or more; its baseline trained under a schedule that ends at a learning " \
+           "rate of 0, where a small last move does not show settling)" in " ".join(what_it_shows(d))
+    d["last-epoch gain"] = 0.2
+    assert "moved less than 1 point at the last epoch; the variant and its baseline trained under a schedule that ends " \
+           "at a learning rate of 0, where a small last move does not show settling: whether training had settled is " \
+           "not shown" in " ".join(what_it_shows(d))
+    d["lr ends at 0"] = {"the variant": False, "its baseline": False}
+    assert "Training had settled" in " ".join(what_it_shows(d)) and "learning rate of 0" not in " ".join(what_it_shows(d))
 
 
 def test_an_interval_that_holds_the_reports_difference_is_no_disagreement(tmp_path):

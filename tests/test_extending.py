@@ -60,8 +60,8 @@ def test_a_new_aggregator_loss_sampler_and_scheduler_are_one_class_or_entry_each
             return super().loader(dm)
 
     monkeypatch.setitem(SAMPLERS, "toy_places", ToyPlaces())
-    monkeypatch.setitem(SCHEDULERS, "toy_constant", lambda optimizer, kwargs, epochs: used.append("scheduler") or {
-        "scheduler": torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0), "interval": "epoch"})
+    monkeypatch.setitem(SCHEDULERS, "toy_constant", (lambda optimizer, kwargs: used.append("scheduler") or {
+        "scheduler": torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0), "interval": "epoch"}, lambda epochs: {}))
     try:
         check_aggregator("toy_max")  # what the registries' tests check for every aggregator
         variant = {"aggregator": "toy_max", "aggregator_kwargs": {"out_dim": 16}, "loss": "toy_margin",

@@ -23,6 +23,21 @@ def test_names_from_params_are_escaped_for_latex():
     assert tex_escape("37.1 ± 2.0") == r"37.1 $\pm$ 2.0"
 
 
+def test_the_run_appendix_lists_each_run_with_its_commit_and_marks_shared_runs():
+    from vpr_lib.report.tex import runs_appendix
+    runs = lambda *rows: pd.DataFrame(rows, columns=["variant", "seed", "run_id", "commit"])
+    one = runs_appendix([("01_baseline", runs(("starter", 0, "avg-contrastive-s0-aaa", "0123456789abc"))),
+                         ("02_gem", runs(("avg", 0, "avg-contrastive-s0-aaa", "0123456789abc"),
+                                         ("gem", 0, "gem-contrastive-s0-bbb", "0123456789abc")))])
+    assert r"Every run ran at commit \texttt{0123456789}." in one
+    assert r"\texttt{avg-contrastive-s0-aaa}$^{*}$" in one and r"\texttt{gem-contrastive-s0-bbb}\par" in one
+    assert one.count(r"\textbf{") == 2  # one heading per notebook
+    two = runs_appendix([("01_baseline", runs(("starter", 0, "avg-contrastive-s0-aaa", "0123456789abc"),
+                                              ("starter", 1, "avg-contrastive-s1-ccc", "fedcba9876543-dirty")))])
+    assert r"$^{a}$ \texttt{0123456789}, $^{b}$ \texttt{fedcba9876-dirty}." in two
+    assert r"\texttt{avg-contrastive-s1-ccc}$^{b}$" in two
+
+
 def test_no_results_gives_a_clear_message(tmp_path):
     with pytest.raises(FileNotFoundError, match="No results to report.*run ./run_all.sh"):
         generate(tmp_path / "results", tmp_path / "report")
@@ -497,3 +512,22 @@ def test_a_difference_on_one_seed_says_so_beside_its_interval():
     lines = macros_tex("01_baseline", pd.DataFrame({"variant": ["scratch"]}), versus)
     assert r"\mbox{-43.6} points \mbox{[-48.6, -38.4]}, on the one seed they share, selection set, not tested" in lines[0]
     assert lines[1].endswith(r"\mbox{+2.0} points \mbox{[+1.0, +3.0]}, selection set, not tested}")
+
+
+def test_validation_curves_with_long_names_stay_a_column_wide_so_their_text_prints_at_7_pt():
+    """The report prints each curve figure \\columnwidth (3.3 in) wide: a legend wider than that would shrink it."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    from vpr_lib.viz.curves import COLUMN_STYLE, plot_epoch_curves
+    names = [f"convap512_layer3_adamw_{i}" for i in range(8)]
+    epochs = pd.DataFrame([(v, s, e, 10.0 * e + i) for i, v in enumerate(names) for s in (0, 1) for e in range(3)],
+                          columns=["variant", "seed", "epoch", "R@1"])
+    buf = io.BytesIO()
+    plot_epoch_curves(epochs).savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    width_in = Image.open(buf).size[0] / 100
+    smallest = min(v for k, v in COLUMN_STYLE.items() if k.endswith("size"))
+    assert smallest * 3.3 / width_in >= 7, f"{width_in:.2f} in wide: text prints below 7 pt"

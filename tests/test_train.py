@@ -133,6 +133,20 @@ def test_schedulers_by_name():
         build_scheduler("multistep", optimizer, {"milestone": [2]})
 
 
+def test_the_resolved_scheduler_arguments_are_the_ones_it_is_built_with():
+    import torch
+
+    from vpr_lib.train.optim import lr_ends_at_zero, scheduler_kwargs
+    optimizer = build_optimizer("sgd", [torch.nn.Parameter(torch.zeros(1))], {"lr": 0.1})
+    assert scheduler_kwargs("cosine", {}, 4) == {"T_max": 4} and scheduler_kwargs("none", None, 4) == {}
+    assert scheduler_kwargs("multistep", {"gamma": 0.5}, 6) == {"milestones": [3], "gamma": 0.5}
+    assert build_scheduler("multistep", optimizer, {"gamma": 0.5}, epochs=6)["scheduler"].milestones == {3: 1}
+    assert lr_ends_at_zero("cosine", {}, 4) and not lr_ends_at_zero("cosine", {"eta_min": 1e-6}, 4)
+    assert not lr_ends_at_zero("cosine", {"T_max": 8}, 4) and not lr_ends_at_zero("plateau", {}, 4)
+    with pytest.raises(VPRInputError, match="Unknown scheduler 'onecycle'"):
+        scheduler_kwargs("onecycle", {}, 4)
+
+
 def test_linear_warmup_scales_the_learning_rate(synth_smoke, results_tmp):
     from vpr_lib.train.run import train
     # warm-up over both epochs: at the end of epoch 1 the step is half-way, so the lr is half the target

@@ -1,6 +1,7 @@
 """Analyses from saved predictions (never re-running a model): correctness per query, by condition."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,60 +61,82 @@ def as_text(values) -> np.ndarray:
     return np.array([str(v) for v in values])
 
 
-def condition_hits(runs: pd.DataFrame, test_sets, data_root: Path, by: str = "time_of_day", n: int = 1) -> dict:
-    """Per (test set, condition value), in the condition's order: the (runs, queries) 0/1 array of hits at n of the
-    queries holding that value, their positives, and the database size. Every run must hold the same queries."""
-    groups = {}
+@dataclass
+class QueryHits:
+    """Saved predictions of some runs (one per seed), read once: per test set, the (runs, queries) 0/1 array of hits
+    at n, the queries' conditions (query_conditions), their positives and the database size; `queries`: the query
+    paths per test set."""
+    n: int
+    seeds: list
+    sets: dict
+    queries: dict
+
+
+def query_hits(runs: pd.DataFrame, test_sets, data_root: Path, n: int = 1) -> QueryHits:
+    """The runs' hits at n on each test set (every run must hold the same queries); `seeds` pairs them with other
+    runs' (runs.seed, or their order without one)."""
+    sets, queries = {}, {}
     for test_set in test_sets:
         hits, first = [], None
         for run_id in runs.run_id:
             data = Run(run_id).predictions(test_set)
             if first is None:
-                first, table = data, query_conditions(data, data_root)
-                if by not in table:
-                    raise VPRInputError(f"Unknown condition {by!r} for {data_root}; available: {list(table.columns)}.")
+                first = data
             elif list(data["queries_paths"]) != list(first["queries_paths"]):
                 raise VPRInputError(f"Runs {list(runs.run_id)} hold other queries of {test_set}: recall by condition "
                                     "compares runs on the same data.")
             hits.append(correct_at(data, n))
-        if first is None:
-            continue
-        hits, values = np.stack(hits), as_text(table[by])
+        if first is not None:
+            sets[test_set] = (np.stack(hits), query_conditions(first, data_root), first["positives"],
+                              len(first["database_paths"]))
+            queries[test_set] = list(first["queries_paths"])
+    seeds = list(runs.seed) if "seed" in runs else list(range(len(runs)))
+    return QueryHits(n, seeds, sets, queries)
+
+
+def condition_hits(read: QueryHits, by: str = "time_of_day") -> dict:
+    """Per (test set, condition value), in the condition's order: the (runs, queries) hits of the queries holding that
+    value, their positives, and the database size."""
+    groups = {}
+    for test_set, (hits, table, positives, database) in read.sets.items():
+        if by not in table:
+            raise VPRInputError(f"Unknown condition {by!r}; available: {list(table.columns)}.")
+        values = as_text(table[by])
         order = VIEWPOINT_LABELS + ["unknown"] if by == "viewpoint" else []  # bins in their order, not a-z
         for value in sorted(np.unique(values), key=lambda v: (order.index(v) if v in order else len(order), v)):
             inside = values == value
-            groups[(test_set, value)] = (hits[:, inside], [first["positives"][i] for i in np.flatnonzero(inside)],
-                                         len(first["database_paths"]))
+            groups[(test_set, value)] = (hits[:, inside], [positives[i] for i in np.flatnonzero(inside)], database)
     return groups
 
 
-def recall_by_condition(runs: pd.DataFrame, test_sets, data_root: Path, by: str = "time_of_day",
-                        n: int = 1) -> pd.DataFrame:
-    """R@n per test set and query condition (a column of query_conditions): the mean over the given runs, its 95 %
+def recall_by_condition(read: QueryHits, by: str = "time_of_day") -> pd.DataFrame:
+    """R@n per test set and query condition (a column of query_conditions): the mean over the runs, its 95 %
     interval (seeds and queries of that condition resampled, vpr_lib.stats.bootstrap_mean), and the condition's
     own chance level (a random ranking of the database for its queries)."""
-    rows = []
-    for (test_set, value), (hits, positives, database) in condition_hits(runs, test_sets, data_root, by, n).items():
+    rows, n = [], read.n
+    for (test_set, value), (hits, positives, database) in condition_hits(read, by).items():
         mean, low, high = bootstrap_mean(hits)
         rows.append({"set": test_set, by: value, f"R@{n}": round(mean, 1), "95% CI": f"[{low:.1f}, {high:.1f}]",
                      "chance": round(chance_recall(positives, database, n), 1), "queries": hits.shape[1]})
     return pd.DataFrame(rows).set_index(["set", by])
 
 
-def condition_gaps(runs: pd.DataFrame, baseline_runs: pd.DataFrame, test_sets, data_root: Path,
-                   by: str = "time_of_day", n: int = 1) -> pd.DataFrame:
-    """Per test set and query condition: R@n of `runs` minus `baseline_runs`', paired by seed on the same queries,
+def condition_gaps(read: QueryHits, baseline: QueryHits, by: str = "time_of_day") -> pd.DataFrame:
+    """Per test set and query condition: R@n of `read`'s runs minus `baseline`'s, paired by seed on the same queries,
     with its 95 % interval (vpr_lib.stats.paired_difference; uncorrected: a diagnosis, not one of the study's
     verdicts)."""
-    both = runs.merge(baseline_runs, on="seed", suffixes=("", " baseline"))
-    if both.empty:
-        raise VPRInputError(f"No seed in common between runs {list(runs.run_id)} and {list(baseline_runs.run_id)}.")
-    mine = condition_hits(both[["run_id"]], test_sets, data_root, by, n)
-    theirs = condition_hits(both[["run_id baseline"]].rename(columns={"run_id baseline": "run_id"}),
-                            test_sets, data_root, by, n)
-    rows = []
-    for (test_set, value), (hits, _, _) in mine.items():
-        d = paired_difference(theirs[(test_set, value)][0], hits)
+    if read.n != baseline.n or read.queries != baseline.queries:
+        raise VPRInputError(f"Condition gaps pair runs on the same queries at the same n: got R@{read.n} on "
+                            f"{sorted(read.queries)} against R@{baseline.n} on {sorted(baseline.queries)}, or other "
+                            "query lists.")
+    common = [seed for seed in read.seeds if seed in baseline.seeds]
+    if not common:
+        raise VPRInputError(f"No seed in common between runs of seeds {read.seeds} and {baseline.seeds}.")
+    mine, theirs = [read.seeds.index(s) for s in common], [baseline.seeds.index(s) for s in common]
+    theirs_by = condition_hits(baseline, by)
+    rows, n = [], read.n
+    for (test_set, value), (hits, _, _) in condition_hits(read, by).items():
+        d = paired_difference(theirs_by[(test_set, value)][0][theirs], hits[mine])
         rows.append({"set": test_set, by: value, f"Δ R@{n}": round(d["delta"], 1),
                      "95% CI": f"[{d['low']:+.1f}, {d['high']:+.1f}]", "seeds": d["seeds"], "queries": hits.shape[1]})
     return pd.DataFrame(rows).set_index(["set", by])

@@ -27,6 +27,7 @@ from vpr_lib.brief import DISAGREEMENTS, KIT_TEST_SETS, interval
 from vpr_lib.comparisons import SELECTION_SET, verdict_words
 from vpr_lib.config import load_params, run_configs
 from vpr_lib.data.layout import TEST_SETS
+from vpr_lib.train.optim import lr_ends_at_zero, scheduler_kwargs
 from vpr_lib.train.samplers import sampling
 
 CONDITIONS = ("camera", "viewpoint", "time_of_day", "occluders")
@@ -85,18 +86,25 @@ def size_twin(tables: Path, notebook: str, variant: str, baseline: str) -> str |
     return twins.index[0] if len(twins) else None
 
 
+def _config(notebook: str, profile: str, variant: str) -> dict | None:
+    """A variant's resolved params in the profile that ran it (its first seed), None when they hold no such variant."""
+    return next((c for c in run_configs(load_params(notebook, profile)) if c["variant"] == variant), None)
+
+
+def _lr_ends_at_zero(config: dict | None) -> bool:
+    return config is not None and lr_ends_at_zero(config["scheduler"], config["scheduler_kwargs"], config["epochs"])
+
+
 def kit_setting(notebook: str, profile: str, variant: str, data: str) -> str | None:
     """How the kit trained a variant (its params in the profile that ran it), in the terms a report's setting uses;
     None when those params hold no such variant."""
-    config = next((c for c in run_configs(load_params(notebook, profile)) if c["variant"] == variant), None)
+    config = _config(notebook, profile, variant)
     if config is None:
         return None
     def kwargs(values: dict) -> str:
         return f" ({', '.join(f'{k} {v}' for k, v in values.items())})" if values else ""
 
-    scheduler = dict(config["scheduler_kwargs"])
-    if config["scheduler"] == "cosine":
-        scheduler.setdefault("T_max", config["epochs"])  # as vpr_lib.train.optim sets it
+    scheduler = scheduler_kwargs(config["scheduler"], config["scheduler_kwargs"], config["epochs"])
     share = config["limit_train_batches"]
     per_epoch = f"{share} batches" if isinstance(share, int) else f"{share:.0%} of a pass over the training set"
     miner = "no miner" if config["miner"] == "none" else f"{config['miner']} miner"
@@ -133,6 +141,8 @@ def diagnose(pair: dict, tables: Path) -> dict:
     first = runs[runs.variant == variant].iloc[0]
     if {"profile", "data"} <= set(runs.columns):
         found["kit setting"] = kit_setting(name, first.profile, variant, first.data)
+        found["lr ends at 0"] = {who: _lr_ends_at_zero(_config(name, first.profile, v))
+                                 for who, v in (("the variant", variant), ("its baseline", baseline))}
     found["conditions"] = condition_gaps(tables, variant, baseline, kit_set)
     twin = size_twin(tables, name, variant, baseline)
     if twin is not None and twin in versus.index:
@@ -170,13 +180,17 @@ def what_it_shows(d: dict) -> list[str]:
     if gains:
         moving = [who for who, g in (("the variant", d.get("last-epoch gain")),
                                      ("its baseline", d.get("baseline last-epoch gain"))) if g is not None and abs(g) >= SETTLED_POINTS]
-        said.append(f"Training had settled (SF-XS val R@1 moved less than {SETTLED_POINTS:g} point at the last epoch)."
+        annealed = [who for who, zero in d.get("lr ends at 0", {}).items() if zero and who not in moving]
+        caveat = (f"; {' and '.join(annealed)} trained under a schedule that ends at a learning rate of 0, where a "
+                  "small last move does not show settling" if annealed else "")
+        said.append((f"Training had settled (SF-XS val R@1 moved less than {SETTLED_POINTS:g} point at the last epoch)."
+                     if not annealed else f"SF-XS val R@1 moved less than {SETTLED_POINTS:g} point at the last epoch"
+                     f"{caveat}: whether training had settled is not shown, and the answer is this budget's.")
                     if not moving else
                     f"At the last epoch SF-XS val R@1 still moved {d['last-epoch gain']:+.1f} for the variant and "
                     f"{d['baseline last-epoch gain']:+.1f} for its baseline, so {' and '.join(moving)} had not settled "
-                    f"(a move of {SETTLED_POINTS:g} point or more; under a schedule that ends at a learning rate of 0 "
-                    "a small last move does not show settling): the answer is this budget's, and which way a longer "
-                    "one would move it is not measured.")
+                    f"(a move of {SETTLED_POINTS:g} point or more{caveat}): the answer is this budget's, and which way "
+                    "a longer one would move it is not measured.")
     twin = d.get("twin")
     if twin:
         said.append(f"At {twin['dim']}-d, the baseline's size (its own: {twin['own dim']}-d), `{twin['variant']}` gives "

@@ -159,24 +159,37 @@ def progress_tex(below: list, stalled: list, last: int) -> str:
             "(the tested checkpoint is each run's best SF-XS val epoch, which may lie earlier: the table's row).")
 
 
+def short_commit(commit) -> str:
+    """A run's commit as the appendix prints it: 10 hex digits, '-dirty' kept."""
+    commit = str(commit)
+    return commit[:10] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
 def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]]) -> str:
-    """Every run of the report: notebook, variant, seed, run id (its digest = the params), commit."""
-    rows = []
-    seen = set()
-    for name, runs in all_runs:
+    """Every run of the report, notebook by notebook: variant and run id (its digest = the params, its '-s<n>' the
+    seed), with the commit it ran at.  Two columns wide, so it follows the references without a page break; with
+    several commits each id carries a letter that the heading resolves."""
+    commits = sorted({short_commit(c) for _, runs in all_runs for c in runs.commit})
+    letters = {c: chr(ord("a") + i) for i, c in enumerate(commits)} if len(commits) > 1 else {}
+    lines, seen = [], set()
+    for name, runs in all_runs:  # plain lines, not a table: they break across columns and pages as text does
+        lines.append(r"\par\smallskip\noindent\textbf{" + tex_escape(name) + r"}\par\nobreak")
         for run in runs.itertuples():
-            first = run.run_id not in seen
+            marks = ("*" if run.run_id in seen else "") + letters.get(short_commit(run.commit), "")
             seen.add(run.run_id)
-            rows.append(rf"{tex_escape(name)} & {tex_escape(run.variant)} & {run.seed} & "
-                        rf"\texttt{{{tex_escape(run.run_id)}}}{'' if first else '$^*$'} & "
-                        rf"\texttt{{{str(run.commit)[:10] + ('-dirty' if str(run.commit).endswith('-dirty') else '')}}} \\")
+            lines.append(r"\noindent " + tex_escape(run.variant) + r"\hfill\texttt{"
+                         + tex_escape(run.run_id) + "}" + (f"$^{{{marks}}}$" if marks else "") + r"\par")
+    if letters:
+        at = "The commit each run ran at: " + ", ".join(
+            f"$^{{{k}}}$" + r" \texttt{" + tex_escape(c) + "}" for c, k in letters.items()) + "."
+    else:
+        at = r"Every run ran at commit \texttt{" + tex_escape(commits[0]) + "}." if commits else ""
     return "\n".join([r"\section*{Appendix: every run}",
-                      r"Each run's id ends with a digest of its resolved parameters (\texttt{" + Run.PARAMS + "} in "
-                      r"\texttt{results/runs/<id>/}, with \texttt{" + Run.ENV + "}: versions and the commit). "
-                      r"$^*$: a run shared with an earlier notebook, trained once.",
-                      r"{\scriptsize", r"\begin{longtable}{llrll}", r"\toprule",
-                      r"notebook & variant & seed & run id & commit \\", r"\midrule", r"\endhead",
-                      *rows, r"\bottomrule", r"\end{longtable}}", ""])
+                      r"Each notebook's runs, as variant and run id. The id ends with a digest of the run's resolved "
+                      r"parameters (\texttt{" + Run.PARAMS + r"} in \texttt{results/runs/<id>/}, with \texttt{" + Run.ENV
+                      + r"}: versions and the commit); its \texttt{-s}$n$ is the seed. " + at
+                      + r" $^*$: a run shared with an earlier notebook, trained once.",
+                      r"{\scriptsize", *lines, "}", ""])
 
 
 def plain_table(table: pd.DataFrame, caption: str, name: str, gen: Path, wide: bool = False) -> str:

@@ -28,7 +28,7 @@ def plot_epoch_curves(epochs: pd.DataFrame, metric: str = "R@1", title: str = "S
     """Val `metric` per epoch, one line per variant, shaded ± one std over seeds; the legend below the axes."""
     variants = epochs.variant.nunique()
     with plt.rc_context(COLUMN_STYLE):
-        fig, ax = plt.subplots(figsize=(3.3, 2.3 + 0.14 * np.ceil(variants / 2)))
+        fig, ax = plt.subplots(figsize=(3.3, 2.3))
         for variant, group in epochs.groupby("variant", sort=False):
             stats = group.groupby("epoch")[metric].agg(["mean", "std"]).fillna(0)
             ax.plot(stats.index, stats["mean"], marker="o", markersize=3, label=variant)
@@ -36,7 +36,12 @@ def plot_epoch_curves(epochs: pd.DataFrame, metric: str = "R@1", title: str = "S
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel="epoch (0 = before training)", ylabel=f"{title} {metric} (%)")
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+        for columns in (2, 1):  # two legend columns unless long names make it wider than the figure (smaller print)
+            legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=columns, frameon=False)
+            fig.set_figheight(2.3 + 0.14 * np.ceil(variants / columns))
+            fig.canvas.draw()
+            if legend.get_window_extent().width <= fig.bbox.width:
+                break
         fig.tight_layout()
     return fig
 
