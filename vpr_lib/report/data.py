@@ -13,7 +13,8 @@ FIGURES = [("00_samples_time_of_day", "sample images",
             "Sample images, one row per time of day (SynthCity's recorded condition; on real data one row per set)"),
            ("00_utm_map", "the positions of database images and queries",
             "Database (grey) and query (red) positions of each retrieval set (SF-XS train, val and test, Tokyo-XS), "
-            "and the places of the first training cities (UTM, metres from each set's corner)")]
+            "and the images of one training city, one colour per place (20 colours, repeating; UTM, metres from each "
+            "set's corner)")]
 
 
 def data_section(results: Path, gen: Path, report: Path, data_name: str) -> str:

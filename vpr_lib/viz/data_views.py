@@ -32,7 +32,8 @@ def split_counts(root: Path, threshold: float = 25.0) -> pd.DataFrame:
 
 
 def plot_utm_map(root: Path):
-    """Database and query positions of each test set, and the places of each train city."""
+    """Database and query positions of each retrieval set, and the places of the first train city (one colour per
+    place, cycling through 20)."""
     sets = find_sets(root)
     tests = {n: f for n, f in sets.items() if n != "GSV-XS train"}
     panels = len(tests) + ("GSV-XS train" in sets)
@@ -45,8 +46,8 @@ def plot_utm_map(root: Path):
     axes = axes.flat[:panels]
     for ax, (name, folder) in zip(axes, tests.items()):
         origin = None
-        for role, colour, size in (("database", "0.55", 4), ("queries", "tab:red", 3)):  # queries small: the
-            # database under them stays visible
+        for role, colour, size in (("database", "0.6", 10), ("queries", "tab:red", 1.5)):  # queries small over
+            # large database points: both stay visible where they share a street
             utm = utm_of(list_images(folder / role, f"the {role} images of {name}"))
             origin = utm.min(0) if origin is None else origin  # one origin per set: the database's corner
             ax.scatter(utm[:, 0] - origin[0], utm[:, 1] - origin[1], s=size, c=colour, label=role, alpha=0.7,
@@ -54,14 +55,15 @@ def plot_utm_map(root: Path):
         ax.set(title=name, xlabel="UTM east (m, offset)", ylabel="UTM north (m, offset)", aspect="equal")
     if "GSV-XS train" in sets:
         table = scan_gsv_xs(sets["GSV-XS train"])
-        cities = sorted(table.city.unique())[:6]
+        city = sorted(table.city.unique())[0]  # one city: the cities' coordinates are unrelated to each other
+        t = table[table.city == city]
+        utm = utm_of(t.path)
+        place = pd.factorize(t.place)[0]
         ax = axes[-1]
-        for city in cities:
-            t = table[table.city == city]
-            utm = utm_of(t.path)
-            ax.scatter(utm[:, 0] - utm[:, 0].min(), utm[:, 1] - utm[:, 1].min(), s=3, label=city)
-        ax.set(title=f"GSV-XS train (first {len(cities)} cities)", xlabel="UTM east (m, offset)", aspect="equal")
-        ax.legend(fontsize=9, markerscale=2, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        ax.scatter(utm[:, 0] - utm[:, 0].min(), utm[:, 1] - utm[:, 1].min(), s=4, c=place % 20, cmap="tab20",
+                   linewidths=0)
+        ax.set(title=f"GSV-XS train: {city} ({place.max() + 1} places)", xlabel="UTM east (m, offset)",
+               ylabel="UTM north (m, offset)", aspect="equal")
     if tests:  # one legend for the test sets, below them: inside an axis it covers points
         fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=10, markerscale=3,
                    frameon=False)
