@@ -45,6 +45,14 @@ def test_saved_grids_list_query_predictions_and_positives(fake_run, results_tmp)
     figure.savefig(io.BytesIO(), format="png")
 
 
+def test_grid_labels_print_at_a_fifth_of_a_tile_unless_they_would_overrun_it():
+    from vpr_lib.viz.grids import label_font
+    assert label_font(["query 999", "#1  258 m"], 96).size == 19  # 8 pt once five tiles span a report column
+    long = ["#20  123456789 m"]
+    font = label_font(long, 96)
+    assert font.size < 19 and font.getlength(long[0]) <= 96 + 2 * FRAME
+
+
 def test_recall_by_condition_sums_back_to_the_overall_recall(fake_run):
     data = Run("fake-run").predictions("sf_xs/test")
     runs = pd.DataFrame({"run_id": ["fake-run"]})

@@ -35,8 +35,9 @@ REFERENCE = pd.DataFrame([
 def test_a_steps_agreement_follows_the_kits_verdict_against_the_reports_direction(tmp_path, delta, verdict, agreement):
     steps, pairs = brief_table(_tables(tmp_path, delta, verdict), REFERENCE)
     gem = steps.set_index("step").loc["4"]
-    assert f"gem on SF-XS test ({delta:+.1f})" in gem.kit or verdict == "within noise"
-    assert "Sajjadi et al.: gem +1.1 on SF-XS test" in gem.course
+    assert f"{verdict}: gem (SF-XS test {delta:+.1f})" in gem.kit or verdict == "within noise"
+    assert gem.kit.endswith(f"within noise: {1 + (verdict == 'within noise')} of 2 test-set comparisons")
+    assert "Sajjadi et al. on SF-XS test: gem +1.1; Sajjadi et al. on Tokyo-XS: gem +3.2" in gem.course
     on_test = pairs[(pairs.variant == "gem") & (pairs["kit set"] == "SF-XS test")]
     assert list(on_test.agreement) == [agreement]
     assert list(pairs[pairs["kit set"] == "Tokyo-XS"].agreement) == ["kit within noise"]

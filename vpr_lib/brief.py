@@ -136,7 +136,8 @@ def versus_agreement(name: str, versus: pd.DataFrame, baseline: str, reference: 
 
 
 def _kit_answer(versus: pd.DataFrame) -> str:
-    said = {"better": [], "worse": []}
+    """'better: v (SF-XS test +9.0, Tokyo-XS +11.5); …; worse: none; within noise: n of N test-set comparisons'."""
+    said = {"better": {}, "worse": {}}
     total = 0
     for variant, row in versus.iterrows():
         for s in KIT_TEST_SETS:
@@ -144,12 +145,23 @@ def _kit_answer(versus: pd.DataFrame) -> str:
             if verdict in ("better", "worse", "within noise"):
                 total += 1
                 if verdict in said:
-                    said[verdict].append(f"{variant} on {s} ({row[f'{s} Δ R@1']:+.1f})")
+                    said[verdict].setdefault(variant, []).append(f"{s} {row[f'{s} Δ R@1']:+.1f}")
     if not total:
         return "descriptive comparisons only (fewer seeds than the baseline: no verdict)"
-    parts = [f"better: {'; '.join(said['better']) or 'none'}", f"worse: {'; '.join(said['worse']) or 'none'}",
-             f"within noise: {total - len(said['better']) - len(said['worse'])} of {total} test-set comparisons"]
-    return "; ".join(parts)
+    listed = {k: "; ".join(f"{v} ({', '.join(on)})" for v, on in found.items()) or "none" for k, found in said.items()}
+    decided = sum(len(on) for found in said.values() for on in found.values())
+    return (f"better: {listed['better']}; worse: {listed['worse']}; within noise: {total - decided} of {total} "
+            "test-set comparisons")
+
+
+def _course_answer(pairs: list[dict]) -> str:
+    """'Bracco et al. on SF-XS test: v +7.9, w +28.4; …' (each report's differences, grouped by report and set)."""
+    groups = {}
+    for p in pairs:
+        said = groups.setdefault((p["source"], p["report set"]), [])
+        if f"{p['variant']} {p['report Δ']:+.1f}" not in said:
+            said.append(f"{p['variant']} {p['report Δ']:+.1f}")
+    return "; ".join(f"{source} on {on}: {', '.join(said)}" for (source, on), said in groups.items()) or "no number"
 
 
 def _seed_interval(tables: Path, step: Step, variant: str) -> str:
@@ -221,8 +233,7 @@ def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[p
             pairs += [dict(p, step=step.label) for p in step_pairs]
             row["kit"] = "; ".join(answers) or (f"qualitative: the predictions, recall by query condition and failure "
                                                 f"categories in notebook {step.notebooks[0][:2]}'s section")
-            row["course"] = "; ".join(f"{p['source']}: {p['variant']} {p['report Δ']:+.1f} on {p['report set']}"
-                                      for p in step_pairs) or "no number"
+            row["course"] = _course_answer(step_pairs)
             row["agreement"] = _tally([p["agreement"] for p in step_pairs]) if step_pairs else (
                 "no course number" if answers else "qualitative")
         steps.append(row)

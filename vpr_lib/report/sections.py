@@ -12,7 +12,7 @@ from vpr_lib.brief import AGREEMENTS
 from vpr_lib.comparisons import interval
 from vpr_lib.config import load_params, report_settings
 from vpr_lib.data.layout import SET_LABELS
-from vpr_lib.report.tex import (cites, copy_figure, describe_data, figure_tex, plain_table, plural, read_table,
+from vpr_lib.report.tex import (cites, copy_figure, describe_data, figure_tex, placement, plain_table, plural, read_table,
                                 tex_escape)
 from vpr_lib.results import atomic_write_text
 from vpr_lib.seeds import seeds_vs_kit
@@ -196,8 +196,9 @@ AGREEMENT_WORDS = (r"\emph{agree}: the kit decides the report's direction (the s
 
 
 def _unbroken(text: str) -> str:
-    """Escaped text whose '(+9.0)' and identifiers do not break across lines."""
+    """Escaped text whose '(+9.0)', 'SF-XS test +9.0' and identifiers do not break across lines."""
     text = re.sub(r"\(([+-]?\d+\.\d)\)", r"\\mbox{(\1)}", tex_escape(text))
+    text = re.sub(r"((?:SF-XS val|SF-XS test|Tokyo-XS|Pitts30k) [+-]\d+\.\d)", r"\\mbox{\1}", text)
     return re.sub(r"([A-Za-z0-9]+(?:\\_[A-Za-z0-9]+)+)", r"\\mbox{\1}", text)
 
 
@@ -211,11 +212,12 @@ def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path) -> str | 
                         _unbroken(r.course), tex_escape(r.agreement)]) + r" \\" for r in steps.itertuples()]
     column = r">{\raggedright\arraybackslash}p"
     (gen / "tables" / "brief.tex").write_text("\n".join([
-        r"\begin{table*}[!tbp]", r"\centering\scriptsize\setlength{\tabcolsep}{3pt}",
+        r"\begin{table*}" + placement("table*"), r"\centering\scriptsize\setlength{\tabcolsep}{3pt}",
         r"\caption{The brief step by step: the kit's answer on SynthCity's test sets (R@1 difference to each notebook's "
         r"baseline, points; verdicts by the study's one rule), the course reports' and lecture's difference for the "
         r"same pairs (single runs on the real sets, no interval; a report on other sets, such as Pitts30k, is set "
-        r"beside the kit's SF-XS test for its direction only), and their agreement: " + AGREEMENT_WORDS + r". Steps 2 "
+        r"beside the kit's SF-XS test for its direction only), and their agreement (the words as the text defines "
+        r"them). Steps 2 "
         r"and 3 compare one model on two sets (SF-XS val selects the checkpoint; different queries): only the "
         r"direction of the difference is compared, untested.}", r"\label{tab:brief}",
         rf"\begin{{tabular}}{{@{{}}{column}{{0.03\textwidth}}{column}{{0.16\textwidth}}{column}{{0.39\textwidth}}"

@@ -22,6 +22,12 @@ TEX_INSTALL = ("apt-get install -y --no-install-recommends texlive-latex-base te
                "texlive-latex-extra texlive-science texlive-fonts-recommended latexmk poppler-utils")
 
 
+def placement(env: str) -> str:
+    """A float's placement: a column float wherever it fits; one across both columns at a page's top within
+    \\dbltopfraction (main.tex), so that text keeps a share of the page, or on a float page."""
+    return "[tbp]" if env.endswith("*") else "[!htbp]"
+
+
 def tex_escape(text) -> str:
     """A string from params or results, safe in LaTeX text ('circle_sgd', '0.34%')."""
     return "".join(TEX_SPECIALS.get(ch, ch) for ch in str(text)).replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
@@ -53,7 +59,7 @@ def table_tex(summary: pd.DataFrame, caption: str, label: str, baseline_columns:
     # more than 4 value columns span both columns of the page, at body size (shrunk only if still too wide)
     env, width = ("table*", r"\textwidth") if len(columns) > 4 else ("table", r"\columnwidth")
     return "\n".join([
-        rf"\begin{{{env}}}[!htbp]", r"\centering", rf"\caption{{{caption}}}", rf"\label{{{label}}}",
+        rf"\begin{{{env}}}{placement(env)}", r"\centering", rf"\caption{{{caption}}}", rf"\label{{{label}}}",
         rf"\resizebox{{\ifdim\width>{width}{width}\else\width\fi}}{{!}}{{%",
         rf"\begin{{tabular}}{{l{'c' * len(columns)}}}", r"\toprule",
         rf" & {head1} \\", rules, rf"variant & {head2} \\", r"\midrule", *rows, r"\bottomrule",
@@ -70,7 +76,7 @@ def epoch_tex(epochs: pd.DataFrame, caption: str, label: str) -> str:
 def figure_tex(path: str, caption: str, label: str, wide: bool = False) -> str:
     env = "figure*" if wide else "figure"
     width = r"0.9\textwidth" if wide else r"\columnwidth"
-    return "\n".join([rf"\begin{{{env}}}[!htbp]", r"\centering", rf"\includegraphics[width={width}]{{{path}}}",
+    return "\n".join([rf"\begin{{{env}}}{placement(env)}", r"\centering", rf"\includegraphics[width={width}]{{{path}}}",
                       rf"\caption{{{caption}}}", rf"\label{{{label}}}", rf"\end{{{env}}}", ""])
 
 
@@ -198,7 +204,7 @@ def plain_table(table: pd.DataFrame, caption: str, name: str, gen: Path, wide: b
     body = [" & ".join(tex_escape(v) for v in row) + r" \\" for row in cells.itertuples(index=False)]
     env, width = ("table*", r"\textwidth") if wide else ("table", r"\columnwidth")
     (gen / "tables" / f"{name}.tex").write_text("\n".join([
-        rf"\begin{{{env}}}[!htbp]", r"\centering", rf"\caption{{{caption}.}}", rf"\label{{tab:{name}}}",
+        rf"\begin{{{env}}}{placement(env)}", r"\centering", rf"\caption{{{caption}.}}", rf"\label{{tab:{name}}}",
         rf"\resizebox{{\ifdim\width>{width}{width}\else\width\fi}}{{!}}{{%",  # shrink to fit, never enlarge
         rf"\begin{{tabular}}{{{'l' * (len(table.columns) - 1)}r}}",
         r"\toprule", " & ".join(header_cell(str(c).replace("_", " ")) for c in table.columns) + r" \\", r"\midrule", *body,

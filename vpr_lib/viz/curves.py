@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import ScaledTranslation
 import numpy as np
 import pandas as pd
 
@@ -24,20 +25,26 @@ COLUMN_STYLE = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick
                 "ytick.labelsize": 7.5, "legend.fontsize": 7.5}
 
 
+MARKERS = "os^Dv<>PX*"  # one per variant beside its colour: curves that overlap stay told apart
+
+
 def plot_epoch_curves(epochs: pd.DataFrame, metric: str = "R@1", title: str = "SF-XS val"):
     """Val `metric` per epoch, one line per variant, shaded ± one std over seeds; the legend below the axes."""
     variants = epochs.variant.nunique()
     with plt.rc_context(COLUMN_STYLE):
         fig, ax = plt.subplots(figsize=(3.3, 2.3))
-        for variant, group in epochs.groupby("variant", sort=False):
+        for i, (variant, group) in enumerate(epochs.groupby("variant", sort=False)):
             stats = group.groupby("epoch")[metric].agg(["mean", "std"]).fillna(0)
-            ax.plot(stats.index, stats["mean"], marker="o", markersize=3, label=variant)
+            ax.plot(stats.index, stats["mean"], marker=MARKERS[i % len(MARKERS)], markersize=3.5, label=variant)
             ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel="epoch (0 = before training)", ylabel=f"{title} {metric} (%)")
         ax.grid(alpha=0.3)
+        below = ax.transAxes + ScaledTranslation(0, -32 / 72, fig.dpi_scale_trans)  # 32 pt under the axes: below
+        # the tick labels and the x label
         for columns in (2, 1):  # two legend columns unless long names make it wider than the figure (smaller print)
-            legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=columns, frameon=False)
+            legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below, ncol=columns,
+                               frameon=False)
             fig.set_figheight(2.3 + 0.14 * np.ceil(variants / columns))
             fig.canvas.draw()
             if legend.get_window_extent().width <= fig.bbox.width:

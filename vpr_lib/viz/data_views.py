@@ -41,8 +41,9 @@ def plot_utm_map(root: Path):
     rows = int(np.ceil(panels / columns))
     # 2.6 in per panel: at the report's width (about 6.3 in) its 10-pt labels print at about 7 pt
     fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.2 * rows), squeeze=False)
-    for ax in axes.flat[panels:]:
-        ax.set_visible(False)
+    spare = list(axes.flat[panels:])
+    for ax in spare:
+        ax.set_axis_off()
     axes = axes.flat[:panels]
     for ax, (name, folder) in zip(axes, tests.items()):
         origin = None
@@ -64,10 +65,13 @@ def plot_utm_map(root: Path):
                    linewidths=0)
         ax.set(title=f"GSV-XS train: {city} ({place.max() + 1} places)", xlabel="UTM east (m, offset)",
                ylabel="UTM north (m, offset)", aspect="equal")
-    if tests:  # one legend for the test sets, below them: inside an axis it covers points
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=10, markerscale=3,
-                   frameon=False)
-    fig.tight_layout(rect=(0, 0.05 if tests else 0, 1, 1))
+    if tests:  # one legend for the retrieval sets, in a spare panel or below them: inside an axis it covers points
+        legend = dict(fontsize=10, markerscale=3, frameon=False)
+        if spare:
+            spare[0].legend(*axes[0].get_legend_handles_labels(), loc="center", **legend)
+        else:
+            fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, **legend)
+    fig.tight_layout(rect=(0, 0.05 if tests and not spare else 0, 1, 1))
     return fig
 
 

@@ -41,11 +41,18 @@ def select_queries(data: dict, n_queries: int | None = None, only_wrong: bool = 
     return chosen
 
 
-def _tile(path: Path, size: int, colour, label: str) -> Image.Image:
-    """The image padded to size x size in a coloured frame, its label below in a font 2/11 of the tile's
-    height (about 8 pt when a row of five tiles spans a report column)."""
+def label_font(labels, size: int) -> ImageFont.FreeTypeFont:
+    """The tiles' label font: a fifth of the tile's height (about 8 pt once a row of five tiles spans a report
+    column), smaller only where the longest label would overrun its tile."""
+    points = max(10, size // 5)
+    while points > 10 and max(ImageFont.load_default(size=points).getlength(t) for t in labels) > size + 2 * FRAME:
+        points -= 1
+    return ImageFont.load_default(size=points)
+
+
+def _tile(path: Path, size: int, colour, label: str, font) -> Image.Image:
+    """The image padded to size x size in a coloured frame, its label below."""
     image = ImageOps.pad(load_image(path), (size, size), color="white")
-    font = ImageFont.load_default(size=max(10, size * 2 // 11))
     tile = Image.new("RGB", (size + 2 * FRAME, size + 2 * FRAME + font.size + 6), "white")
     tile.paste(Image.new("RGB", (size + 2 * FRAME, size + 2 * FRAME), colour), (0, 0))
     tile.paste(image, (FRAME, FRAME))
@@ -64,7 +71,8 @@ def grid_image(data: dict, query: int, data_root: Path, k: int = 5, size: int = 
 
 def tile_row(paths, colours, labels, size: int = 128) -> Image.Image:
     """Images side by side, each framed in its colour with its label below."""
-    tiles = [_tile(path, size, colour, label) for path, colour, label in zip(paths, colours, labels)]
+    font = label_font(labels, size)
+    tiles = [_tile(path, size, colour, label, font) for path, colour, label in zip(paths, colours, labels)]
     out = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), tiles[0].height), "white")
     x = 0
     for tile in tiles:
@@ -101,16 +109,23 @@ def png_bytes(image: Image.Image) -> bytes:
 
 
 def compact_grid(run_id: str, test_set: str, data_root: Path, n_queries: int = 4, k: int = 4,
-                 only_wrong: bool = False, size: int = 96):
-    """A multi-query figure for the report: one row per query (query + top-k, green / red frames)."""
+                 only_wrong: bool = False, size: int = 96, dpi: int = 110):
+    """A multi-query figure for the report: one row per query (query + top-k, green / red frames) under a title,
+    drawn as one image that fills the figure, so its labels print at the size label_font chose."""
     import matplotlib.pyplot as plt
     data = Run(run_id).predictions(test_set)
-    queries = select_queries(data, n_queries, only_wrong)
-    rows = [grid_image(data, q, data_root, k, size) for q in queries]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(1.2 * (k + 1), 1.35 * len(rows)), squeeze=False)
-    for ax, row, query in zip(axes[:, 0], rows, queries):
-        ax.imshow(row)
-        ax.set_axis_off()
-    fig.suptitle(f"{SET_LABELS.get(test_set, test_set)}: query, then top-{k} (green: within the threshold)", fontsize=13)
-    fig.tight_layout()
+    rows = [grid_image(data, q, data_root, k, size) for q in select_queries(data, n_queries, only_wrong)]
+    width, gap = max(r.width for r in rows), 6
+    font = ImageFont.load_default(size=max(10, size // 5))
+    title = f"{SET_LABELS.get(test_set, test_set)}: query, then its top-{k}"
+    canvas = Image.new("RGB", (width, font.size + 2 * gap + sum(r.height + gap for r in rows)), "white")
+    ImageDraw.Draw(canvas).text((width // 2, gap), title, fill="black", font=font, anchor="ma")
+    y = font.size + 2 * gap
+    for row in rows:
+        canvas.paste(row, (0, y))
+        y += row.height + gap
+    fig = plt.figure(figsize=(canvas.width / dpi, canvas.height / dpi), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(canvas)
+    ax.set_axis_off()
     return fig
