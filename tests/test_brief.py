@@ -117,3 +117,18 @@ def test_steps_2_and_3_give_the_gap_between_sets_with_its_interval_over_seeds():
         index="seed", columns="set", values="R@1")
     _, low, high = seed_interval(per_seed["SF-XS val"] - per_seed["SF-XS test"])
     assert f"95 % interval [{low:+.1f}, {high:+.1f}] over its {len(per_seed)} seeds" in steps.set_index("step").kit["2"]
+
+
+def test_the_comparisons_no_pair_holds_are_named_and_the_seeds_tables_reports_known(tmp_path):
+    from vpr_lib.brief import ranked_reports
+    other = pd.DataFrame([
+        {"notebook": "02_gem", "comparison": "02_gem sizes", "variant": v, "source": "Masone, B: lecture slides",
+         "test_set": s, "metric": "R@1", "value": x}
+        for v, s, x in [("gem", "Pitts30k", 80.0), ("gem_big", "Pitts30k", 82.0), ("gem", "MSLS", 70.0)]])
+    steps, pairs = brief_table(_tables(tmp_path, 5.0, "better"),
+                               pd.concat([REFERENCE, other], ignore_index=True))
+    assert steps.attrs["left out"] == {"baselines": [{"source": "Masone et al. (lecture)", "comparison": "02_gem sizes",
+                                                      "variants": ["gem", "gem_big"]}], "sets": ["MSLS"]}
+    assert set(pairs.source) == {"Sajjadi et al."}  # the lecture has no number for avg
+    assert ranked_reports(["02_gem", "02_gem sizes"], pd.concat([REFERENCE, other])) == {
+        ("Sajjadi et al.", "02_gem"), ("Masone et al. (lecture)", "02_gem sizes")}

@@ -532,3 +532,14 @@ def test_validation_curves_with_long_names_stay_a_column_wide_so_their_text_prin
     width_in = Image.open(buf).size[0] / 100
     smallest = min(v for k, v in COLUMN_STYLE.items() if k.endswith("size"))
     assert smallest * 3.3 / width_in >= 7, f"{width_in:.2f} in wide: text prints below 7 pt"
+
+
+def test_the_brief_paragraph_names_what_the_table_leaves_out():
+    from vpr_lib.report.sections import _left_out
+    left_out = {"baselines": [{"source": "Sajjadi et al.", "comparison": "08_optimizers optimizers",
+                               "variants": ["sgd", "adam"]}], "sets": ["MSLS", "MSLS"]}
+    said = _left_out(left_out, {("Sajjadi et al.", "08_optimizers optimizers")})
+    assert said == (r" Not in the table: the comparisons a report makes without a number for the kit's baseline "
+                    r"(Sajjadi et al.: \texttt{sgd}, \texttt{adam}, ranked in \cref{tab:seeds_vs_kit}); and a "
+                    r"report's sets after the first when none is the kit's (MSLS).")
+    assert "ranked" not in _left_out(left_out, set()) and _left_out({"baselines": [], "sets": []}, set()) == ""

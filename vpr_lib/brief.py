@@ -135,6 +135,31 @@ def versus_agreement(name: str, versus: pd.DataFrame, baseline: str, reference: 
     return rows
 
 
+def ranked_reports(comparisons, reference: pd.DataFrame | None = None) -> set:
+    """(author, comparison) of the report that vpr_lib.seeds.seeds_vs_kit ranks for each of `comparisons`: the first
+    source the reference lists for it."""
+    reference = reference_numbers() if reference is None else reference
+    ref = reference[reference.metric == "R@1"]
+    return {(_author(block.source.iloc[0]), comparison)
+            for comparison, block in ref.groupby("comparison", sort=False) if comparison in set(comparisons)}
+
+
+def unpaired(name: str, baseline: str, reference: pd.DataFrame) -> dict:
+    """What versus_agreement leaves out of a notebook's course comparisons: {'baselines': [{source (_author),
+    comparison, variants}, …] (a report's comparison with no number for the kit's baseline), 'sets': [sets beyond a
+    report's first when none is the kit's]}."""
+    ref = reference[(reference.notebook == name) & (reference.metric == "R@1")]
+    baselines, sets = [], []
+    for (source, comparison), block in ref.groupby(["source", "comparison"], sort=False):
+        if baseline not in set(block.variant):
+            baselines.append({"source": _author(source), "comparison": comparison,
+                              "variants": list(dict.fromkeys(block.variant))})
+        report_sets = list(dict.fromkeys(block.test_set))
+        if not any(s in KIT_TEST_SETS for s in report_sets):  # as versus_agreement: the first other set only
+            sets += [s for s in report_sets if s != SELECTION_SET][1:]
+    return {"baselines": baselines, "sets": sets}
+
+
 def _kit_answer(versus: pd.DataFrame) -> str:
     """'better: v (SF-XS test +9.0, Tokyo-XS +11.5); …; worse: none; within noise: n of N test-set comparisons'."""
     said = {"better": {}, "worse": {}}
@@ -210,7 +235,7 @@ def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[p
     compared variant the kit and a report share), from results/tables."""
     tables = Path(results) / "tables"
     reference = reference_numbers() if reference is None else reference
-    steps, pairs = [], []
+    steps, pairs, left_out = [], [], {"baselines": [], "sets": []}
     for step in STEPS:
         row = {"step": step.label, "title": step.title, "question": step.question}
         if step.sets:
@@ -230,6 +255,8 @@ def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[p
                 baseline = pd.read_csv(tables / f"{name}_runs.csv").variant.iloc[0]
                 answers.append(f"notebook {name[:2]}, against {baseline}: {_kit_answer(versus)}")
                 step_pairs += versus_agreement(name, versus, baseline, reference)
+                for key, found in unpaired(name, baseline, reference).items():
+                    left_out[key] += [f for f in found if f not in left_out[key]]
             pairs += [dict(p, step=step.label) for p in step_pairs]
             row["kit"] = "; ".join(answers) or (f"qualitative: the predictions, recall by query condition and failure "
                                                 f"categories in notebook {step.notebooks[0][:2]}'s section")
@@ -237,4 +264,6 @@ def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[p
             row["agreement"] = _tally([p["agreement"] for p in step_pairs]) if step_pairs else (
                 "no course number" if answers else "qualitative")
         steps.append(row)
-    return pd.DataFrame(steps), pd.DataFrame(pairs)
+    steps = pd.DataFrame(steps)
+    steps.attrs["left out"] = left_out  # what the pairs leave out of the reports' comparisons (unpaired)
+    return steps, pd.DataFrame(pairs)

@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from vpr_lib.analysis import stalled_variants, untrained_on_sets
-from vpr_lib.brief import brief_table
+from vpr_lib.brief import brief_table, ranked_reports
+from vpr_lib.seeds import seeds_vs_kit
 from vpr_lib.config import EXPERIMENT_TABLES, missing_outputs, notebook_paths, report_settings
 from vpr_lib.diagnosis import disagreements
 from vpr_lib.errors import VPRInputError
@@ -249,7 +250,8 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
         raise NothingToReport(f"No results to report under {results / 'tables'}: run ./run_all.sh first.")
     brief = brief_table(results)
     diagnosed = disagreements(brief[1], results / "tables")
-    experiments = [experiments_tex(sections, results, gen, brief_section(brief, gen), brief, diagnosed)]
+    ranked = ranked_reports(seeds_vs_kit(results).comparison) if seeds else set()  # the reports Table 'seeds_vs_kit' ranks
+    experiments = [experiments_tex(sections, results, gen, brief_section(brief, gen, ranked), brief, diagnosed)]
     if seeds:
         experiments.append(seeds[0])
         macros += seeds[1]

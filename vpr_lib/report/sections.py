@@ -98,30 +98,31 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> tuple
                      cites([("fig:heatmaps", "the activation heatmaps of a few SF-XS test queries")]))
         parts.append(figure_tex(heat, f"Activation heatmaps over SF-XS test queries ({tex_escape(shown)}, first seed; "
                                       f"norm of the last feature map{gem}).", "fig:heatmaps", wide=True))
-    by_condition = [(f"{number}_recall_by_{condition}", f"{number}_recall_by_{condition}_{shown}",
-                     f"R@1 (\\%) by the query's {words} ({runs_of}, mean over seeds, its 95 \\% interval over seeds "
-                     "and the condition's queries, and the condition's own chance level)")
-                    for condition, words in (("time_of_day", "time of day"), ("camera", "camera"),
-                                             ("viewpoint", "viewpoint change (the larger of the heading difference "
-                                                           "to the nearest positive and the camera's tilt)"))]
-    shown_labels = [label for label, table_name, _ in by_condition
-                    if (results / "tables" / f"{table_name}.csv").is_file()]  # real data has no camera column
-    macros = [rf"\newcommand{{\ConditionTables}}{{\cref{{{','.join('tab:' + t for t in shown_labels)}}}}}"
-              if shown_labels else r"\newcommand{\ConditionTables}{no table}"]
-    for label, table_name, caption in by_condition + [
-            (f"{number}_failures_sf_xs_test", f"{number}_failures_sf_xs_test",
-             f"Failure categories on SF-XS test ({runs_of}): queries and their share of all queries, R@1 within the "
-             "category and its share of all rank-1 failures; categories overlap, and a category of many queries has "
-             "a large share of the failures whatever its R@1: compare its share of failures with its share of queries")]:
-        table = read_table(results / "tables" / f"{table_name}.csv")
-        if table is not None:
-            table = table.rename(columns=lambda c: c.replace("_", " "))  # readable headings: time of day
-            if "set" in table:
-                table["set"] = table["set"].map(lambda rel: SET_LABELS.get(rel, rel))
-            if "queries" in table:
-                table["queries"] = table["queries"].round().astype(int)  # a count, also when averaged over runs
-            # the failure table has six columns: across both columns, its text stays readable
-            parts.append(plain_table(table, caption, label, gen, wide=label.startswith(f"{number}_failures")))
+    conditions = [table.rename(columns={condition: "value"}).assign(condition=words)
+                  for condition, words in (("time_of_day", "time of day"), ("camera", "camera"),
+                                           ("viewpoint", "viewpoint change"))
+                  for table in [read_table(results / "tables" / f"{number}_recall_by_{condition}_{shown}.csv")]
+                  if table is not None]  # real data has no camera column
+    label = f"{number}_recall_by_condition"
+    macros = [rf"\newcommand{{\ConditionTables}}{{\cref{{tab:{label}}}}}" if conditions
+              else r"\newcommand{\ConditionTables}{no table}"]
+    if conditions:
+        table = pd.concat(conditions, ignore_index=True)
+        table["set"] = table["set"].map(lambda rel: SET_LABELS.get(rel, rel))
+        table["queries"] = table["queries"].round().astype(int)  # a count, also when averaged over runs
+        table = table[["condition", "value", "set", *[c for c in table.columns if c not in ("condition", "value", "set")]]]
+        parts.append(plain_table(table, f"R@1 (\\%) by the query's recorded condition ({runs_of}, mean over seeds, its "
+                                        "95 \\% interval over seeds and the condition's queries, and the condition's "
+                                        "own chance level); viewpoint change: the larger of the heading difference to "
+                                        "the nearest positive and the camera's tilt", label, gen))
+    failures = read_table(results / "tables" / f"{number}_failures_sf_xs_test.csv")
+    if failures is not None:  # six columns: across both columns, its text stays readable
+        failures["queries"] = failures["queries"].round().astype(int)
+        parts.append(plain_table(failures, f"Failure categories on SF-XS test ({runs_of}): queries and their share of all "
+                                           "queries, R@1 within the category and its share of all rank-1 failures; "
+                                           "categories overlap, and a category of many queries has a large share of "
+                                           "the failures whatever its R@1: compare its share of failures with its "
+                                           "share of queries", f"{number}_failures_sf_xs_test", gen, wide=True))
     parts.insert(3 if parts[2].startswith(r"\input{sections") else 2,
                  hardest_against_chance(results, shown, number))
     return "\n".join(parts), macros
@@ -202,7 +203,7 @@ def _unbroken(text: str) -> str:
     return re.sub(r"([A-Za-z0-9]+(?:\\_[A-Za-z0-9]+)+)", r"\\mbox{\1}", text)
 
 
-def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path) -> str | None:
+def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path, ranked: set = frozenset()) -> str | None:
     """The results' opening: the brief step by step (brief_table's steps and pairs), the kit's answer beside the
     course reports' and whether they agree, as a table across both columns."""
     steps, pairs = brief
@@ -215,8 +216,8 @@ def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path) -> str | 
         r"\begin{table*}" + placement("table*"), r"\centering\scriptsize\setlength{\tabcolsep}{3pt}",
         r"\caption{The brief step by step: the kit's answer on SynthCity's test sets (R@1 difference to each notebook's "
         r"baseline, points; verdicts by the study's one rule), the course reports' and lecture's difference for the "
-        r"same pairs (single runs on the real sets, no interval; a report on other sets, such as Pitts30k, is set "
-        r"beside the kit's SF-XS test for its direction only), and their agreement (the words as the text defines "
+        r"same pairs (single runs on the real sets, no interval; a report on other sets only is set beside the kit's "
+        r"SF-XS test on its first set, such as Pitts30k, for its direction only), and their agreement (the words as the text defines "
         r"them). Steps 2 "
         r"and 3 compare one model on two sets (SF-XS val selects the checkpoint; different queries): only the "
         r"direction of the difference is compared, untested.}", r"\label{tab:brief}",
@@ -231,7 +232,22 @@ def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path) -> str | 
             (f" (of the {len(pairs)} variant comparisons a report also makes: {said}; steps 2 and 3 apart)"
              if said else "") +
             r"; the sections below give each step's tables and findings. The agreement words: " + AGREEMENT_WORDS +
-            ".\n" + r"\input{generated/tables/brief}")
+            "." + _left_out(steps.attrs.get("left out", {}), ranked) + "\n" + r"\input{generated/tables/brief}")
+
+
+def _left_out(left_out: dict, ranked: set) -> str:
+    """' Not in the table: …' (brief_table's comparisons a report makes that no pair holds; those in `ranked`, the
+    (report, comparison) pairs of the seeds table, say so), or ''."""
+    said = []
+    if left_out.get("baselines"):
+        said.append("the comparisons a report makes without a number for the kit's baseline (" + "; ".join(
+            f"{tex_escape(b['source'])}: " + ", ".join(rf"\texttt{{{tex_escape(v)}}}" for v in b["variants"]) +
+            (r", ranked in \cref{tab:seeds_vs_kit}" if (b["source"], b["comparison"]) in ranked else "")
+            for b in left_out["baselines"]) + ")")
+    if left_out.get("sets"):
+        said.append("a report's sets after the first when none is the kit's (" +
+                    ", ".join(tex_escape(s) for s in dict.fromkeys(left_out["sets"])) + ")")
+    return f" Not in the table: {'; and '.join(said)}." if said else ""
 
 
 def closing_questions(results: Path) -> str:

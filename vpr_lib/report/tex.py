@@ -193,7 +193,7 @@ def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]]) -> str:
     return "\n".join([r"\section*{Appendix: every run}",
                       r"Each notebook's runs, as variant and run id. The id ends with a digest of the run's resolved "
                       r"parameters (\texttt{" + Run.PARAMS + r"} in \texttt{results/runs/<id>/}, with \texttt{" + Run.ENV
-                      + r"}: versions and the commit); its \texttt{-s}$n$ is the seed. " + at
+                      + r"}: versions and the commit; the run store is not committed, a rerun recreates it); its \texttt{-s}$n$ is the seed. " + at
                       + r" $^*$: a run shared with an earlier notebook, trained once.",
                       r"{\scriptsize", *lines, "}", ""])
 

@@ -84,6 +84,6 @@ def assignment_figure(modules: dict, image_paths: list[Path]):
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_ylabel(label, fontsize=19)  # on two lines; scaled to a column, about 8 pt there
+                ax.set_ylabel(label, fontsize=22)  # on two lines; scaled to a column (about 0.37), about 8 pt there
     fig.tight_layout()
     return fig
