@@ -128,7 +128,19 @@ def test_the_comparisons_no_pair_holds_are_named_and_the_seeds_tables_reports_kn
     steps, pairs = brief_table(_tables(tmp_path, 5.0, "better"),
                                pd.concat([REFERENCE, other], ignore_index=True))
     assert steps.attrs["left out"] == {"baselines": [{"source": "Masone et al. (lecture)", "comparison": "02_gem sizes",
-                                                      "variants": ["gem", "gem_big"]}], "sets": ["MSLS"]}
+                                                      "variants": ["gem", "gem_big"]}], "variants": [], "sets": ["MSLS"]}
+    assert steps.attrs["transcribed"] == len(REFERENCE) + len(other)
     assert set(pairs.source) == {"Sajjadi et al."}  # the lecture has no number for avg
-    assert ranked_reports(["02_gem", "02_gem sizes"], pd.concat([REFERENCE, other])) == {
-        ("Sajjadi et al.", "02_gem"), ("Masone et al. (lecture)", "02_gem sizes")}
+    ranked = pd.DataFrame({"comparison": ["02_gem", "02_gem", "02_gem sizes", "02_gem sizes"],
+                           "variant": ["avg", "gem", "gem", "gem_big"]})
+    assert ranked_reports(ranked, pd.concat([REFERENCE, other])) == {
+        ("Sajjadi et al.", "02_gem"): ("avg", "gem"), ("Masone et al. (lecture)", "02_gem sizes"): ("gem", "gem_big")}
+
+
+def test_a_reports_variant_the_kit_does_not_compare_is_named(tmp_path):
+    extra = pd.DataFrame([{"notebook": "02_gem", "comparison": "02_gem", "variant": "gem_big",
+                           "source": "Sajjadi, D, S: a report", "test_set": "SF-XS test", "metric": "R@1", "value": 30.0}])
+    steps, pairs = brief_table(_tables(tmp_path, 5.0, "better"), pd.concat([REFERENCE, extra], ignore_index=True))
+    assert steps.attrs["left out"]["variants"] == [{"source": "Sajjadi et al.", "comparison": "02_gem",
+                                                    "variants": ["gem_big"]}]
+    assert "gem_big" not in set(pairs.variant)

@@ -121,3 +121,14 @@ def test_the_kits_setting_is_read_from_the_params_of_the_profile_that_ran_it():
     assert words.endswith(f"{config['epochs']} epochs of {config['limit_train_batches']:.0%} of a pass over the "
                           "training set, trained on SynthCity study's gsv_xs/train")
     assert kit_setting("07_mixvpr", "study", "no_such_variant", "SynthCity study") is None
+
+
+def test_a_smaller_difference_in_the_reports_direction_says_so(tmp_path):
+    results = _store(tmp_path, 3.0, "[+1.0, +5.0]")  # within noise after the correction, above 0 uncorrected
+    _, pairs = brief_table(results, REFERENCE)
+    assert list(pairs.agreement) == ["disagree in size"]
+    text = " ".join(what_it_shows(disagreements(pairs, results / "tables")[0]))
+    assert "Uncorrected, that interval lies on the report's side of 0: the kit finds the report's direction, smaller " \
+           "in size." in text
+    assert text.endswith("The report's direction shows on SF-XS test (uncorrected), SF-XS val and Tokyo-XS; these "
+                         "checks do not explain the disagreement.")

@@ -537,9 +537,26 @@ def test_validation_curves_with_long_names_stay_a_column_wide_so_their_text_prin
 def test_the_brief_paragraph_names_what_the_table_leaves_out():
     from vpr_lib.report.sections import _left_out
     left_out = {"baselines": [{"source": "Sajjadi et al.", "comparison": "08_optimizers optimizers",
-                               "variants": ["sgd", "adam"]}], "sets": ["MSLS", "MSLS"]}
-    said = _left_out(left_out, {("Sajjadi et al.", "08_optimizers optimizers")})
+                               "variants": ["sgd", "adam", "asgd"]}],
+                "variants": [{"source": "Sajjadi et al.", "comparison": "04_losses", "variants": ["circle_sgd"]}],
+                "sets": ["MSLS", "MSLS"]}
+    said = _left_out(left_out, {("Sajjadi et al.", "08_optimizers optimizers"): ("sgd", "adamw")})
     assert said == (r" Not in the table: the comparisons a report makes without a number for the kit's baseline "
-                    r"(Sajjadi et al.: \texttt{sgd}, \texttt{adam}, ranked in \cref{tab:seeds_vs_kit}); and a "
-                    r"report's sets after the first when none is the kit's (MSLS).")
-    assert "ranked" not in _left_out(left_out, set()) and _left_out({"baselines": [], "sets": []}, set()) == ""
+                    r"(Sajjadi et al.: \texttt{sgd}, \texttt{adam}, \texttt{asgd} (\texttt{sgd} ranked in "
+                    r"\cref{tab:seeds_vs_kit})); a report's variants that the kit does not compare here, not run or "
+                    r"descriptive (Sajjadi et al.: \texttt{circle\_sgd}); and a report's sets after the first when none "
+                    r"is the kit's (MSLS).")
+    assert "ranked" not in _left_out(left_out, {}) and _left_out({"baselines": [], "sets": []}, {}) == ""
+    assert _left_out({"sets": ["MSLS"]}, {}) == " Not in the table: a report's sets after the first when none is the kit's (MSLS)."
+
+
+def test_a_grouped_table_names_each_group_once_above_its_rows(tmp_path):
+    from vpr_lib.report.tex import plain_table
+    (tmp_path / "tables").mkdir()
+    table = pd.DataFrame({"condition": ["time of day", "time of day", "camera"], "value": ["day", "night", "phone"],
+                          "R@1": [40.2, 10.4, 33.6]})
+    assert plain_table(table, "c", "t", tmp_path, group="condition") == r"\input{generated/tables/t}"
+    body = (tmp_path / "tables" / "t.tex").read_text()
+    assert body.count(r"\textit{time of day}") == 1 and body.count(r"\textit{camera}") == 1
+    assert "value & R@1" in body and "day & 40.2" in body and "condition" in table  # the caller's table is kept
+    assert body.index(r"\textit{camera}") < body.index("phone") and r"{ll}" not in body and r"{lr}" in body

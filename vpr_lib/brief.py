@@ -135,29 +135,35 @@ def versus_agreement(name: str, versus: pd.DataFrame, baseline: str, reference: 
     return rows
 
 
-def ranked_reports(comparisons, reference: pd.DataFrame | None = None) -> set:
-    """(author, comparison) of the report that vpr_lib.seeds.seeds_vs_kit ranks for each of `comparisons`: the first
-    source the reference lists for it."""
+def ranked_reports(ranked: pd.DataFrame, reference: pd.DataFrame | None = None) -> dict:
+    """{(author, comparison): the variants it ranks} of vpr_lib.seeds.seeds_vs_kit's table `ranked` (per comparison the
+    first source the reference lists, the variants the kit also ran)."""
     reference = reference_numbers() if reference is None else reference
     ref = reference[reference.metric == "R@1"]
-    return {(_author(block.source.iloc[0]), comparison)
-            for comparison, block in ref.groupby("comparison", sort=False) if comparison in set(comparisons)}
+    first = {comparison: _author(block.source.iloc[0]) for comparison, block in ref.groupby("comparison", sort=False)}
+    return {(first[comparison], comparison): tuple(block.variant)
+            for comparison, block in ranked.groupby("comparison", sort=False) if comparison in first}
 
 
-def unpaired(name: str, baseline: str, reference: pd.DataFrame) -> dict:
+def unpaired(name: str, baseline: str, reference: pd.DataFrame, versus: pd.DataFrame) -> dict:
     """What versus_agreement leaves out of a notebook's course comparisons: {'baselines': [{source (_author),
-    comparison, variants}, …] (a report's comparison with no number for the kit's baseline), 'sets': [sets beyond a
-    report's first when none is the kit's]}."""
+    comparison, variants}, …] (a report's comparison with no number for the kit's baseline), 'variants': [the same, for
+    a report's variants the kit does not compare: not run, or descriptive], 'sets': [sets beyond a report's first
+    when none is the kit's]}."""
     ref = reference[(reference.notebook == name) & (reference.metric == "R@1")]
-    baselines, sets = [], []
+    verdicts = versus.filter(like=" verdict")
+    compared = {v for v in versus.index if (verdicts.loc[v] != "descriptive").any()}
+    baselines, variants, sets = [], [], []
     for (source, comparison), block in ref.groupby(["source", "comparison"], sort=False):
-        if baseline not in set(block.variant):
-            baselines.append({"source": _author(source), "comparison": comparison,
-                              "variants": list(dict.fromkeys(block.variant))})
+        named = list(dict.fromkeys(block.variant))
+        if baseline not in named:
+            baselines.append({"source": _author(source), "comparison": comparison, "variants": named})
+        elif missing := [v for v in named if v != baseline and v not in compared]:
+            variants.append({"source": _author(source), "comparison": comparison, "variants": missing})
         report_sets = list(dict.fromkeys(block.test_set))
         if not any(s in KIT_TEST_SETS for s in report_sets):  # as versus_agreement: the first other set only
             sets += [s for s in report_sets if s != SELECTION_SET][1:]
-    return {"baselines": baselines, "sets": sets}
+    return {"baselines": baselines, "variants": variants, "sets": sets}
 
 
 def _kit_answer(versus: pd.DataFrame) -> str:
@@ -235,7 +241,7 @@ def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[p
     compared variant the kit and a report share), from results/tables."""
     tables = Path(results) / "tables"
     reference = reference_numbers() if reference is None else reference
-    steps, pairs, left_out = [], [], {"baselines": [], "sets": []}
+    steps, pairs, left_out = [], [], {"baselines": [], "variants": [], "sets": []}
     for step in STEPS:
         row = {"step": step.label, "title": step.title, "question": step.question}
         if step.sets:
@@ -255,7 +261,7 @@ def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[p
                 baseline = pd.read_csv(tables / f"{name}_runs.csv").variant.iloc[0]
                 answers.append(f"notebook {name[:2]}, against {baseline}: {_kit_answer(versus)}")
                 step_pairs += versus_agreement(name, versus, baseline, reference)
-                for key, found in unpaired(name, baseline, reference).items():
+                for key, found in unpaired(name, baseline, reference, versus).items():
                     left_out[key] += [f for f in found if f not in left_out[key]]
             pairs += [dict(p, step=step.label) for p in step_pairs]
             row["kit"] = "; ".join(answers) or (f"qualitative: the predictions, recall by query condition and failure "
@@ -266,4 +272,5 @@ def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[p
         steps.append(row)
     steps = pd.DataFrame(steps)
     steps.attrs["left out"] = left_out  # what the pairs leave out of the reports' comparisons (unpaired)
+    steps.attrs["transcribed"] = int((reference.metric == "R@1").sum())  # the reports' numbers the pairs draw on
     return steps, pd.DataFrame(pairs)

@@ -154,6 +154,13 @@ def diagnose(pair: dict, tables: Path) -> dict:
     return found
 
 
+def _where(kit_set: str, verdict: str, ci, sign: int) -> str:
+    """The set, when the kit finds the report's direction there: decided, or (qualified) by its uncorrected interval."""
+    if verdict in ("better", "worse"):
+        return kit_set if (verdict == "better") == (sign > 0) else ""
+    return f"{kit_set} (uncorrected)" if isinstance(ci, str) and _direction(ci) == sign else ""
+
+
 def what_it_shows(d: dict) -> list[str]:
     """Sentences on where the disagreement lies and which checks do not account for it, from diagnose()'s numbers."""
     sign = 1 if d["report Δ"] > 0 else -1
@@ -162,11 +169,16 @@ def what_it_shows(d: dict) -> list[str]:
             f"that excludes the report's {d['report Δ']:+.1f}.",
             f"On {SELECTION_SET} (the selection set: optimistic, untested) {d['val Δ']:+.1f} {d['val CI']}: "
             f"{words[_direction(d['val CI']) * sign]}."]
-    where = [SELECTION_SET] if _direction(d["val CI"]) == sign else []
+    where = [_where(d["kit set"], d["kit verdict"], d["kit 95% CI"], sign)] + \
+        [SELECTION_SET] * (_direction(d["val CI"]) == sign)
+    if where[0] and d["kit verdict"] not in ("better", "worse"):
+        size = "smaller" if abs(d["kit Δ"]) < abs(d["report Δ"]) else "larger"
+        said[0] += (f" Uncorrected, that interval lies on the report's side of 0: the kit finds the report's direction, "
+                    f"{size} in size.")
     if d.get("other set"):
         said.append(f"On {d['other set']} {d['other Δ']:+.1f} {d['other CI']} ({d['other verdict']}).")
-        if d["other verdict"] in ("better", "worse") and (d["other verdict"] == "better") == (sign > 0):
-            where.append(d["other set"])
+        where.append(_where(d["other set"], d["other verdict"], d["other CI"], sign))
+    where = [w for w in where if w]
     if d.get("report note"):
         note = re.sub(r"(?<!\w)'?(Tables?|Figure|Fig\.) ?(\d+)'?", r"the report's \1 \2", d["report note"])
         said.append(f"The settings differ. The report's number, as the course reference records it: {note}. "
@@ -210,7 +222,8 @@ def what_it_shows(d: dict) -> list[str]:
                     "in the kit's sources (docs/synthcity.md).")
     if twin and twin["verdict"] != d["kit verdict"]:
         return said
-    said.append(f"The report's direction shows on {' and '.join(where)}; these checks do not explain the disagreement."
+    said.append(f"The report's direction shows on {', '.join(where[:-1]) + ' and ' if len(where) > 1 else ''}{where[-1]}; "
+                "these checks do not explain the disagreement."
                 if where else "Not explained by these checks.")
     return said
 

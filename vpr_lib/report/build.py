@@ -114,7 +114,8 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
     epochs = read_table(results / "tables" / f"{name}_epochs.csv")
     if settings["epoch_table"] and epochs is not None:
         (gen / "tables" / f"{name}_epochs.tex").write_text(epoch_tex(
-            epochs, caption_of(f"SF-XS val R@1 per epoch (epoch 0 = before training): {what}", info, baselines=False),
+            epochs, caption_of(f"SF-XS val R@1 per epoch (epoch 0 = before training): {what}", info, baselines=False,
+                               metric="R@1"),
             f"tab:{name}_epochs"))
         floats.append(rf"\input{{generated/tables/{name}_epochs}}")
         shown.append((f"tab:{name}_epochs", "SF-XS val R@1 per epoch"))
@@ -250,7 +251,7 @@ def _fill(gen: Path, results: Path, report: Path) -> None:
         raise NothingToReport(f"No results to report under {results / 'tables'}: run ./run_all.sh first.")
     brief = brief_table(results)
     diagnosed = disagreements(brief[1], results / "tables")
-    ranked = ranked_reports(seeds_vs_kit(results).comparison) if seeds else set()  # the reports Table 'seeds_vs_kit' ranks
+    ranked = ranked_reports(seeds_vs_kit(results)) if seeds else {}  # what Table 'seeds_vs_kit' ranks
     experiments = [experiments_tex(sections, results, gen, brief_section(brief, gen, ranked), brief, diagnosed)]
     if seeds:
         experiments.append(seeds[0])

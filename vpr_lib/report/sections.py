@@ -100,9 +100,9 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> tuple
                                       f"norm of the last feature map{gem}).", "fig:heatmaps", wide=True))
     conditions = [table.rename(columns={condition: "value"}).assign(condition=words)
                   for condition, words in (("time_of_day", "time of day"), ("camera", "camera"),
-                                           ("viewpoint", "viewpoint change"))
+                                           ("viewpoint", "viewpoint"), ("occluders", "occluders (count)"))
                   for table in [read_table(results / "tables" / f"{number}_recall_by_{condition}_{shown}.csv")]
-                  if table is not None]  # real data has no camera column
+                  if table is not None]  # real data has no camera or occluder column
     label = f"{number}_recall_by_condition"
     macros = [rf"\newcommand{{\ConditionTables}}{{\cref{{tab:{label}}}}}" if conditions
               else r"\newcommand{\ConditionTables}{no table}"]
@@ -113,8 +113,8 @@ def analysis_section(name: str, results: Path, gen: Path, report: Path) -> tuple
         table = table[["condition", "value", "set", *[c for c in table.columns if c not in ("condition", "value", "set")]]]
         parts.append(plain_table(table, f"R@1 (\\%) by the query's recorded condition ({runs_of}, mean over seeds, its "
                                         "95 \\% interval over seeds and the condition's queries, and the condition's "
-                                        "own chance level); viewpoint change: the larger of the heading difference to "
-                                        "the nearest positive and the camera's tilt", label, gen))
+                                        "own chance level); viewpoint: the larger of the heading difference to "
+                                        "the nearest positive and the camera's tilt", label, gen, group="condition"))
     failures = read_table(results / "tables" / f"{number}_failures_sf_xs_test.csv")
     if failures is not None:  # six columns: across both columns, its text stays readable
         failures["queries"] = failures["queries"].round().astype(int)
@@ -203,7 +203,7 @@ def _unbroken(text: str) -> str:
     return re.sub(r"([A-Za-z0-9]+(?:\\_[A-Za-z0-9]+)+)", r"\\mbox{\1}", text)
 
 
-def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path, ranked: set = frozenset()) -> str | None:
+def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path, ranked: dict | None = None) -> str | None:
     """The results' opening: the brief step by step (brief_table's steps and pairs), the kit's answer beside the
     course reports' and whether they agree, as a table across both columns."""
     steps, pairs = brief
@@ -219,7 +219,8 @@ def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path, ranked: s
         r"same pairs (single runs on the real sets, no interval; a report on other sets only is set beside the kit's "
         r"SF-XS test on its first set, such as Pitts30k, for its direction only), and their agreement (the words as the text defines "
         r"them). Steps 2 "
-        r"and 3 compare one model on two sets (SF-XS val selects the checkpoint; different queries): only the "
+        r"and 3 compare one model on two sets (SF-XS val selects the checkpoint; different queries; a report's numbers "
+        r"on two sets may come from separate trainings, as Sajjadi et al.'s per-set rows do): only the "
         r"direction of the difference is compared, untested.}", r"\label{tab:brief}",
         rf"\begin{{tabular}}{{@{{}}{column}{{0.03\textwidth}}{column}{{0.16\textwidth}}{column}{{0.39\textwidth}}"
         rf"{column}{{0.26\textwidth}}{column}{{0.09\textwidth}}@{{}}}}",
@@ -232,22 +233,34 @@ def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path, ranked: s
             (f" (of the {len(pairs)} variant comparisons a report also makes: {said}; steps 2 and 3 apart)"
              if said else "") +
             r"; the sections below give each step's tables and findings. The agreement words: " + AGREEMENT_WORDS +
-            "." + _left_out(steps.attrs.get("left out", {}), ranked) + "\n" + r"\input{generated/tables/brief}")
+            "." + _left_out(steps.attrs.get("left out", {}), ranked or {}) +
+            (f" The pairs draw on the {steps.attrs['transcribed']} R@1 numbers the kit transcribes from the reports "
+             r"(\texttt{docs/seeds\_reference.csv}, each with its source table); a report's other comparisons are not "
+             "transcribed." if steps.attrs.get("transcribed") else "") + "\n" + r"\input{generated/tables/brief}")
 
 
-def _left_out(left_out: dict, ranked: set) -> str:
-    """' Not in the table: …' (brief_table's comparisons a report makes that no pair holds; those in `ranked`, the
-    (report, comparison) pairs of the seeds table, say so), or ''."""
+def _left_out(left_out: dict, ranked: dict) -> str:
+    """' Not in the table: …' (brief_table's comparisons a report makes that no pair holds; the variants of each that
+    `ranked`, {(report, comparison): variants} of the seeds table, ranks say so), or ''."""
+    def named(found: list[dict]) -> str:
+        return "; ".join(f"{tex_escape(b['source'])}: " + ", ".join(rf"\texttt{{{tex_escape(v)}}}" for v in b["variants"]) +
+                         _ranked([v for v in b["variants"] if v in ranked.get((b["source"], b["comparison"]), ())])
+                         for b in found)
     said = []
     if left_out.get("baselines"):
-        said.append("the comparisons a report makes without a number for the kit's baseline (" + "; ".join(
-            f"{tex_escape(b['source'])}: " + ", ".join(rf"\texttt{{{tex_escape(v)}}}" for v in b["variants"]) +
-            (r", ranked in \cref{tab:seeds_vs_kit}" if (b["source"], b["comparison"]) in ranked else "")
-            for b in left_out["baselines"]) + ")")
+        said.append(f"the comparisons a report makes without a number for the kit's baseline ({named(left_out['baselines'])})")
+    if left_out.get("variants"):
+        said.append(f"a report's variants that the kit does not compare here, not run or descriptive "
+                    f"({named(left_out['variants'])})")
     if left_out.get("sets"):
         said.append("a report's sets after the first when none is the kit's (" +
                     ", ".join(tex_escape(s) for s in dict.fromkeys(left_out["sets"])) + ")")
-    return f" Not in the table: {'; and '.join(said)}." if said else ""
+    return f" Not in the table: {'; '.join(said[:-1]) + '; and ' if len(said) > 1 else ''}{said[-1]}." if said else ""
+
+
+def _ranked(variants: list[str]) -> str:
+    return (" (" + ", ".join(rf"\texttt{{{tex_escape(v)}}}" for v in variants) + r" ranked in \cref{tab:seeds_vs_kit})"
+            if variants else "")
 
 
 def closing_questions(results: Path) -> str:

@@ -103,12 +103,14 @@ def seeds_words(info: dict) -> str:
     return plural(info["seeds"], "seed") + (f" ({fewer})" if fewer else "")
 
 
-def caption_of(what: str, info: dict, baselines: bool = True, rows: pd.DataFrame | None = None) -> str:
-    """A recall table's caption; `rows` (the table) adds what a ± 0.0 at epoch 0 means when one is shown."""
+def caption_of(what: str, info: dict, baselines: bool = True, rows: pd.DataFrame | None = None,
+               metric: str = "R@N") -> str:
+    """A recall table's caption (`metric`: the recall it shows); `rows` (the table) adds what a ± 0.0 at epoch 0 means
+    when one is shown."""
     seeds = seeds_words(info)
     start = [c for c in (rows.columns if rows is not None else []) if c.endswith(EPOCH0)]
     same_start = any(str(v).endswith("± 0.0") for c in start for v in rows[c])
-    return (f"{tex_escape(what)}. R@N (\\%), mean $\\pm$ std over {seeds}; {info['data']} "
+    return (f"{tex_escape(what)}. {metric} (\\%), mean $\\pm$ std over {seeds}; {info['data']} "
             f"({tex_escape(info['profile'])} profile), positives within {info['threshold']} m. " +
             ("Epoch 0: each variant before training; chance: the exact expectation of a random ranking. "
              if baselines else "") +
@@ -198,10 +200,19 @@ def runs_appendix(all_runs: list[tuple[str, pd.DataFrame]]) -> str:
                       r"{\scriptsize", *lines, "}", ""])
 
 
-def plain_table(table: pd.DataFrame, caption: str, name: str, gen: Path, wide: bool = False) -> str:
-    """A CSV table as generated/tables/<name>.tex (booktabs, escaped cells); returns its \\input line."""
+def plain_table(table: pd.DataFrame, caption: str, name: str, gen: Path, wide: bool = False,
+                group: str | None = None) -> str:
+    """A CSV table as generated/tables/<name>.tex (booktabs, escaped cells); returns its \\input line. `group`: a
+    column written once, as an italic line above its rows, instead of on every row."""
+    groups = table[group] if group else None
+    table = table.drop(columns=group) if group else table
     cells = table.astype(object).where(table.notna(), "--").astype(str)
-    body = [" & ".join(tex_escape(v) for v in row) + r" \\" for row in cells.itertuples(index=False)]
+    body = []
+    for i, row in enumerate(cells.itertuples(index=False)):
+        if groups is not None and (i == 0 or groups.iloc[i] != groups.iloc[i - 1]):
+            body.append(("" if i == 0 else r"\addlinespace ") +
+                        rf"\multicolumn{{{len(table.columns)}}}{{@{{}}l}}{{\textit{{{tex_escape(str(groups.iloc[i]))}}}}} \\")
+        body.append(" & ".join(tex_escape(v) for v in row) + r" \\")
     env, width = ("table*", r"\textwidth") if wide else ("table", r"\columnwidth")
     (gen / "tables" / f"{name}.tex").write_text("\n".join([
         rf"\begin{{{env}}}{placement(env)}", r"\centering", rf"\caption{{{caption}.}}", rf"\label{{tab:{name}}}",
