@@ -11,7 +11,8 @@ from vpr_lib.brief import STEPS, brief_table
 def _tables(tmp_path, gem_delta: float, gem_verdict: str):
     tables = tmp_path / "tables"
     tables.mkdir(parents=True)
-    pd.DataFrame({"variant": ["avg", "gem"], "seed": [0, 0]}).to_csv(tables / "02_gem_runs.csv", index=False)
+    pd.DataFrame({"variant": ["avg", "gem"], "seed": [0, 0], "run_id": ["avg-s0", "gem-s0"]}).to_csv(
+        tables / "02_gem_runs.csv", index=False)
     pd.DataFrame([{"variant": "gem", "SF-XS val Δ R@1": 1.0, "SF-XS test Δ R@1": gem_delta,
                    "SF-XS test verdict": gem_verdict, "Tokyo-XS Δ R@1": 0.5, "Tokyo-XS verdict": "within noise"}]
                  ).to_csv(tables / "02_gem_versus.csv", index=False)
@@ -51,6 +52,19 @@ def test_steps_2_and_3_compare_the_direction_between_sets_and_steps_without_tabl
     assert by_step.loc["2", "agreement"] == "same direction 1"
     assert "(+5.0)" in by_step.loc["3", "kit"] and by_step.loc["3", "agreement"] == "same direction 2"
     assert list(steps.step) == ["2", "3", "4"]  # no table for the others in this store
+
+
+def test_steps_2_and_3_set_a_reports_model_beside_the_kits_same_variant_when_it_ran_one(tmp_path):
+    tables = _tables(tmp_path, 5.0, "better") / "tables"
+    pd.DataFrame({"variant": ["avg_layer3_adamw"] * 2, "run_id": ["a", "b"]}).to_csv(tables / "07_mixvpr_runs.csv",
+                                                                                  index=False)
+    pd.DataFrame([{"variant": "avg_layer3_adamw", "SF-XS val R@1": "30.0 ± 1.0", "SF-XS test R@1": "40.0 ± 1.0",
+                   "Tokyo-XS R@1": "41.0 ± 1.0"}]).to_csv(tables / "07_mixvpr_summary.csv", index=False)
+    by_step = brief_table(tmp_path, REFERENCE)[0].set_index("step")
+    assert "avg_layer3_adamw (notebook 07): SF-XS val 30.0 ± 1.0 against SF-XS test 40.0 ± 1.0 (-10.0)" in \
+        by_step.loc["2", "kit"]
+    assert by_step.loc["2", "course"] == "Bracco et al. (avg_layer3_adamw): +34.4, beside the kit's avg_layer3_adamw"
+    assert by_step.loc["2", "agreement"] == "other direction 1"  # its own variant's gap, not the starter's +20.0
 
 
 def test_the_steps_follow_the_brief():

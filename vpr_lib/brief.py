@@ -195,37 +195,62 @@ def _course_answer(pairs: list[dict]) -> str:
     return "; ".join(f"{source} on {on}: {', '.join(said)}" for (source, on), said in groups.items()) or "no number"
 
 
-def _seed_interval(tables: Path, step: Step, variant: str) -> str:
+def _seed_interval(tables: Path, name: str, sets: tuple, variant: str) -> str:
     """', 95 % interval [a, b] over the N seeds' of the difference between a step's two sets, from the per-seed
     recalls (the sets have other queries: only the seeds vary); '' without the results table or with one seed."""
-    path = tables / f"{step.notebooks[0]}_results.csv"
+    path = tables / f"{name}_results.csv"
     if not path.is_file():
         return ""
     per_seed = pd.read_csv(path).query("variant == @variant").pivot(index="seed", columns="set", values="R@1")
-    _, low, high = seed_interval(per_seed[step.sets[0]] - per_seed[step.sets[1]])
+    _, low, high = seed_interval(per_seed[sets[0]] - per_seed[sets[1]])
     return "" if low != low else f", 95 % interval [{low:+.1f}, {high:+.1f}] over its {len(per_seed)} seeds"
 
 
-def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, str, str] | None:
-    summary_file = tables / f"{step.notebooks[0]}_summary.csv"
-    if not summary_file.is_file():
+def _set_gap(tables: Path, name: str, variant: str, sets: tuple, label: str = "") -> tuple[float, str] | None:
+    """A variant's R@1 on the first set minus the second (means over seeds) and its words (`label` after its name),
+    or None when notebook `name` did not run it."""
+    path = tables / f"{name}_summary.csv"
+    summary = pd.read_csv(path).set_index("variant") if path.is_file() else pd.DataFrame()
+    if variant not in summary.index:
         return None
-    summary = pd.read_csv(summary_file).set_index("variant")
-    first, second = step.sets
-    base = summary.index[0]
-    kit = cell_mean(summary.loc[base, f"{first} R@1"]) - cell_mean(summary.loc[base, f"{second} R@1"])
-    answer = (f"{base}: {first} {summary.loc[base, f'{first} R@1']} against {second} "
-              f"{summary.loc[base, f'{second} R@1']} ({kit:+.1f}{_seed_interval(tables, step, base)})")
+    first, second = (summary.loc[variant, f"{s} R@1"] for s in sets)
+    gap = cell_mean(first) - cell_mean(second)
+    return gap, (f"{variant}{label}: {sets[0]} {first} against {sets[1]} {second} "
+                 f"({gap:+.1f}{_seed_interval(tables, name, sets, variant)})")
+
+
+def _run_ids(tables: Path, name: str, variant: str) -> set:
+    path = tables / f"{name}_runs.csv"
+    return set(pd.read_csv(path).query("variant == @variant").run_id) if path.is_file() else set()
+
+
+def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, str, str] | None:
+    """The kit's gap between the step's two sets for its starter and for each of STARTER_REFERENCES' variants it ran
+    on other runs, and each report's gap for its model, set beside the kit's same variant (else the starter's)."""
+    path = tables / f"{step.notebooks[0]}_summary.csv"
+    if not path.is_file():
+        return None
+    base = pd.read_csv(path).variant.iloc[0]
+    kit, answers = {}, []
+    for name, variant in ((step.notebooks[0], base), *STARTER_REFERENCES):
+        if variant != base and _run_ids(tables, name, variant) == _run_ids(tables, step.notebooks[0], base):
+            continue  # the starter's own runs under another name
+        found = _set_gap(tables, name, variant, step.sets, "" if variant == base else f" (notebook {name[:2]})")
+        if found is not None and variant not in kit:
+            kit[variant] = found[0]
+            answers.append(found[1])
     course, words = [], []
     for name, variant in STARTER_REFERENCES:
         ref = reference[(reference.notebook == name) & (reference.variant == variant) & (reference.metric == "R@1")]
+        own = variant if variant in kit else base
         for source, block in ref.groupby("source", sort=False):
             values = block.set_index("test_set").value
-            if first in values and second in values:
-                delta = float(values[first] - values[second])
-                course.append(f"{_author(source)} ({variant}): {delta:+.1f}")
-                words.append("same direction" if (delta > 0) == (kit > 0) else "other direction")
-    return answer, "; ".join(course) or "no number", _tally(words) if words else "no course number"
+            if all(s in values for s in step.sets):
+                delta = float(values[step.sets[0]] - values[step.sets[1]])
+                course.append(f"{_author(source)} ({variant}): {delta:+.1f}" +
+                              (f", beside the kit's {own}" if own != base else ""))
+                words.append("same direction" if (delta > 0) == (kit[own] > 0) else "other direction")
+    return "; ".join(answers), "; ".join(course) or "no number", _tally(words) if words else "no course number"
 
 
 AGREEMENTS = ("agree", "disagree", "disagree in size", "kit within noise", "report without a direction",
