@@ -560,3 +560,12 @@ def test_a_grouped_table_names_each_group_once_above_its_rows(tmp_path):
     assert body.count(r"\textit{time of day}") == 1 and body.count(r"\textit{camera}") == 1
     assert "value & R@1" in body and "day & 40.2" in body and "condition" in table  # the caller's table is kept
     assert body.index(r"\textit{camera}") < body.index("phone") and r"{ll}" not in body and r"{lr}" in body
+
+
+def test_a_steps_opening_cites_its_row_of_the_brief_table():
+    from vpr_lib.report.steps import step_intro
+    row = pd.Series({"step": "6e", "question": "Is MixVPR better than pooling?", "kit": "within noise: 2 of 2",
+                     "course": "no number", "agreement": "no course number"})
+    text = step_intro(row, pd.DataFrame())
+    assert r"\paragraph{The brief asks.} Is MixVPR better than pooling? (row 6e of \cref{tab:brief})" in text
+    assert "no course report measures this comparison" in text
