@@ -142,7 +142,8 @@ def test_the_comparisons_no_pair_holds_are_named_and_the_seeds_tables_reports_kn
     steps, pairs = brief_table(_tables(tmp_path, 5.0, "better"),
                                pd.concat([REFERENCE, other], ignore_index=True))
     assert steps.attrs["left out"] == {"baselines": [{"source": "Masone et al. (lecture)", "comparison": "02_gem sizes",
-                                                      "variants": ["gem", "gem_big"]}], "variants": [], "sets": ["MSLS"]}
+                                                      "variants": ["gem", "gem_big"]}], "variants": [],
+                                       "selection": [], "sets": ["MSLS"]}
     assert steps.attrs["transcribed"] == len(REFERENCE) + len(other)
     assert set(pairs.source) == {"Sajjadi et al."}  # the lecture has no number for avg
     ranked = pd.DataFrame({"comparison": ["02_gem", "02_gem", "02_gem sizes", "02_gem sizes"],
@@ -158,3 +159,17 @@ def test_a_reports_variant_the_kit_does_not_compare_is_named(tmp_path):
     assert steps.attrs["left out"]["variants"] == [{"source": "Sajjadi et al.", "comparison": "02_gem",
                                                     "variants": ["gem_big"]}]
     assert "gem_big" not in set(pairs.variant)
+
+
+def test_a_reports_selection_set_numbers_and_a_variant_without_a_number_on_the_compared_set_are_named(tmp_path):
+    rows = [("Sajjadi, D, S: a report", "avg", "SF-XS val", 50.0), ("Sajjadi, D, S: a report", "gem", "SF-XS val", 55.0),
+            ("Masone, B: lecture slides", "avg", "Pitts30k", 70.0), ("Masone, B: lecture slides", "gem", "MSLS", 60.0)]
+    extra = pd.DataFrame([{"notebook": "02_gem", "comparison": "02_gem" if "Sajjadi" in src else "02_gem lecture",
+                           "variant": v, "source": src, "test_set": t, "metric": "R@1", "value": x}
+                          for src, v, t, x in rows])
+    steps, _ = brief_table(_tables(tmp_path, 5.0, "better"), pd.concat([REFERENCE, extra], ignore_index=True))
+    left_out = steps.attrs["left out"]
+    assert left_out["selection"] == [{"source": "Sajjadi et al.", "comparison": "02_gem", "variants": ["gem"]}]
+    assert left_out["variants"] == [{"source": "Masone et al. (lecture)", "comparison": "02_gem lecture",
+                                     "variants": ["gem"]}]  # its only gem number is on MSLS, not on Pitts30k
+    assert left_out["sets"] == ["MSLS"]

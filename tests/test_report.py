@@ -539,13 +539,16 @@ def test_the_brief_paragraph_names_what_the_table_leaves_out():
     left_out = {"baselines": [{"source": "Sajjadi et al.", "comparison": "08_optimizers optimizers",
                                "variants": ["sgd", "adam", "asgd"]}],
                 "variants": [{"source": "Sajjadi et al.", "comparison": "04_losses", "variants": ["circle_sgd"]}],
+                "selection": [{"source": "Bracco et al.", "comparison": "07_mixvpr", "variants": ["gem"]}],
                 "sets": ["MSLS", "MSLS"]}
-    said = _left_out(left_out, {("Sajjadi et al.", "08_optimizers optimizers"): ("sgd", "adamw")})
+    said = _left_out(left_out, {("Sajjadi et al.", "08_optimizers optimizers"): ("sgd", "adamw"),
+                                ("Bracco et al.", "07_mixvpr"): ("gem",)})  # ranked on a test set, not on SF-XS val
     assert said == (r" Not in the table: the comparisons a report makes without a number for the kit's baseline "
                     r"(Sajjadi et al.: \texttt{sgd}, \texttt{adam}, \texttt{asgd} (\texttt{sgd} ranked in "
-                    r"\cref{tab:seeds_vs_kit})); a report's variants that the kit does not compare here, not run or "
-                    r"descriptive (Sajjadi et al.: \texttt{circle\_sgd}); and a report's sets after the first when none "
-                    r"is the kit's (MSLS).")
+                    r"\cref{tab:seeds_vs_kit})); a report's variants that the kit does not compare here: not run, "
+                    r"descriptive, or without a report number on the set compared (Sajjadi et al.: \texttt{circle\_sgd}); "
+                    r"a report's SF-XS val numbers, the kit's selection set, not tested (Bracco et al.: \texttt{gem}); "
+                    r"and a report's sets after the first when none is the kit's (MSLS).")
     assert "ranked" not in _left_out(left_out, {}) and _left_out({"baselines": [], "sets": []}, {}) == ""
     assert _left_out({"sets": ["MSLS"]}, {}) == " Not in the table: a report's sets after the first when none is the kit's (MSLS)."
 
@@ -567,5 +570,5 @@ def test_a_steps_opening_cites_its_row_of_the_brief_table():
     row = pd.Series({"step": "6e", "question": "Is MixVPR better than pooling?", "kit": "within noise: 2 of 2",
                      "course": "no number", "agreement": "no course number"})
     text = step_intro(row, pd.DataFrame())
-    assert r"\paragraph{The brief asks.} Is MixVPR better than pooling? (row 6e of \cref{tab:brief})" in text
+    assert r"\paragraph{The brief asks.} Is MixVPR better than pooling? (the step-6e row of \cref{tab:brief})" in text
     assert "no course report measures this comparison" in text

@@ -146,24 +146,29 @@ def ranked_reports(ranked: pd.DataFrame, reference: pd.DataFrame | None = None) 
 
 
 def unpaired(name: str, baseline: str, reference: pd.DataFrame, versus: pd.DataFrame) -> dict:
-    """What versus_agreement leaves out of a notebook's course comparisons: {'baselines': [{source (_author),
-    comparison, variants}, …] (a report's comparison with no number for the kit's baseline), 'variants': [the same, for
-    a report's variants the kit does not compare: not run, or descriptive], 'sets': [sets beyond a report's first
-    when none is the kit's]}."""
+    """What versus_agreement leaves out of a notebook's course comparisons, each as [{source (_author), comparison,
+    variants}, …]: 'baselines' (a report's comparison with no number for the kit's baseline), 'variants' (a report's
+    variants no pair holds: the kit did not run them, has them descriptive, or the report has no number on the set
+    compared), 'selection' (a report's SF-XS val numbers: the kit's selection set, not tested); and 'sets' [the
+    report sets beyond the first when none is the kit's]."""
     ref = reference[(reference.notebook == name) & (reference.metric == "R@1")]
-    verdicts = versus.filter(like=" verdict")
-    compared = {v for v in versus.index if (verdicts.loc[v] != "descriptive").any()}
-    baselines, variants, sets = [], [], []
+    found = {"baselines": [], "variants": [], "selection": [], "sets": []}
     for (source, comparison), block in ref.groupby(["source", "comparison"], sort=False):
         named = list(dict.fromkeys(block.variant))
+        entry = {"source": _author(source), "comparison": comparison}
         if baseline not in named:
-            baselines.append({"source": _author(source), "comparison": comparison, "variants": named})
-        elif missing := [v for v in named if v != baseline and v not in compared]:
-            variants.append({"source": _author(source), "comparison": comparison, "variants": missing})
+            found["baselines"].append(dict(entry, variants=named))
+        else:
+            paired = {r["variant"] for r in versus_agreement(name, versus, baseline, block)}
+            if missing := [v for v in named if v != baseline and v not in paired]:
+                found["variants"].append(dict(entry, variants=missing))
+            on_val = block[block.test_set == SELECTION_SET].variant
+            if baseline in set(on_val) and (chosen := [v for v in dict.fromkeys(on_val) if v != baseline]):
+                found["selection"].append(dict(entry, variants=chosen))
         report_sets = list(dict.fromkeys(block.test_set))
         if not any(s in KIT_TEST_SETS for s in report_sets):  # as versus_agreement: the first other set only
-            sets += [s for s in report_sets if s != SELECTION_SET][1:]
-    return {"baselines": baselines, "variants": variants, "sets": sets}
+            found["sets"] += [s for s in report_sets if s != SELECTION_SET][1:]
+    return found
 
 
 def _kit_answer(versus: pd.DataFrame) -> str:
@@ -247,10 +252,11 @@ def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, 
             values = block.set_index("test_set").value
             if all(s in values for s in step.sets):
                 delta = float(values[step.sets[0]] - values[step.sets[1]])
-                course.append(f"{_author(source)} ({variant}): {delta:+.1f}" +
-                              (f", beside the kit's {own}" if own != base else ""))
+                course.append(f"{_author(source)} ({variant}): {delta:+.1f}, beside the kit's {own}")
                 words.append("same direction" if (delta > 0) == (kit[own] > 0) else "other direction")
-    return "; ".join(answers), "; ".join(course) or "no number", _tally(words) if words else "no course number"
+    said = "; ".join(answers) + ("; intervals by Student's t on the per-seed differences (the two sets' queries "
+                                 "differ: no pairing)" if "95 % interval" in "".join(answers) else "")
+    return said, "; ".join(course) or "no number", _tally(words) if words else "no course number"
 
 
 AGREEMENTS = ("agree", "disagree", "disagree in size", "kit within noise", "report without a direction",
@@ -266,7 +272,7 @@ def brief_table(results: Path, reference: pd.DataFrame | None = None) -> tuple[p
     compared variant the kit and a report share), from results/tables."""
     tables = Path(results) / "tables"
     reference = reference_numbers() if reference is None else reference
-    steps, pairs, left_out = [], [], {"baselines": [], "variants": [], "sets": []}
+    steps, pairs, left_out = [], [], {"baselines": [], "variants": [], "selection": [], "sets": []}
     for step in STEPS:
         row = {"step": step.label, "title": step.title, "question": step.question}
         if step.sets:

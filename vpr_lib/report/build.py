@@ -114,8 +114,9 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
     epochs = read_table(results / "tables" / f"{name}_epochs.csv")
     if settings["epoch_table"] and epochs is not None:
         (gen / "tables" / f"{name}_epochs.tex").write_text(epoch_tex(
-            epochs, caption_of(f"SF-XS val R@1 per epoch (epoch 0 = before training): {what}", info, baselines=False,
-                               metric="R@1"),
+            epochs, caption_of(f"SF-XS val R@1 per epoch (epoch 0 = before training): {what}; the recall tables "
+                               "test each run's best epoch on SF-XS val, so their means may differ from the last "
+                               "epoch's", info, baselines=False, metric="R@1"),
             f"tab:{name}_epochs"))
         floats.append(rf"\input{{generated/tables/{name}_epochs}}")
         shown.append((f"tab:{name}_epochs", "SF-XS val R@1 per epoch"))

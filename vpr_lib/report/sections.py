@@ -242,16 +242,18 @@ def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path, ranked: d
 def _left_out(left_out: dict, ranked: dict) -> str:
     """' Not in the table: …' (brief_table's comparisons a report makes that no pair holds; the variants of each that
     `ranked`, {(report, comparison): variants} of the seeds table, ranks say so), or ''."""
-    def named(found: list[dict]) -> str:
+    def named(found: list[dict], rank: bool = True) -> str:  # rank: say which the seeds table ranks (its test set)
         return "; ".join(f"{tex_escape(b['source'])}: " + ", ".join(rf"\texttt{{{tex_escape(v)}}}" for v in b["variants"]) +
-                         _ranked([v for v in b["variants"] if v in ranked.get((b["source"], b["comparison"]), ())])
+                         _ranked([v for v in b["variants"] if rank and v in ranked.get((b["source"], b["comparison"]), ())])
                          for b in found)
     said = []
     if left_out.get("baselines"):
         said.append(f"the comparisons a report makes without a number for the kit's baseline ({named(left_out['baselines'])})")
     if left_out.get("variants"):
-        said.append(f"a report's variants that the kit does not compare here, not run or descriptive "
-                    f"({named(left_out['variants'])})")
+        said.append(f"a report's variants that the kit does not compare here: not run, descriptive, or without a "
+                    f"report number on the set compared ({named(left_out['variants'])})")
+    if left_out.get("selection"):
+        said.append(f"a report's SF-XS val numbers, the kit's selection set, not tested ({named(left_out['selection'], rank=False)})")
     if left_out.get("sets"):
         said.append("a report's sets after the first when none is the kit's (" +
                     ", ".join(tex_escape(s) for s in dict.fromkeys(left_out["sets"])) + ")")

@@ -30,7 +30,7 @@ def step_intro(row: pd.Series, pairs: pd.DataFrame, note: str = "") -> str:
               tex_escape(row.course) + ("." if row.course not in ("no number",) else
                                         ": no course report measures this comparison."))
     return "\n".join([
-        rf"\paragraph{{The brief asks.}} {tex_escape(row.question)} (row {tex_escape(row.step)} of \cref{{tab:brief}})",
+        rf"\paragraph{{The brief asks.}} {tex_escape(row.question)} (the step-{tex_escape(row.step)} row of \cref{{tab:brief}})",
         rf"\paragraph{{The kit finds.}} {tex_escape(row.kit)}." + (f" {tex_escape(note)}" if note else ""),
         rf"\paragraph{{The course reports.}} {course}",
         rf"\paragraph{{Agreement.}} {tex_escape(row.agreement)}" +

@@ -116,7 +116,8 @@ def caption_of(what: str, info: dict, baselines: bool = True, rows: pd.DataFrame
              if baselines else "") +
             ("$\\pm$ 0.0 at epoch 0: every seed's initial model gave the same recall on that set. " if same_start
              else "") +
-            "Best mean per column in bold.")
+            ("Best mean per column in bold (epoch 0 apart)." if start or metric != "R@N" else
+             "Best mean per column in bold."))
 
 
 def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) -> list[str]:
