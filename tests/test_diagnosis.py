@@ -60,7 +60,8 @@ def test_a_difference_the_kits_interval_excludes_is_a_disagreement_in_size_and_g
     assert "excludes the report's +40.3" in text
     assert text.endswith("The report's direction shows on SF-XS val and Tokyo-XS; these checks do not explain the "
                          "disagreement.")
-    assert "At 512-d, the baseline's size (its own: 2048-d), `mixvpr512` gives +1.0 [-2.0, +4.0] (within noise): " \
+    assert "Cut to the baseline's descriptor size (512-d, where `mixvpr` gives 2048-d), `mixvpr512` gives +1.0 " \
+           "[-2.0, +4.0] (within noise): " \
            "descriptor size does not account for it." in text
     assert "ranges from -16.0 R@1 [-20.0, -12.0] (camera telephoto, 100 queries) to -2.0 [-5.0, +1.0]" in text
     assert "lies below 0 in 3 and above 0 in 0 of the 6 condition rows" in text

@@ -205,8 +205,9 @@ def what_it_shows(d: dict) -> list[str]:
                     "a longer one would move it is not measured.")
     twin = d.get("twin")
     if twin:
-        said.append(f"At {twin['dim']}-d, the baseline's size (its own: {twin['own dim']}-d), `{twin['variant']}` gives "
-                    f"{twin['Δ']:+.1f} {twin['CI']} ({twin['verdict']}): descriptor size " +
+        said.append(f"Cut to the baseline's descriptor size ({twin['dim']}-d, where `{d['variant']}` gives "
+                    f"{twin['own dim']}-d), `{twin['variant']}` gives {twin['Δ']:+.1f} {twin['CI']} ({twin['verdict']}): "
+                    "descriptor size " +
                     ("does not account for it." if twin["verdict"] == d["kit verdict"] else "changes the verdict."))
     gaps = d.get("conditions")
     if gaps is not None and len(gaps) > 1:
