@@ -98,7 +98,12 @@ def wait_for_epochs(results: Path, at_least: int, proc, timeout: float = 300) ->
             if (epochs.parent / "checkpoints/last.ckpt").exists() and pd.read_csv(epochs).epoch.max() >= at_least:
                 return epochs.parent
         time.sleep(0.1)
-    raise AssertionError(f"no checkpoint after epoch {at_least} within {timeout} s: {proc.poll()}")
+    said = ""
+    if proc.poll() is not None:  # the dispatcher stopped: what it and the job's logs said, for a rare failure
+        out, err = proc.communicate()
+        logs = [f"{log.name}: " + log.read_text()[-2000:] for log in sorted(results.glob("dispatch/*/*_log.*"))]
+        said = "\n".join([out[-2000:], err[-2000:], *logs])
+    raise AssertionError(f"no checkpoint after epoch {at_least} within {timeout} s: {proc.poll()}\n{said}")
 
 
 def slurm_job(run_dir: Path) -> dict:
