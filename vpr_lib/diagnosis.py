@@ -86,9 +86,12 @@ def size_twin(tables: Path, notebook: str, variant: str, baseline: str) -> str |
     return twins.index[0] if len(twins) else None
 
 
-def _config(notebook: str, profile: str, variant: str) -> dict | None:
-    """A variant's resolved params in the profile that ran it (its first seed), None when they hold no such variant."""
-    return next((c for c in run_configs(load_params(notebook, profile)) if c["variant"] == variant), None)
+def _configs(notebook: str, profile: str) -> dict:
+    """{variant: its resolved params (first seed)} in the profile that ran the notebook."""
+    configs = {}
+    for config in run_configs(load_params(notebook, profile)):
+        configs.setdefault(config["variant"], config)
+    return configs
 
 
 def _lr_ends_at_zero(config: dict | None) -> bool:
@@ -98,9 +101,11 @@ def _lr_ends_at_zero(config: dict | None) -> bool:
 def kit_setting(notebook: str, profile: str, variant: str, data: str) -> str | None:
     """How the kit trained a variant (its params in the profile that ran it), in the terms a report's setting uses;
     None when those params hold no such variant."""
-    config = _config(notebook, profile, variant)
-    if config is None:
-        return None
+    config = _configs(notebook, profile).get(variant)
+    return None if config is None else _setting_words(config, data)
+
+
+def _setting_words(config: dict, data: str) -> str:
     def kwargs(values: dict) -> str:
         return f" ({', '.join(f'{k} {v}' for k, v in values.items())})" if values else ""
 
@@ -140,8 +145,9 @@ def diagnose(pair: dict, tables: Path) -> dict:
         found["baseline last-epoch gain"] = round(last_epoch_gain(epochs, baseline), 1)
     first = runs[runs.variant == variant].iloc[0]
     if {"profile", "data"} <= set(runs.columns):
-        found["kit setting"] = kit_setting(name, first.profile, variant, first.data)
-        found["lr ends at 0"] = {who: _lr_ends_at_zero(_config(name, first.profile, v))
+        configs = _configs(name, first.profile)
+        found["kit setting"] = _setting_words(configs[variant], first.data) if variant in configs else None
+        found["lr ends at 0"] = {who: _lr_ends_at_zero(configs.get(v))
                                  for who, v in (("the variant", variant), ("its baseline", baseline))}
     found["conditions"] = condition_gaps(tables, variant, baseline, kit_set)
     twin = size_twin(tables, name, variant, baseline)
