@@ -411,6 +411,18 @@ def test_the_caption_explains_a_zero_spread_at_epoch_0_only_when_the_table_shows
     assert "same recall" not in caption_of("Recalls", info, rows=rows)
 
 
+def test_the_caption_says_the_bold_leaves_epoch_0_out_only_where_the_table_has_one():
+    from vpr_lib.report.tex import caption_of
+    info = {"seeds": 3, "data": "SynthCity demo", "profile": "demo", "threshold": 25}
+    with_start = pd.DataFrame({"variant": ["a"], "SF-XS test R@1": ["40.0 ± 1.0"],
+                               "SF-XS test R@1 at epoch 0": ["20.0 ± 1.0"]})
+    assert caption_of("Recalls", info, rows=with_start).endswith("Best mean per column in bold (epoch 0 apart).")
+    assert caption_of("Recalls", info, rows=with_start.drop(columns="SF-XS test R@1 at epoch 0")).endswith(
+        "Best mean per column in bold.")
+    per_epoch = caption_of("R@1 per epoch", info, baselines=False, metric="R@1", per_epoch=True)
+    assert per_epoch.startswith("R@1 per epoch. R@1 (\\%)") and per_epoch.endswith("(epoch 0 apart).")
+
+
 def test_the_report_names_the_notebooks_without_results():
     from vpr_lib.report.build import left_out_sentence
     assert left_out_sentence([]) == ""

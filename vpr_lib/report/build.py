@@ -116,7 +116,7 @@ def _step_section(name: str, settings: dict, results: Path, gen: Path, report: P
         (gen / "tables" / f"{name}_epochs.tex").write_text(epoch_tex(
             epochs, caption_of(f"SF-XS val R@1 per epoch (epoch 0 = before training): {what}; the recall tables "
                                "test each run's best epoch on SF-XS val, so their means may differ from the last "
-                               "epoch's", info, baselines=False, metric="R@1"),
+                               "epoch's", info, baselines=False, metric="R@1", per_epoch=True),
             f"tab:{name}_epochs"))
         floats.append(rf"\input{{generated/tables/{name}_epochs}}")
         shown.append((f"tab:{name}_epochs", "SF-XS val R@1 per epoch"))

@@ -104,9 +104,10 @@ def seeds_words(info: dict) -> str:
 
 
 def caption_of(what: str, info: dict, baselines: bool = True, rows: pd.DataFrame | None = None,
-               metric: str = "R@N") -> str:
-    """A recall table's caption (`metric`: the recall it shows); `rows` (the table) adds what a ± 0.0 at epoch 0 means
-    when one is shown."""
+               metric: str = "R@N", per_epoch: bool = False) -> str:
+    """A recall table's caption (`metric`: the recall it shows; `per_epoch`: its columns are epochs, epoch 0 left out
+    of the bold as table_tex's baseline column); `rows` (the table) adds what a ± 0.0 at epoch 0 means when one is
+    shown."""
     seeds = seeds_words(info)
     start = [c for c in (rows.columns if rows is not None else []) if c.endswith(EPOCH0)]
     same_start = any(str(v).endswith("± 0.0") for c in start for v in rows[c])
@@ -116,8 +117,7 @@ def caption_of(what: str, info: dict, baselines: bool = True, rows: pd.DataFrame
              if baselines else "") +
             ("$\\pm$ 0.0 at epoch 0: every seed's initial model gave the same recall on that set. " if same_start
              else "") +
-            ("Best mean per column in bold (epoch 0 apart)." if start or metric != "R@N" else
-             "Best mean per column in bold."))
+            ("Best mean per column in bold (epoch 0 apart)." if start or per_epoch else "Best mean per column in bold."))
 
 
 def macros_tex(name: str, summary: pd.DataFrame, versus: pd.DataFrame | None) -> list[str]:
