@@ -65,6 +65,7 @@ def test_steps_2_and_3_set_a_reports_model_beside_the_kits_same_variant_when_it_
         by_step.loc["2", "kit"]
     assert by_step.loc["2", "course"] == "Bracco et al. (avg_layer3_adamw): +34.4, beside the kit's avg_layer3_adamw"
     assert by_step.loc["2", "agreement"] == "other direction 1"  # its own variant's gap, not the starter's +20.0
+    assert "Student's t" not in by_step.loc["2", "kit"]  # no per-seed results here: no interval to explain
 
 
 def test_the_steps_follow_the_brief():
@@ -131,6 +132,8 @@ def test_steps_2_and_3_give_the_gap_between_sets_with_its_interval_over_seeds():
         index="seed", columns="set", values="R@1")
     _, low, high = seed_interval(per_seed["SF-XS val"] - per_seed["SF-XS test"])
     assert f"95 % interval [{low:+.1f}, {high:+.1f}] over its {len(per_seed)} seeds" in steps.set_index("step").kit["2"]
+    assert steps.set_index("step").kit["2"].endswith("intervals by Student's t on the per-seed differences (the two "
+                                                     "sets' queries differ: no pairing)")
 
 
 def test_the_comparisons_no_pair_holds_are_named_and_the_seeds_tables_reports_known(tmp_path):

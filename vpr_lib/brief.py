@@ -211,17 +211,16 @@ def _seed_interval(tables: Path, name: str, sets: tuple, variant: str) -> str:
     return "" if low != low else f", 95 % interval [{low:+.1f}, {high:+.1f}] over its {len(per_seed)} seeds"
 
 
-def _set_gap(tables: Path, name: str, variant: str, sets: tuple, label: str = "") -> tuple[float, str] | None:
-    """A variant's R@1 on the first set minus the second (means over seeds) and its words (`label` after its name),
-    or None when notebook `name` did not run it."""
+def _set_gap(tables: Path, name: str, variant: str, sets: tuple, label: str = "") -> tuple[float, str, bool] | None:
+    """A variant's R@1 on the first set minus the second (means over seeds), its words (`label` after its name) and
+    whether they hold a seed interval; None when notebook `name` did not run it."""
     path = tables / f"{name}_summary.csv"
     summary = pd.read_csv(path).set_index("variant") if path.is_file() else pd.DataFrame()
     if variant not in summary.index:
         return None
     first, second = (summary.loc[variant, f"{s} R@1"] for s in sets)
-    gap = cell_mean(first) - cell_mean(second)
-    return gap, (f"{variant}{label}: {sets[0]} {first} against {sets[1]} {second} "
-                 f"({gap:+.1f}{_seed_interval(tables, name, sets, variant)})")
+    gap, spread = cell_mean(first) - cell_mean(second), _seed_interval(tables, name, sets, variant)
+    return gap, f"{variant}{label}: {sets[0]} {first} against {sets[1]} {second} ({gap:+.1f}{spread})", bool(spread)
 
 
 def _run_ids(tables: Path, name: str, variant: str) -> set:
@@ -236,14 +235,16 @@ def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, 
     if not path.is_file():
         return None
     base = pd.read_csv(path).variant.iloc[0]
-    kit, answers = {}, []
+    base_runs = _run_ids(tables, step.notebooks[0], base)
+    kit, answers, spread = {}, [], False
     for name, variant in ((step.notebooks[0], base), *STARTER_REFERENCES):
-        if variant != base and _run_ids(tables, name, variant) == _run_ids(tables, step.notebooks[0], base):
+        if variant in kit or (variant != base and _run_ids(tables, name, variant) == base_runs):
             continue  # the starter's own runs under another name
         found = _set_gap(tables, name, variant, step.sets, "" if variant == base else f" (notebook {name[:2]})")
-        if found is not None and variant not in kit:
-            kit[variant] = found[0]
-            answers.append(found[1])
+        if found is not None:
+            kit[variant], words, with_interval = found
+            answers.append(words)
+            spread |= with_interval
     course, words = [], []
     for name, variant in STARTER_REFERENCES:
         ref = reference[(reference.notebook == name) & (reference.variant == variant) & (reference.metric == "R@1")]
@@ -255,7 +256,7 @@ def _sets_step(step: Step, tables: Path, reference: pd.DataFrame) -> tuple[str, 
                 course.append(f"{_author(source)} ({variant}): {delta:+.1f}, beside the kit's {own}")
                 words.append("same direction" if (delta > 0) == (kit[own] > 0) else "other direction")
     said = "; ".join(answers) + ("; intervals by Student's t on the per-seed differences (the two sets' queries "
-                                 "differ: no pairing)" if "95 % interval" in "".join(answers) else "")
+                                 "differ: no pairing)" if spread else "")
     return said, "; ".join(course) or "no number", _tally(words) if words else "no course number"
 
 
