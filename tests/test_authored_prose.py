@@ -79,3 +79,17 @@ def test_the_boq_sizes_the_prose_states_are_the_params():
             assert phrase in " ".join(boq.split()), f"{where}: {phrase!r}"
     assert f"keeps {kwargs['rows']} rows" in " ".join(stated["notebook 07"].split())
     assert f"over the {kwargs['queries'] * kwargs['layers']} query outputs" in " ".join(stated["notebook 07"].split())
+
+
+def test_the_training_radii_the_prose_states_are_the_params():
+    """Section 11 and the README name the positive radii notebook 10 trains with, and say the study runs none."""
+    import yaml
+    spec = yaml.safe_load((ROOT / "params" / "10_mining.yaml").read_text())
+    radii = sorted(v["train_positives_m"] for v in spec["variants"].values() if "train_positives_m" in v)
+    study = spec["profiles"]["study"]["variants"]
+    assert not any("train_positives_m" in spec["variants"][v] for v in study)
+    listed = ", ".join(map(str, radii[:-1])) + f" and {radii[-1]}"
+    assert f"the full profile varies it ({listed}\\,m): the study does not" in \
+        " ".join((ROOT / "report" / "sections" / "11_ablations.tex").read_text().split())
+    assert f"positive radius at training time ({' / '.join(map(str, radii))} m; full profile)" in \
+        (ROOT / "README.md").read_text()

@@ -220,7 +220,7 @@ def brief_section(brief: tuple[pd.DataFrame, pd.DataFrame], gen: Path, ranked: d
         r"SF-XS test on its first set, such as Pitts30k, for its direction only), and their agreement (the words as the text defines "
         r"them). Steps 2 "
         r"and 3 compare one model on two sets (SF-XS val selects the checkpoint; different queries; a report's numbers "
-        r"on two sets may come from separate trainings, as Sajjadi et al.'s per-set rows do): only the "
+        r"on two sets may come from separate trainings): only the "
         r"direction of the difference is compared, untested.}", r"\label{tab:brief}",
         rf"\begin{{tabular}}{{@{{}}{column}{{0.03\textwidth}}{column}{{0.16\textwidth}}{column}{{0.39\textwidth}}"
         rf"{column}{{0.26\textwidth}}{column}{{0.09\textwidth}}@{{}}}}",
